@@ -1,0 +1,216 @@
+data "aws_partition" "current" {}
+
+data "aws_caller_identity" "current" {}
+
+locals {
+  partition  = data.aws_partition.current.partition
+  account_id = data.aws_caller_identity.current.account_id
+
+  # IAM name_prefix accepts at most 38 characters.
+  execution_role_prefix = "${substr(var.name_prefix, 0, 26)}batch-exec-"
+  job_role_prefixes     = { for k, j in var.jobs : k => "${substr("${var.name_prefix}${k}", 0, 33)}-job-" }
+
+  ecs_tasks_assume_role_policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Sid       = "EcsTasksAssumeRole"
+      Effect    = "Allow"
+      Action    = "sts:AssumeRole"
+      Principal = { Service = "ecs-tasks.amazonaws.com" }
+    }]
+  })
+
+  # Everything the execution role needs is derived from inputs that do not include the image,
+  # so a new build never touches IAM.
+  log_group_arns = sort(distinct([
+    for j in values(var.jobs) : "arn:${local.partition}:logs:${var.region}:${local.account_id}:log-group:${j.log_group_name}:*"
+  ]))
+  secret_arns = distinct(flatten([for j in values(var.jobs) : values(j.secrets)]))
+  ssm_parameter_arns = sort([
+    for arn in local.secret_arns : arn if can(regex("^arn:[^:]+:ssm:", arn))
+  ])
+  # Secrets Manager references may carry `:json-key:version-stage:version-id`; IAM wants the secret ARN itself.
+  secretsmanager_arns = sort(distinct([
+    for arn in local.secret_arns : join(":", slice(split(":", arn), 0, 7)) if can(regex("^arn:[^:]+:secretsmanager:", arn))
+  ]))
+  repository_arns = sort(distinct(var.repository_arns))
+  kms_key_arns    = sort(distinct(var.secrets_kms_key_arns))
+
+  execution_statements = concat(
+    length(local.repository_arns) == 0 ? [] : [
+      {
+        Sid      = "PullImages"
+        Effect   = "Allow"
+        Action   = ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"]
+        Resource = local.repository_arns
+      },
+      {
+        Sid      = "EcrAuthorizationToken"
+        Effect   = "Allow"
+        Action   = ["ecr:GetAuthorizationToken"]
+        Resource = ["*"]
+      },
+    ],
+    [
+      {
+        Sid      = "WriteJobLogs"
+        Effect   = "Allow"
+        Action   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+        Resource = local.log_group_arns
+      },
+    ],
+    length(local.ssm_parameter_arns) == 0 ? [] : [
+      {
+        Sid      = "ReadSsmSecrets"
+        Effect   = "Allow"
+        Action   = ["ssm:GetParameters"]
+        Resource = local.ssm_parameter_arns
+      },
+    ],
+    length(local.secretsmanager_arns) == 0 ? [] : [
+      {
+        Sid      = "ReadSecretsManagerSecrets"
+        Effect   = "Allow"
+        Action   = ["secretsmanager:GetSecretValue"]
+        Resource = local.secretsmanager_arns
+      },
+    ],
+    length(local.kms_key_arns) == 0 ? [] : [
+      {
+        Sid      = "DecryptSecrets"
+        Effect   = "Allow"
+        Action   = ["kms:Decrypt"]
+        Resource = local.kms_key_arns
+      },
+    ],
+  )
+
+  job_policies = {
+    for k, j in var.jobs : k => jsonencode({
+      Version = "2012-10-17"
+      Statement = [
+        for s in j.job_role_policy_statements : merge(
+          s.sid == null ? {} : { Sid = s.sid },
+          { Effect = "Allow", Action = s.actions, Resource = s.resources },
+        )
+      ]
+    }) if length(j.job_role_policy_statements) > 0
+  }
+
+  # Canonical container properties: keys sorted by jsonencode, lists sorted, no nulls and no empty
+  # collections, numbers as the strings the API returns, so a second plan is empty.
+  container_properties = {
+    for k, j in var.jobs : k => jsonencode(merge(
+      {
+        image            = j.image
+        executionRoleArn = aws_iam_role.execution.arn
+        jobRoleArn       = aws_iam_role.job[k].arn
+        resourceRequirements = [
+          { type = "VCPU", value = tostring(j.vcpus) },
+          { type = "MEMORY", value = tostring(j.memory) },
+        ]
+        logConfiguration = {
+          logDriver = "awslogs"
+          options = {
+            awslogs-group         = j.log_group_name
+            awslogs-region        = var.region
+            awslogs-stream-prefix = k
+          }
+        }
+      },
+      length(j.command) == 0 ? {} : { command = j.command },
+      length(j.environment) == 0 ? {} : {
+        environment = [for name in sort(keys(j.environment)) : { name = name, value = j.environment[name] }]
+      },
+      length(j.secrets) == 0 ? {} : {
+        secrets = [for name in sort(keys(j.secrets)) : { name = name, valueFrom = j.secrets[name] }]
+      },
+      j.platform != "FARGATE" ? {} : {
+        fargatePlatformConfiguration = { platformVersion = "LATEST" }
+        networkConfiguration         = { assignPublicIp = var.assign_public_ip ? "ENABLED" : "DISABLED" }
+      },
+    ))
+  }
+}
+
+################################################################################
+# Task execution role (shared): pulls images, writes logs, reads the referenced secrets
+################################################################################
+
+resource "aws_iam_role" "execution" {
+  name_prefix        = local.execution_role_prefix
+  description        = "Task execution role of the Batch job definitions ${var.name_prefix}*"
+  assume_role_policy = local.ecs_tasks_assume_role_policy
+  tags               = var.tags
+}
+
+resource "aws_iam_role_policy" "execution" {
+  name   = "batch-execution"
+  role   = aws_iam_role.execution.id
+  policy = jsonencode({ Version = "2012-10-17", Statement = local.execution_statements })
+}
+
+################################################################################
+# One job role per job, with only that job's statements
+################################################################################
+
+resource "aws_iam_role" "job" {
+  for_each = var.jobs
+
+  name_prefix        = local.job_role_prefixes[each.key]
+  description        = "Job role of the Batch job definition ${var.name_prefix}${each.key}"
+  assume_role_policy = local.ecs_tasks_assume_role_policy
+  tags               = merge(var.tags, each.value.tags)
+}
+
+resource "aws_iam_role_policy" "job" {
+  for_each = local.job_policies
+
+  name   = "job"
+  role   = aws_iam_role.job[each.key].id
+  policy = each.value
+}
+
+################################################################################
+# Job definitions
+################################################################################
+
+resource "aws_batch_job_definition" "this" {
+  for_each = var.jobs
+
+  name                       = "${var.name_prefix}${each.key}"
+  type                       = "container"
+  platform_capabilities      = [each.value.platform]
+  container_properties       = local.container_properties[each.key]
+  deregister_on_new_revision = var.deregister_on_new_revision
+  propagate_tags             = true
+  parameters                 = length(each.value.parameters) == 0 ? null : each.value.parameters
+
+  retry_strategy {
+    attempts = each.value.retry_attempts
+
+    dynamic "evaluate_on_exit" {
+      for_each = each.value.evaluate_on_exit
+
+      content {
+        action           = evaluate_on_exit.value.action
+        on_exit_code     = evaluate_on_exit.value.on_exit_code
+        on_reason        = evaluate_on_exit.value.on_reason
+        on_status_reason = evaluate_on_exit.value.on_status_reason
+      }
+    }
+  }
+
+  timeout {
+    attempt_duration_seconds = each.value.timeout_seconds
+  }
+
+  tags = merge(var.tags, each.value.tags)
+
+  lifecycle {
+    precondition {
+      condition     = length("${var.name_prefix}${each.key}") <= 128
+      error_message = "name_prefix plus the job key must not exceed 128 characters (job definition name limit)."
+    }
+  }
+}

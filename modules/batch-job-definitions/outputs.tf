@@ -1,0 +1,29 @@
+output "arns" {
+  description = "Map of job key to job definition ARN including the revision (`...:job-definition/<name>:<revision>`); changes with every new revision."
+  value       = { for k, jd in aws_batch_job_definition.this : k => jd.arn }
+}
+
+output "arn_prefixes" {
+  description = "Map of job key to job definition ARN without the revision; submitting with it runs the latest ACTIVE revision."
+  value       = { for k, jd in aws_batch_job_definition.this : k => jd.arn_prefix }
+}
+
+output "names" {
+  description = "Map of job key to job definition name (`<name_prefix><key>`)."
+  value       = { for k, jd in aws_batch_job_definition.this : k => jd.name }
+}
+
+output "revisions" {
+  description = "Map of job key to the current revision number."
+  value       = { for k, jd in aws_batch_job_definition.this : k => jd.revision }
+}
+
+output "execution_role_arn" {
+  description = "ARN of the task execution role shared by the job definitions."
+  value       = aws_iam_role.execution.arn
+}
+
+output "job_role_arns" {
+  description = "Map of job key to the ARN of the job's own IAM role (grant it further access by ARN if needed)."
+  value       = { for k, r in aws_iam_role.job : k => r.arn }
+}

@@ -1,0 +1,237 @@
+variable "name_prefix" {
+  description = "Prefix prepended to every job definition name (`<name_prefix><job key>`) and used for the IAM role names; letters, digits, hyphens and underscores, at most 64 characters. Use it to keep deployments sharing an account apart."
+  type        = string
+  default     = ""
+  nullable    = false
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_-]{0,64}$", var.name_prefix))
+    error_message = "name_prefix must be at most 64 letters, digits, hyphens or underscores."
+  }
+}
+
+variable "jobs" {
+  description = <<-EOT
+    Job definitions to register, keyed by job name (letters, digits, hyphens, underscores).
+    `image` is a full reference with an explicit tag or digest (`<registry>/<repo>:<build>`); changing only the image registers exactly one new revision of that job definition.
+    `vcpus`/`memory` (MiB) must form a valid Fargate combination when `platform` is FARGATE (vcpus 0.25, 0.5, 1, 2, 4, 8 or 16); EC2 jobs take whole vCPUs.
+    `environment` holds plain variables; `secrets` maps variable names to SSM parameter or Secrets Manager secret ARNs (never put secrets in `environment`).
+    `retry_attempts` is 1-10, `evaluate_on_exit` at most 5 conditions (action RETRY or EXIT), `timeout_seconds` at least 60.
+    `log_group_name` must name an existing log group (e.g. from the log-groups module) in `region`.
+    `job_role_policy_statements` are Allow statements for the job's own role (no `*` or `service:*` actions).
+  EOT
+  type = map(object({
+    image            = string
+    command          = optional(list(string), [])
+    vcpus            = optional(number, 1)
+    memory           = optional(number, 2048)
+    environment      = optional(map(string), {})
+    secrets          = optional(map(string), {})
+    retry_attempts   = optional(number, 1)
+    evaluate_on_exit = optional(list(object({ action = string, on_exit_code = optional(string), on_reason = optional(string), on_status_reason = optional(string) })), [])
+    timeout_seconds  = optional(number, 3600)
+    platform         = optional(string, "FARGATE")
+    log_group_name   = string
+    parameters       = optional(map(string), {})
+    job_role_policy_statements = optional(list(object({
+      sid       = optional(string)
+      actions   = list(string)
+      resources = list(string)
+    })), [])
+    tags = optional(map(string), {})
+  }))
+  nullable = false
+
+  validation {
+    condition     = length(var.jobs) >= 1
+    error_message = "jobs must contain at least one job definition."
+  }
+
+  validation {
+    condition     = alltrue([for k, j in var.jobs : can(regex("^[A-Za-z0-9_-]{1,128}$", k))])
+    error_message = "Each jobs key must be 1-128 letters, digits, hyphens or underscores (it becomes the job definition name)."
+  }
+
+  validation {
+    condition = alltrue([
+      for k, j in var.jobs : length(j.image) <= 255 && can(regex("^([A-Za-z0-9.-]+(:[0-9]+)?/)?[a-z0-9]+(?:[._-][a-z0-9]+)*(/[a-z0-9]+(?:[._-][a-z0-9]+)*)*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}|@sha256:[0-9a-f]{64})$", j.image))
+    ])
+    error_message = "Each job image must be a full image reference of at most 255 characters with an explicit tag or digest, e.g. 123456789012.dkr.ecr.eu-west-1.amazonaws.com/repo:42."
+  }
+
+  validation {
+    condition     = alltrue([for k, j in var.jobs : contains(["FARGATE", "EC2"], j.platform)])
+    error_message = "Each job platform must be FARGATE or EC2."
+  }
+
+  validation {
+    condition = alltrue([
+      for k, j in var.jobs : j.platform == "FARGATE" ? contains([0.25, 0.5, 1, 2, 4, 8, 16], j.vcpus) : (j.vcpus >= 1 && floor(j.vcpus) == j.vcpus)
+    ])
+    error_message = "vcpus must be greater than 0: one of 0.25, 0.5, 1, 2, 4, 8 or 16 for FARGATE jobs, a whole number for EC2 jobs."
+  }
+
+  validation {
+    condition     = alltrue([for k, j in var.jobs : j.memory >= 512 && floor(j.memory) == j.memory])
+    error_message = "memory must be a whole number of MiB, at least 512."
+  }
+
+  validation {
+    condition = alltrue([
+      for k, j in var.jobs : j.platform != "FARGATE" || contains(lookup({
+        "0.25" = [512, 1024, 2048]
+        "0.5"  = range(1024, 4097, 1024)
+        "1"    = range(2048, 8193, 1024)
+        "2"    = range(4096, 16385, 1024)
+        "4"    = range(8192, 30721, 1024)
+        "8"    = range(16384, 61441, 4096)
+        "16"   = range(32768, 122881, 8192)
+      }, tostring(j.vcpus), []), j.memory)
+    ])
+    error_message = "FARGATE jobs need a supported vCPU/memory pair: 0.25 vCPU 512/1024/2048 MiB; 0.5 vCPU 1024-4096; 1 vCPU 2048-8192; 2 vCPU 4096-16384; 4 vCPU 8192-30720 (1024 steps); 8 vCPU 16384-61440 (4096 steps); 16 vCPU 32768-122880 (8192 steps)."
+  }
+
+  validation {
+    condition = alltrue(flatten([
+      for k, j in var.jobs : [
+        for name in concat(keys(j.environment), keys(j.secrets)) : can(regex("^[A-Za-z_][A-Za-z0-9_]*$", name)) && !startswith(name, "AWS_BATCH")
+      ]
+    ]))
+    error_message = "Environment and secret variable names must match ^[A-Za-z_][A-Za-z0-9_]*$ and must not start with AWS_BATCH (reserved by AWS Batch)."
+  }
+
+  validation {
+    condition     = alltrue([for k, j in var.jobs : length(setintersection(keys(j.environment), keys(j.secrets))) == 0])
+    error_message = "A variable name cannot be both in environment and in secrets."
+  }
+
+  validation {
+    condition = alltrue(flatten([
+      for k, j in var.jobs : [
+        for arn in values(j.secrets) : can(regex("^arn:aws[a-z-]*:ssm:[a-z0-9-]+:[0-9]{12}:parameter/.+$|^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:.+$", arn))
+      ]
+    ]))
+    error_message = "Each secret must be the ARN of an SSM parameter (arn:aws:ssm:<region>:<account>:parameter/...) or a Secrets Manager secret (arn:aws:secretsmanager:<region>:<account>:secret:...)."
+  }
+
+  validation {
+    condition     = alltrue([for k, j in var.jobs : j.retry_attempts >= 1 && j.retry_attempts <= 10 && floor(j.retry_attempts) == j.retry_attempts])
+    error_message = "retry_attempts must be a whole number between 1 and 10."
+  }
+
+  validation {
+    condition = alltrue([
+      for k, j in var.jobs : length(j.evaluate_on_exit) <= 5 && alltrue([for e in j.evaluate_on_exit : contains(["RETRY", "EXIT"], e.action)])
+    ])
+    error_message = "evaluate_on_exit takes at most 5 conditions, each with action RETRY or EXIT."
+  }
+
+  validation {
+    condition = alltrue(flatten([
+      for k, j in var.jobs : [
+        for e in j.evaluate_on_exit : [
+          e.on_exit_code == null ? true : (length(e.on_exit_code) >= 1 && length(e.on_exit_code) <= 512 && can(regex("^[0-9]*\\*?$", e.on_exit_code))),
+          e.on_reason == null ? true : (length(e.on_reason) >= 1 && length(e.on_reason) <= 512 && can(regex("^[0-9A-Za-z.:\\s]*\\*?$", e.on_reason))),
+          e.on_status_reason == null ? true : (length(e.on_status_reason) >= 1 && length(e.on_status_reason) <= 512 && can(regex("^[0-9A-Za-z.:\\s]*\\*?$", e.on_status_reason))),
+        ]
+      ]
+    ]))
+    error_message = "evaluate_on_exit: on_exit_code must be digits optionally ending in `*`; on_reason and on_status_reason letters, digits, `.`, `:` and white space optionally ending in `*` (1-512 characters)."
+  }
+
+  validation {
+    condition     = alltrue([for k, j in var.jobs : j.timeout_seconds >= 60 && floor(j.timeout_seconds) == j.timeout_seconds])
+    error_message = "timeout_seconds must be a whole number of at least 60."
+  }
+
+  validation {
+    condition = alltrue([
+      for k, j in var.jobs : length(j.log_group_name) <= 512 && can(regex("^[A-Za-z0-9_/.#-]+$", j.log_group_name))
+    ])
+    error_message = "Each log_group_name must be a CloudWatch log group name (1-512 characters of letters, digits, `_`, `-`, `/`, `.` or `#`)."
+  }
+
+  validation {
+    condition = alltrue(flatten([
+      for k, j in var.jobs : [
+        for s in j.job_role_policy_statements : length(s.actions) >= 1 && alltrue([
+          for a in s.actions : can(regex("^[a-z0-9-]+:[A-Za-z0-9*]+$", a)) && !can(regex("^[a-z0-9-]+:\\*$", a))
+        ])
+      ]
+    ]))
+    error_message = "job_role_policy_statements actions must be `service:Action` names; `*` and `service:*` are not allowed (least privilege)."
+  }
+
+  validation {
+    condition = alltrue(flatten([
+      for k, j in var.jobs : [
+        for s in j.job_role_policy_statements : length(s.resources) >= 1 && alltrue([for r in s.resources : r == "*" || startswith(r, "arn:")])
+      ]
+    ]))
+    error_message = "job_role_policy_statements resources must be non-empty lists of ARNs (or `*` only for actions without resource-level permissions)."
+  }
+
+  validation {
+    condition = alltrue([
+      for k, j in var.jobs : alltrue([for s in j.job_role_policy_statements : s.sid == null ? true : can(regex("^[A-Za-z0-9]+$", s.sid))]) &&
+      length(compact([for s in j.job_role_policy_statements : s.sid])) == length(distinct(compact([for s in j.job_role_policy_statements : s.sid])))
+    ])
+    error_message = "job_role_policy_statements sid values must be alphanumeric and unique within a job."
+  }
+}
+
+variable "region" {
+  description = "AWS region of the job definitions and log groups (used for the awslogs driver and to scope the log permissions)."
+  type        = string
+  nullable    = false
+
+  validation {
+    condition     = can(regex("^[a-z]{2}(-[a-z]+)+-[0-9]+$", var.region))
+    error_message = "region must be an AWS region name such as eu-west-1."
+  }
+}
+
+variable "repository_arns" {
+  description = "ARNs of the ECR repositories the task execution role may pull from. Leave empty when images come from a registry that needs no IAM (no ECR permissions are granted then)."
+  type        = list(string)
+  default     = []
+  nullable    = false
+
+  validation {
+    condition     = alltrue([for arn in var.repository_arns : can(regex("^arn:aws[a-z-]*:ecr:[a-z0-9-]+:[0-9]{12}:repository/.+$", arn))])
+    error_message = "Each repository_arns entry must be an ECR repository ARN (arn:aws:ecr:<region>:<account>:repository/<name>)."
+  }
+}
+
+variable "secrets_kms_key_arns" {
+  description = "ARNs of customer-managed KMS keys that encrypt the referenced SSM parameters or secrets; the execution role gets kms:Decrypt on exactly these keys. Not needed for the AWS-managed keys."
+  type        = list(string)
+  default     = []
+  nullable    = false
+
+  validation {
+    condition     = alltrue([for arn in var.secrets_kms_key_arns : can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[A-Za-z0-9-]+$", arn))])
+    error_message = "Each secrets_kms_key_arns entry must be a KMS key ARN (not an alias)."
+  }
+}
+
+variable "assign_public_ip" {
+  description = "Whether Fargate jobs get a public IP (needed only in public subnets without a NAT gateway)."
+  type        = bool
+  default     = false
+  nullable    = false
+}
+
+variable "deregister_on_new_revision" {
+  description = "Whether registering a new revision deregisters (makes INACTIVE) the previous one. Anything pinned to an old revision ARN breaks when true: reference `arn_prefixes` to follow the latest revision."
+  type        = bool
+  default     = true
+  nullable    = false
+}
+
+variable "tags" {
+  description = "Tags applied to every taggable resource of the module (merged under each job's own tags)."
+  type        = map(string)
+  default     = {}
+  nullable    = false
+}

@@ -1,0 +1,295 @@
+"""The AWS accounts batchform deploys to, and how to reach each one.
+
+Accounts are declared under `accounts:` in batchform.yaml. The account `local` is built in:
+it points every AWS call at the embedded local stack. An account differs from another only
+by data -- its id, region, credentials source and endpoints -- so the code that talks to
+AWS never asks which kind of account it has.
+
+An account's `endpoints` is either omitted (real AWS), the string `local-stack` (the
+embedded emulator and registry, with ports from the local stack settings), or a mapping
+`{aws: URL, registry: HOST[/PREFIX]}`.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+import boto3
+from botocore.config import Config as BotoConfig
+from botocore.credentials import RefreshableCredentials
+from botocore.session import get_session
+
+from .errors import ConfigError, UserError
+from .localstack import EMULATOR_ACCOUNT_ID, LocalStackSettings
+from .settings import check_keys, project_config
+
+ACCOUNT_NAME = re.compile(r"^[a-z][a-z0-9-]{0,30}$")
+ACCOUNT_ID = re.compile(r"^[0-9]{12}$")
+REGION = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-[0-9]$")
+ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]{1,512}$")
+
+ACCOUNT_KEYS = {
+    "account_id", "region", "aliases", "profile", "role_arn", "endpoints", "backend", "network", "sizing",
+}
+BACKEND_KEYS = {"bucket", "key", "region", "use_lockfile", "dynamodb_table", "kms_key_id"}
+NETWORK_KEYS = {"vpc_id", "subnet_ids", "security_group_ids"}
+SIZING_KEYS = {"compute_type", "max_vcpus", "min_vcpus", "instance_types"}
+COMPUTE_TYPES = {"FARGATE", "FARGATE_SPOT", "EC2", "SPOT"}
+
+# The local stack's emulator accepts any key pair; these only say which client is calling.
+# They grant nothing anywhere else.
+EMULATOR_CREDENTIALS = {"aws_access_key_id": "batchform-local-stack", "aws_secret_access_key": "emulator"}
+
+# Retries with client-side rate adaptation: throttling and 5xx are retried with backoff,
+# so a busy account slows batchform down instead of failing it.
+BOTO_CONFIG = BotoConfig(
+    retries={"mode": "adaptive", "max_attempts": 10},
+    user_agent_extra="batchform",
+    max_pool_connections=32,
+)
+
+BUILTIN_LOCAL: dict[str, Any] = {
+    "account_id": EMULATOR_ACCOUNT_ID,
+    "region": "us-east-1",
+    "endpoints": "local-stack",
+}
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    """Where an account's APIs answer; None means the public AWS endpoints."""
+
+    aws: str | None = None
+    registry: str | None = None
+    emulator_credentials: bool = False
+
+
+@dataclass(frozen=True)
+class Account:
+    name: str
+    account_id: str
+    region: str
+    aliases: tuple[str, ...] = ()
+    profile: str | None = None
+    role_arn: str | None = None
+    endpoints: Endpoints = field(default_factory=Endpoints)
+    backend: dict[str, Any] = field(default_factory=dict)
+    network: dict[str, Any] = field(default_factory=dict)
+    sizing: dict[str, Any] = field(default_factory=dict)
+
+    # ---- AWS access -------------------------------------------------------------------
+    @cached_property
+    def _lock(self) -> threading.Lock:
+        return threading.Lock()
+
+    @cached_property
+    def _clients(self) -> dict[str, Any]:
+        return {}
+
+    @cached_property
+    def session(self) -> boto3.Session:
+        """A boto3 session for this account: profile or static credentials, then the role if any."""
+        base_kwargs: dict[str, Any] = {"region_name": self.region}
+        if self.profile:
+            base_kwargs["profile_name"] = self.profile
+        if self.endpoints.emulator_credentials:
+            base_kwargs.update(EMULATOR_CREDENTIALS)
+        base = boto3.Session(**base_kwargs)
+        if not self.role_arn:
+            return base
+        sts = base.client("sts", endpoint_url=self.endpoints.aws, config=BOTO_CONFIG)
+        role_arn = self.role_arn
+
+        def assume() -> dict[str, str]:
+            creds = sts.assume_role(RoleArn=role_arn, RoleSessionName="batchform")["Credentials"]
+            return {
+                "access_key": creds["AccessKeyId"],
+                "secret_key": creds["SecretAccessKey"],
+                "token": creds["SessionToken"],
+                "expiry_time": creds["Expiration"].isoformat(),
+            }
+
+        # Refreshable: a push or a follow that outlives the role session renews it.
+        botocore_session = get_session()
+        botocore_session._credentials = RefreshableCredentials.create_from_metadata(  # noqa: SLF001
+            metadata=assume(), refresh_using=assume, method="sts-assume-role"
+        )
+        botocore_session.set_config_variable("region", self.region)
+        return boto3.Session(botocore_session=botocore_session)
+
+    def client(self, service: str) -> Any:
+        """A cached, thread-safe boto3 client for `service` in this account."""
+        with self._lock:
+            if service not in self._clients:
+                self._clients[service] = self.session.client(
+                    service, endpoint_url=self.endpoints.aws, config=BOTO_CONFIG
+                )
+            return self._clients[service]
+
+    def credentials_env(self) -> dict[str, str]:
+        """Environment variables that give a child process (terraform) this account's credentials.
+
+        Credentials travel in the environment, never on a command line.
+        """
+        creds = self.session.get_credentials()
+        if creds is None:
+            raise UserError(f"account {self.name}: no AWS credentials found (profile, environment or role)")
+        frozen = creds.get_frozen_credentials()
+        env = {
+            "AWS_ACCESS_KEY_ID": frozen.access_key,
+            "AWS_SECRET_ACCESS_KEY": frozen.secret_key,
+            "AWS_REGION": self.region,
+            "AWS_DEFAULT_REGION": self.region,
+        }
+        if frozen.token:
+            env["AWS_SESSION_TOKEN"] = frozen.token
+        return env
+
+    # ---- derived names ----------------------------------------------------------------
+    @property
+    def registry_url(self) -> str:
+        """Scheme, host and optional path prefix of the registry serving this account's images."""
+        return self.endpoints.registry or f"https://{self.account_id}.dkr.ecr.{self.region}.amazonaws.com"
+
+    @property
+    def registry(self) -> str:
+        """The registry as image references name it: host[/prefix], no scheme."""
+        return self.registry_url.split("://", 1)[-1].rstrip("/")
+
+    @property
+    def state_backend(self) -> dict[str, Any]:
+        """The S3 backend settings for this account's terraform state."""
+        backend = {
+            "bucket": f"batchform-tfstate-{self.account_id}-{self.region}",
+            "key": f"batchform/{self.name}.tfstate",
+            "region": self.region,
+            "encrypt": True,
+            "use_lockfile": True,
+        }
+        backend.update(self.backend)
+        return backend
+
+
+def _parse_endpoints(where: str, value: Any, account_id: str, stack: LocalStackSettings) -> Endpoints:
+    if value is None:
+        return Endpoints()
+    if value == "local-stack":
+        return Endpoints(
+            aws=stack.emulator_url,
+            registry=f"http://{stack.registry_address}/{account_id}",
+            emulator_credentials=True,
+        )
+    if isinstance(value, dict):
+        check_keys(where, value, {"aws", "registry"})
+        return Endpoints(aws=value.get("aws"), registry=value.get("registry"))
+    raise ConfigError(f"{where}: must be 'local-stack' or a mapping with aws/registry")
+
+
+def _require_str(where: str, value: Any, pattern: re.Pattern[str], what: str) -> str:
+    if not isinstance(value, str) or not pattern.match(value):
+        raise ConfigError(f"{where}: {what}, got {value!r}")
+    return value
+
+
+def _parse_account(name: str, raw: Any, stack: LocalStackSettings) -> Account:
+    where = f"accounts.{name}"
+    if not ACCOUNT_NAME.match(name):
+        raise ConfigError(f"{where}: account names are lowercase letters, digits and hyphens, starting with a letter")
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: must be a mapping")
+    check_keys(where, raw, ACCOUNT_KEYS)
+    if "account_id" not in raw:
+        raise ConfigError(f"{where}.account_id: required")
+    account_id = _require_str(f"{where}.account_id", raw["account_id"], ACCOUNT_ID, "must be 12 digits, quoted")
+    region = _require_str(f"{where}.region", raw.get("region", "us-east-1"), REGION, "must be an AWS region")
+    aliases = raw.get("aliases", [])
+    if not isinstance(aliases, list) or not all(isinstance(a, str) and ACCOUNT_NAME.match(a) for a in aliases):
+        raise ConfigError(f"{where}.aliases: must be a list of short lowercase names")
+    role_arn = raw.get("role_arn")
+    if role_arn is not None:
+        _require_str(f"{where}.role_arn", role_arn, ROLE_ARN, "must be an IAM role ARN")
+    profile = raw.get("profile")
+    if profile is not None and not isinstance(profile, str):
+        raise ConfigError(f"{where}.profile: must be a string")
+    sections = {}
+    for key, allowed in (("backend", BACKEND_KEYS), ("network", NETWORK_KEYS), ("sizing", SIZING_KEYS)):
+        section = raw.get(key, {}) or {}
+        if not isinstance(section, dict):
+            raise ConfigError(f"{where}.{key}: must be a mapping")
+        check_keys(f"{where}.{key}", section, allowed)
+        sections[key] = dict(section)
+    compute_type = sections["sizing"].get("compute_type")
+    if compute_type is not None and compute_type not in COMPUTE_TYPES:
+        raise ConfigError(f"{where}.sizing.compute_type: must be one of {', '.join(sorted(COMPUTE_TYPES))}")
+    max_vcpus = sections["sizing"].get("max_vcpus")
+    if max_vcpus is not None and (not isinstance(max_vcpus, int) or isinstance(max_vcpus, bool) or max_vcpus < 1):
+        raise ConfigError(f"{where}.sizing.max_vcpus: must be a positive whole number")
+    return Account(
+        name=name,
+        account_id=account_id,
+        region=region,
+        aliases=tuple(aliases),
+        profile=profile,
+        role_arn=role_arn,
+        endpoints=_parse_endpoints(f"{where}.endpoints", raw.get("endpoints"), account_id, stack),
+        backend=sections["backend"],
+        network=sections["network"],
+        sizing=sections["sizing"],
+    )
+
+
+class Accounts:
+    """The declared accounts, looked up by name, alias or `all`."""
+
+    def __init__(self, config: dict[str, Any] | None = None, stack: LocalStackSettings | None = None):
+        config = project_config() if config is None else config
+        stack = stack or LocalStackSettings.load()
+        declared = config.get("accounts") or {}
+        if not isinstance(declared, dict):
+            raise ConfigError("accounts: must be a mapping of account name to settings")
+        raw_accounts = {"local": dict(BUILTIN_LOCAL), **declared}
+        if "local" in declared:
+            raw_accounts["local"] = {**BUILTIN_LOCAL, **(declared["local"] or {})}
+        self._accounts = {name: _parse_account(name, raw, stack) for name, raw in raw_accounts.items()}
+        self._aliases: dict[str, str] = {}
+        for account in self._accounts.values():
+            for alias in account.aliases:
+                other = self._aliases.get(alias) or (alias if alias in self._accounts else None)
+                if other:
+                    raise ConfigError(f"accounts.{account.name}.aliases: '{alias}' already names account {other}")
+                self._aliases[alias] = account.name
+        default = config.get("default_account", "local")
+        self.default = self.get(default) if isinstance(default, str) else None
+        if self.default is None:
+            raise ConfigError("default_account: must name a declared account")
+
+    @property
+    def names(self) -> list[str]:
+        return list(self._accounts)
+
+    def get(self, name: str) -> Account:
+        key = self._aliases.get(name, name)
+        try:
+            return self._accounts[key]
+        except KeyError:
+            raise UserError(f"unknown account '{name}' (known: {', '.join(self.names)})") from None
+
+    def select(self, names: list[str] | tuple[str, ...] | str | None) -> list[Account]:
+        """Accounts named on the command line: none -> the default, `all` -> every one, no repeats."""
+        if names is None or names == [] or names == ():
+            return [self.default]  # type: ignore[list-item]
+        if isinstance(names, str):
+            names = [names]
+        if "all" in names:
+            return list(self._accounts.values())
+        chosen: dict[str, Account] = {}
+        for name in names:
+            if not isinstance(name, str) or not name.strip():
+                raise UserError("--account: empty account name")
+            account = self.get(name.strip())
+            chosen.setdefault(account.name, account)
+        return list(chosen.values())

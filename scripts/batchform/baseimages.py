@@ -1,0 +1,75 @@
+"""Make base images locally, for machines that cannot pull from public registries.
+
+Each image under images/ takes its base as a build argument with a public default
+(`ARG BASE_IMAGE=busybox:1.36`). Where that default cannot be pulled, this module builds a
+stand-in from the machine's own packages and records the substitution in
+`<BATCHFORM_HOME>/base-images.yaml`, which the images module applies at build time. Users
+with registry access never need it.
+"""
+
+from __future__ import annotations
+
+import io
+import shutil
+import tarfile
+from collections.abc import Callable
+
+import yaml
+
+from .errors import ComponentMissing
+from .images import docker_client
+from .settings import paths, write_atomic
+
+Echo = Callable[[str], None]
+
+BUSYBOX_PUBLIC = "busybox:1.36"
+BUSYBOX_LOCAL = "batchform-base/busybox:1.36"
+
+
+def _can_pull(client, reference: str) -> bool:  # noqa: ANN001
+    try:
+        client.images.get(reference)
+        return True
+    except Exception:  # noqa: BLE001
+        pass
+    try:
+        client.images.pull(reference)
+        return True
+    except Exception:  # noqa: BLE001
+        return False
+
+
+def _busybox_image(client) -> None:  # noqa: ANN001
+    binary = shutil.which("busybox")
+    if not binary:
+        raise ComponentMissing("busybox is needed to make a local base image (Debian: apt-get install busybox-static)")
+    dockerfile = b'FROM scratch\nCOPY busybox /bin/busybox\nRUN ["/bin/busybox", "--install", "-s", "/bin"]\n'
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        info = tarfile.TarInfo("Dockerfile")
+        info.size = len(dockerfile)
+        tar.addfile(info, io.BytesIO(dockerfile))
+        tar.add(binary, arcname="busybox")
+    buf.seek(0)
+    client.images.build(fileobj=buf, custom_context=True, tag=BUSYBOX_LOCAL, rm=True)
+
+
+RECIPES = {BUSYBOX_PUBLIC: (BUSYBOX_LOCAL, _busybox_image)}
+
+
+def ensure(echo: Echo = print) -> dict[str, str]:
+    """Make a local stand-in for every public base that cannot be pulled; return the substitutions."""
+    client = docker_client()
+    file = paths().home / "base-images.yaml"
+    substitutes = dict(yaml.safe_load(file.read_text()) or {}) if file.exists() else {}
+    for public, (local, make) in RECIPES.items():
+        if substitutes.get(public) == local and _can_pull(client, local):
+            continue
+        if _can_pull(client, public):
+            substitutes.pop(public, None)
+            continue
+        echo(f"{public} cannot be pulled here; making {local} locally")
+        make(client)
+        substitutes[public] = local
+    write_atomic(file, yaml.safe_dump(substitutes, sort_keys=True))
+    return substitutes

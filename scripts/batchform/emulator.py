@@ -1,0 +1,152 @@
+"""The local stack's AWS emulator: moto's server plus what the local stack needs of it.
+
+Run as `python -m batchform.emulator --port PORT [--state-file FILE]` (the local stack does).
+On top of moto's own server it adds:
+
+* a health route (`/batchform/health`) naming the service, so the local stack can tell its
+  own emulator from another program on the same port;
+* fixes where moto's Batch differs from AWS in ways batchform relies on (each has a test in
+  tests/test_emulator.py): job logs go to the job definition's awslogs group and stream
+  prefix, as on AWS, instead of always `/aws/batch/job`;
+* an optional state snapshot: on SIGTERM each service's state is pickled to --state-file and
+  loaded again at the next start, which is how `local.down --keep` keeps the emulator's data.
+  A service whose state cannot be pickled (for example one holding a running thread) is
+  left out and named in the log.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copyreg
+import json
+import logging
+import os
+import pickle  # noqa: S403 - the snapshot is written and read only by this local process
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+from .settings import write_atomic
+
+log = logging.getLogger("batchform.emulator")
+
+HEALTH_PATH = "/batchform/health"
+SERVICE_NAME = "batchform-emulator"
+
+
+def _fresh_lock(reentrant: bool) -> Any:
+    return threading.RLock() if reentrant else threading.Lock()
+
+
+# Backends guard their data with locks; a restored backend gets new, unheld ones.
+copyreg.pickle(type(threading.Lock()), lambda _lock: (_fresh_lock, (False,)))
+copyreg.pickle(type(threading.RLock()), lambda _lock: (_fresh_lock, (True,)))
+
+
+def _backend_dicts() -> dict[str, Any]:
+    from moto.core.base_backend import BackendDict
+
+    return {bd.service_name: bd for bd in BackendDict._instances}  # noqa: SLF001
+
+
+def save_state(path: Path) -> None:
+    """Pickle every service backend that pickles, one entry per service, atomically."""
+    snapshot: dict[str, bytes] = {}
+    for name, backends in _backend_dicts().items():
+        try:
+            snapshot[name] = pickle.dumps(dict(backends))
+        except Exception as exc:  # noqa: BLE001 - report and keep the services that do pickle
+            log.warning("state of %s not kept: %s", name, exc)
+    write_atomic(path, pickle.dumps(snapshot))
+    log.warning("state of %d services saved to %s", len(snapshot), path)
+
+
+def load_state(path: Path) -> None:
+    if not path.exists():
+        return
+    from moto.backends import get_backend
+    from moto.core.base_backend import BackendDict
+
+    snapshot: dict[str, bytes] = pickle.loads(path.read_bytes())  # noqa: S301 - our own file
+    for name, blob in snapshot.items():
+        try:
+            backends = get_backend(name)  # type: ignore[call-overload]
+            backends.update(pickle.loads(blob))  # noqa: S301
+            # moto only tracks (and so only saves and resets) backends that were used.
+            if backends not in BackendDict._instances:  # noqa: SLF001
+                BackendDict._instances.append(backends)  # noqa: SLF001
+        except Exception as exc:  # noqa: BLE001
+            log.warning("state of %s not restored: %s", name, exc)
+    log.warning("state of %d services restored from %s", len(snapshot), path)
+
+
+def _honour_awslogs_options() -> None:
+    """Send a job's output where its definition's awslogs options say, named as AWS names it."""
+    from moto.batch import models
+
+    original_init = models.Job.__init__
+
+    def init(self: Any, *args: Any, **kwargs: Any) -> None:
+        original_init(self, *args, **kwargs)
+        config = (self.job_definition.container_properties or {}).get("logConfiguration") or {}
+        if config.get("logDriver") != "awslogs":
+            return
+        options = config.get("options") or {}
+        self._log_group = options.get("awslogs-group", self._log_group)
+        prefix = options.get("awslogs-stream-prefix")
+        if prefix:
+            self._stream_name = f"{prefix}/default/{self.job_id}"
+
+    models.Job.__init__ = init
+
+
+def install_extensions() -> None:
+    _honour_awslogs_options()
+
+
+def make_app() -> Any:
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+    moto_app = DomainDispatcherApplication(create_backend_app)
+    health = json.dumps({"service": SERVICE_NAME, "pid": os.getpid()}).encode()
+
+    def app(environ: dict[str, Any], start_response: Any) -> Any:
+        if environ.get("PATH_INFO") == HEALTH_PATH:
+            start_response("200 OK", [("Content-Type", "application/json")])
+            return [health]
+        return moto_app(environ, start_response)
+
+    return app
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m batchform.emulator", description=__doc__.split("\n")[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=4566)
+    parser.add_argument("--state-file", type=Path, help="keep state here across restarts")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    os.environ.setdefault("MOTO_PORT", str(args.port))
+    os.environ.setdefault("MOTO_HOST", args.host)
+
+    from moto.moto_server.werkzeug_app import MotoRequestHandler
+    from werkzeug.serving import run_simple
+
+    install_extensions()
+    if args.state_file:
+        load_state(args.state_file)
+
+    def stop(_signum: int, _frame: Any) -> None:
+        if args.state_file:
+            save_state(args.state_file)
+        sys.exit(0)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    run_simple(args.host, args.port, make_app(), threaded=True, request_handler=MotoRequestHandler)
+
+
+if __name__ == "__main__":
+    main()

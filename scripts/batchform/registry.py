@@ -1,0 +1,146 @@
+"""Talk to an account's image registry: ECR, or the registry that stands in for it.
+
+One code path for both: credentials come from ECR's GetAuthorizationToken through boto3
+(no AWS CLI, nothing on a command line), and tags and manifests are read through the
+registry v2 HTTP API, which ECR and the distribution registry both serve.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import threading
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+
+from .accounts import Account
+from .errors import UserError
+
+NUMERIC_TAG = re.compile(r"^[1-9][0-9]{0,17}$")
+MANIFEST_TYPES = ", ".join([
+    "application/vnd.oci.image.index.v1+json",
+    "application/vnd.oci.image.manifest.v1+json",
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+    "application/vnd.docker.distribution.manifest.v2+json",
+])
+# Renew this long before the token expires; a token whose stated expiry is already past
+# when fetched (some emulators) is trusted for this long instead, so renewal cannot loop.
+RENEW_MARGIN = 15 * 60
+FALLBACK_LIFETIME = 60 * 60
+
+
+@dataclass(frozen=True)
+class RegistryCredentials:
+    username: str
+    password: str
+    renew_at: float
+
+    def __repr__(self) -> str:  # never print the password, whatever logs this object
+        return f"RegistryCredentials(username={self.username!r}, password=<hidden>)"
+
+    def docker_auth(self) -> dict[str, str]:
+        return {"username": self.username, "password": self.password}
+
+
+class Registry:
+    """The registry of one account."""
+
+    def __init__(self, account: Account):
+        self.account = account
+        url = urlsplit(account.registry_url)
+        self.base_url = f"{url.scheme}://{url.netloc}"
+        self.prefix = url.path.strip("/")
+        self._credentials: RegistryCredentials | None = None
+        self._lock = threading.Lock()
+        self._http = requests.Session()
+
+    # ---- credentials --------------------------------------------------------------------
+    def credentials(self) -> RegistryCredentials:
+        """ECR credentials for this account, renewed before they expire."""
+        with self._lock:
+            if self._credentials is None or time.time() >= self._credentials.renew_at:
+                self._credentials = self._fetch_credentials()
+            return self._credentials
+
+    def _fetch_credentials(self) -> RegistryCredentials:
+        data = self.account.client("ecr").get_authorization_token()["authorizationData"][0]
+        username, _, password = base64.b64decode(data["authorizationToken"]).decode().partition(":")
+        now = time.time()
+        expires = data.get("expiresAt")
+        expires_at = expires.timestamp() if isinstance(expires, datetime) else now + FALLBACK_LIFETIME
+        if expires_at - RENEW_MARGIN <= now:
+            expires_at = now + FALLBACK_LIFETIME + RENEW_MARGIN
+        return RegistryCredentials(username, password, renew_at=expires_at - RENEW_MARGIN)
+
+    # ---- names --------------------------------------------------------------------------
+    def repository_path(self, image: str) -> str:
+        return f"{self.prefix}/{image}" if self.prefix else image
+
+    def reference(self, image: str, tag: str | int | None = None) -> str:
+        """Image reference as docker and job definitions use it: host[/prefix]/image[:tag]."""
+        ref = f"{self.account.registry}/{image}"
+        return f"{ref}:{tag}" if tag is not None else ref
+
+    # ---- v2 API ---------------------------------------------------------------------------
+    def _get(self, path: str, **kwargs: Any) -> requests.Response:
+        creds = self.credentials()
+        url = path if path.startswith("http") else f"{self.base_url}{path}"
+        try:
+            return self._http.get(url, auth=(creds.username, creds.password), timeout=30, **kwargs)
+        except requests.RequestException as exc:
+            raise UserError(f"account {self.account.name}: registry {self.base_url} unreachable: {exc}") from None
+
+    def tags(self, image: str) -> list[str]:
+        """Every tag of a repository (empty when the repository has no image yet)."""
+        tags: list[str] = []
+        url = f"/v2/{self.repository_path(image)}/tags/list?n=1000"
+        while url:
+            response = self._get(url)
+            if response.status_code == 404:
+                return tags
+            response.raise_for_status()
+            tags.extend(response.json().get("tags") or [])
+            link = response.links.get("next", {}).get("url")
+            url = link if link else ""
+        return tags
+
+    def builds(self, image: str) -> list[int]:
+        """Numeric build tags, newest (highest) first."""
+        return sorted((int(t) for t in self.tags(image) if NUMERIC_TAG.match(t)), reverse=True)
+
+    def manifest(self, image: str, reference: str | int) -> tuple[str, str, bytes] | None:
+        """(digest, media type, bytes) of a tag or digest; None when absent."""
+        response = self._get(
+            f"/v2/{self.repository_path(image)}/manifests/{reference}", headers={"Accept": MANIFEST_TYPES}
+        )
+        if response.status_code == 404:
+            return None
+        response.raise_for_status()
+        return (
+            response.headers.get("Docker-Content-Digest", ""),
+            response.headers.get("Content-Type", ""),
+            response.content,
+        )
+
+    def config_labels(self, image: str, reference: str | int) -> dict[str, str]:
+        """The OCI labels of an image in the registry, read from its config blob."""
+        found = self.manifest(image, reference)
+        if found is None:
+            return {}
+        manifest = json.loads(found[2])
+        digest = manifest.get("config", {}).get("digest")
+        if not digest:
+            return {}
+        response = self._get(f"/v2/{self.repository_path(image)}/blobs/{digest}")
+        response.raise_for_status()
+        return (response.json().get("config") or {}).get("Labels") or {}
+
+
+def utc_now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

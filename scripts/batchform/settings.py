@@ -1,0 +1,118 @@
+"""Where batchform keeps its files and how the project configuration is loaded.
+
+The project configuration is one YAML file, `batchform.yaml` at the repository root
+(override with BATCHFORM_CONFIG). Mutable state (local stack data, terraform data
+directories, journals) lives under BATCHFORM_HOME, by default `.batchform/` in the
+repository, which git ignores.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import ConfigError
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def _find_repo_root() -> Path:
+    """The repository root: the nearest parent holding batchform.yaml, else the checkout of this package."""
+    env = os.environ.get("BATCHFORM_ROOT")
+    if env:
+        return Path(env).resolve()
+    for parent in [Path.cwd(), *Path.cwd().parents]:
+        if (parent / "batchform.yaml").is_file() and (parent / "terraform").is_dir():
+            return parent
+    # scripts/batchform/ -> repository root
+    return PACKAGE_DIR.parent.parent
+
+
+@dataclass(frozen=True)
+class Paths:
+    """Every location batchform reads or writes, derived from the repository root and BATCHFORM_HOME."""
+
+    root: Path
+    home: Path
+
+    @property
+    def config_file(self) -> Path:
+        return Path(os.environ.get("BATCHFORM_CONFIG", self.root / "batchform.yaml"))
+
+    @property
+    def terraform_dir(self) -> Path:
+        return self.root / "terraform"
+
+    @property
+    def modules_dir(self) -> Path:
+        return self.root / "modules"
+
+    @property
+    def images_dir(self) -> Path:
+        return self.root / "images"
+
+    @property
+    def local_stack_dir(self) -> Path:
+        return self.home / "local"
+
+    def terraform_data_dir(self, account: str) -> Path:
+        return self.home / "terraform" / account
+
+
+def paths() -> Paths:
+    root = _find_repo_root()
+    home = Path(os.environ.get("BATCHFORM_HOME", root / ".batchform")).resolve()
+    return Paths(root=root, home=home)
+
+
+@cache
+def _load_yaml(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        return {}
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f":{mark.line + 1}" if mark else ""
+        raise ConfigError(f"{path.name}{where}: invalid YAML ({getattr(exc, 'problem', exc)})") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path.name}: must be a mapping at the top level")
+    return data
+
+
+def project_config(path: Path | None = None) -> dict[str, Any]:
+    """The parsed project configuration (empty when the file does not exist)."""
+    return _load_yaml((path or paths().config_file).resolve())
+
+
+def reload() -> None:
+    """Forget cached configuration (tests and long-running processes that edit it)."""
+    _load_yaml.cache_clear()
+
+
+def write_atomic(path: Path, data: str | bytes) -> None:
+    """Replace `path` with `data` all at once: a reader, or a killed writer, never sees half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    if isinstance(data, bytes):
+        tmp.write_bytes(data)
+    else:
+        tmp.write_text(data)
+    os.replace(tmp, path)
+
+
+def check_keys(where: str, data: dict[str, Any], allowed: set[str]) -> None:
+    """Refuse unknown keys, naming the first one: a typo must not be silently ignored."""
+    for key in data:
+        if key not in allowed:
+            known = ", ".join(sorted(allowed))
+            raise ConfigError(f"{where}.{key}: unknown key (known: {known})")

@@ -1,0 +1,290 @@
+"""Drive terraform for one account at a time, never mixing state between accounts.
+
+Each account gets its own TF_DATA_DIR (`.batchform/terraform/<account>/`), its own backend
+file and its own runtime variables (account identity and endpoints, from batchform.yaml),
+so switching accounts is a matter of naming one: nothing is remembered by the user.
+Credentials reach terraform in its environment, never on its command line.
+
+Argument lists are built by python-terraform; the process is run here, because its runner
+inherits os.environ and cannot give two accounts two environments at once.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from botocore.exceptions import ClientError
+from python_terraform import IsFlagged, Terraform
+
+from .accounts import Account
+from .errors import UserError
+from .settings import Paths, paths, project_config, write_atomic
+
+Echo = Callable[[str], None]
+
+# Terraform's own exit code for `plan -detailed-exitcode` when there are changes.
+PLAN_HAS_CHANGES = 2
+
+
+def cli_config_file(p: Paths | None = None) -> Path | None:
+    """The terraform CLI configuration to use, written when a provider mirror is configured.
+
+    TF_CLI_CONFIG_FILE wins when it names an existing file. Otherwise, when the configured
+    plugin mirror (terraform.plugin_mirror, or BATCHFORM_TF_PLUGIN_MIRROR) exists, providers
+    come from it and nothing is downloaded; elsewhere terraform uses its registry as usual.
+    """
+    p = p or paths()
+    env_file = os.environ.get("TF_CLI_CONFIG_FILE")
+    if env_file and Path(env_file).is_file():
+        return Path(env_file)
+    section = project_config().get("terraform") or {}
+    mirror = os.environ.get("BATCHFORM_TF_PLUGIN_MIRROR") or section.get("plugin_mirror")
+    if not mirror or not Path(mirror).is_dir():
+        return None
+    cache = p.home / "terraform" / "plugin-cache"
+    cache.mkdir(parents=True, exist_ok=True)
+    rc = p.home / "terraform" / "terraformrc"
+    text = (
+        f"plugin_cache_dir = {json.dumps(str(cache))}\n"
+        "provider_installation {\n"
+        f"  filesystem_mirror {{\n    path = {json.dumps(str(mirror))}\n  }}\n"
+        "}\n"
+    )
+    _write_if_changed(rc, text)
+    return rc
+
+
+def hcl_string(value: str) -> str:
+    """A quoted HCL string literal; template sequences are escaped so nothing is interpolated."""
+    return json.dumps(value).replace("${", "$${").replace("%{", "%%{")
+
+
+def ensure_state_bucket(account: Account, bucket: str, echo: Echo) -> None:
+    """Create the account's state bucket if it does not exist: versioned, encrypted, private."""
+    s3 = account.client("s3")
+    try:
+        s3.head_bucket(Bucket=bucket)
+        return
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code")
+        if code not in ("404", "NoSuchBucket", "NotFound"):
+            raise UserError(f"account {account.name}: cannot reach state bucket {bucket}: {code}") from None
+    echo(f"creating terraform state bucket {bucket} in account {account.name}")
+    kwargs: dict[str, Any] = {"Bucket": bucket}
+    if account.region != "us-east-1":
+        kwargs["CreateBucketConfiguration"] = {"LocationConstraint": account.region}
+    s3.create_bucket(**kwargs)
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    s3.put_bucket_encryption(
+        Bucket=bucket,
+        ServerSideEncryptionConfiguration={
+            "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
+        },
+    )
+    s3.put_public_access_block(
+        Bucket=bucket,
+        PublicAccessBlockConfiguration={
+            "BlockPublicAcls": True, "IgnorePublicAcls": True,
+            "BlockPublicPolicy": True, "RestrictPublicBuckets": True,
+        },
+    )
+
+
+@dataclass
+class PlanResult:
+    account: str
+    changes: bool
+    summary: str
+
+
+class TerraformRunner:
+    """terraform init/plan/apply/destroy/output for one account."""
+
+    def __init__(self, account: Account, echo: Echo | None = None, p: Paths | None = None):
+        self.account = account
+        self.paths = p or paths()
+        self.echo = echo or print
+        self.data_dir = self.paths.terraform_data_dir(account.name)
+        self.tf = Terraform(working_dir=str(self.paths.terraform_dir))
+
+    # ---- inputs -------------------------------------------------------------------------
+    @property
+    def account_var_file(self) -> Path:
+        """Variables that come from batchform.yaml: who the account is and where it answers."""
+        return self.data_dir / "account.tfvars.json"
+
+    @property
+    def workload_var_file(self) -> Path:
+        """Variables reviewed in git: images, builds, jobs and sizing of this account."""
+        return self.paths.terraform_dir / "accounts" / f"{self.account.name}.tfvars"
+
+    @property
+    def backend_file(self) -> Path:
+        return self.data_dir / "backend.tfbackend"
+
+    def var_files(self, extra: list[Path] | None = None) -> list[str]:
+        files = [self.account_var_file]
+        if self.workload_var_file.exists():
+            files.append(self.workload_var_file)
+        return [str(f) for f in [*files, *(extra or [])]]
+
+    def _write_inputs(self) -> None:
+        a = self.account
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        account_vars = {
+            "account_name": a.name,
+            "account_id": a.account_id,
+            "region": a.region,
+            "aws_endpoint_url": a.endpoints.aws,
+            "image_registry": a.registry if a.endpoints.registry else None,
+            "network": {k: v for k, v in a.network.items()},
+        }
+        _write_if_changed(self.account_var_file, json.dumps(account_vars, indent=2, sort_keys=True) + "\n")
+        backend = a.state_backend
+        lines = [f"{key} = {_hcl_value(value)}" for key, value in sorted(backend.items())]
+        if a.endpoints.aws:
+            url = a.endpoints.aws
+            lines.append("endpoints = {")
+            lines += [f"  {svc} = {hcl_string(url)}" for svc in ("dynamodb", "iam", "s3", "sts")]
+            lines.append("}")
+            lines.append("use_path_style = true")
+        _write_if_changed(self.backend_file, "\n".join(lines) + "\n")
+
+    def env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        for key in ("AWS_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+            env.pop(key, None)
+        env.update(self.account.credentials_env())
+        env["TF_DATA_DIR"] = str(self.data_dir)
+        env["TF_IN_AUTOMATION"] = "1"
+        env["TF_INPUT"] = "0"
+        rc = cli_config_file(self.paths)
+        if rc:
+            env["TF_CLI_CONFIG_FILE"] = str(rc)
+        return env
+
+    # ---- running ------------------------------------------------------------------------
+    def run(self, cmd: str, *args: str, capture: bool = False, **options: Any) -> tuple[int, str]:
+        """Run one terraform command; stream its lines to echo unless capturing."""
+        argv = self.tf.generate_cmd_string(cmd, *args, **options)
+        proc = subprocess.Popen(  # noqa: S603 - argument list, no shell
+            argv,
+            cwd=self.paths.terraform_dir,
+            env=self.env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        lines: list[str] = []
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            line = line.rstrip("\n")
+            lines.append(line)
+            if not capture:
+                self.echo(line)
+        return proc.wait(), "\n".join(lines)
+
+    def _check(self, what: str, code: int, output: str) -> None:
+        if code != 0:
+            errors = [ln.strip("│ ").strip() for ln in output.splitlines() if "Error:" in ln]
+            reason = errors[0] if errors else f"exit code {code}"
+            raise UserError(f"terraform {what} failed for account {self.account.name}: {reason}")
+
+    def init(self) -> None:
+        """Initialise this account's data directory; cheap when nothing changed."""
+        self._write_inputs()
+        # The bucket lives in the account, not in this directory: it can vanish (a reset local
+        # stack, a cleaned account) while the stamp below still says "initialised".
+        ensure_state_bucket(self.account, self.account.state_backend["bucket"], self.echo)
+        stamp = self.data_dir / "init.stamp"
+        wanted = self._init_fingerprint()
+        if stamp.exists() and stamp.read_text() == wanted:
+            return
+        code, out = self.run(
+            "init", capture=True, reconfigure=IsFlagged, input=False, no_color=IsFlagged,
+            backend_config=str(self.backend_file),
+        )
+        self._check("init", code, out)
+        write_atomic(stamp, wanted)
+
+    def _init_fingerprint(self) -> str:
+        """What init depends on: backend settings, provider locks and module sources."""
+        tf_dir = self.paths.terraform_dir
+        lock = tf_dir / ".terraform.lock.hcl"
+        sources = sorted(
+            line.strip() for f in tf_dir.glob("*.tf") for line in f.read_text().splitlines()
+            if line.strip().startswith("source")
+        )
+        return "\n".join([self.backend_file.read_text(), lock.read_text() if lock.exists() else "", *sources])
+
+    def plan(self, extra_var_files: list[Path] | None = None, out_file: Path | None = None,
+             capture: bool = False) -> PlanResult:
+        self.init()
+        code, out = self.run(
+            "plan", capture=capture, input=False, no_color=IsFlagged, detailed_exitcode=IsFlagged,
+            lock_timeout="60s", var_file=self.var_files(extra_var_files), out=str(out_file) if out_file else None,
+        )
+        if code not in (0, PLAN_HAS_CHANGES):
+            self._check("plan", code, out)
+        summary = _plan_summary(out)
+        return PlanResult(self.account.name, code == PLAN_HAS_CHANGES, summary)
+
+    def apply(self, extra_var_files: list[Path] | None = None) -> None:
+        self.init()
+        code, out = self.run(
+            "apply", input=False, no_color=IsFlagged, auto_approve=IsFlagged, lock_timeout="60s",
+            var_file=self.var_files(extra_var_files),
+        )
+        self._check("apply", code, out)
+        from .deployment import save_outputs
+
+        save_outputs(self.account, self.outputs())
+
+    def destroy(self, extra_var_files: list[Path] | None = None) -> None:
+        self.init()
+        # python-terraform's destroy() passes -force, which terraform >= 0.15 rejects.
+        code, out = self.run(
+            "destroy", input=False, no_color=IsFlagged, auto_approve=IsFlagged, lock_timeout="60s",
+            var_file=self.var_files(extra_var_files),
+        )
+        self._check("destroy", code, out)
+        from .deployment import outputs_cache
+
+        outputs_cache(self.account).unlink(missing_ok=True)
+
+    def outputs(self) -> dict[str, Any]:
+        """The root configuration's outputs for this account, as plain values."""
+        self.init()
+        code, out = self.run("output", capture=True, json=IsFlagged, no_color=IsFlagged)
+        self._check("output", code, out)
+        return {name: item["value"] for name, item in json.loads(out or "{}").items()}
+
+
+_SUMMARY = re.compile(r"^(Plan: .*|No changes\..*|Apply complete!.*|Destroy complete!.*)$")
+
+
+def _plan_summary(output: str) -> str:
+    for line in reversed(output.splitlines()):
+        if _SUMMARY.match(line.strip()):
+            return line.strip()
+    return ""
+
+
+def _hcl_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return str(value)
+    return hcl_string(str(value))
+
+
+def _write_if_changed(path: Path, text: str) -> None:
+    if not path.exists() or path.read_text() != text:
+        write_atomic(path, text)

@@ -1,0 +1,113 @@
+locals {
+  name = "batchform-${var.account_name}"
+
+  # One build number per image, joined to its repository here and nowhere else.
+  image_repositories = {
+    for name, repository in module.ecr : name => (
+      var.image_registry == null ? repository.repository_url : "${var.image_registry}/${name}"
+    )
+  }
+  image_references = {
+    for name, image in var.images : name => "${local.image_repositories[name]}:${image.build}"
+  }
+
+  log_group_names = { for name, job in var.jobs : name => "/batchform/${var.account_name}/${name}" }
+}
+
+# ---- Network: the account's own, or the default VPC -------------------------------------
+
+data "aws_vpc" "default" {
+  count   = var.network.vpc_id == null ? 1 : 0
+  default = true
+}
+
+locals {
+  vpc_id = coalesce(var.network.vpc_id, try(data.aws_vpc.default[0].id, null))
+}
+
+data "aws_subnets" "default" {
+  count = length(var.network.subnet_ids) == 0 ? 1 : 0
+
+  filter {
+    name   = "vpc-id"
+    values = [local.vpc_id]
+  }
+}
+
+locals {
+  subnet_ids = length(var.network.subnet_ids) > 0 ? var.network.subnet_ids : sort(data.aws_subnets.default[0].ids)
+}
+
+# ---- Images ---------------------------------------------------------------------------
+
+module "ecr" {
+  source   = "../modules/ecr-repository"
+  for_each = var.images
+
+  name             = each.key
+  keep_builds      = each.value.keep_builds
+  pull_account_ids = each.value.pull_account_ids
+  force_delete     = var.force_delete_repositories
+}
+
+# ---- Compute ----------------------------------------------------------------------------
+
+module "batch_environment" {
+  source = "../modules/batch-environment"
+
+  name       = local.name
+  vpc_id     = local.vpc_id
+  subnet_ids = local.subnet_ids
+
+  additional_security_group_ids = var.network.security_group_ids
+
+  compute_environments = {
+    main = {
+      type                = var.compute.type
+      max_vcpus           = var.compute.max_vcpus
+      min_vcpus           = var.compute.min_vcpus
+      instance_types      = var.compute.instance_types
+      allocation_strategy = var.compute.allocation_strategy
+    }
+  }
+}
+
+module "job_queue" {
+  source = "../modules/batch-job-queue"
+
+  name                     = "${local.name}-default"
+  compute_environment_arns = [module.batch_environment.compute_environment_arns["main"]]
+}
+
+# ---- Jobs -------------------------------------------------------------------------------
+
+module "log_groups" {
+  source = "../modules/log-groups"
+
+  names             = toset(values(local.log_group_names))
+  retention_in_days = var.log_retention_days
+}
+
+module "job_definitions" {
+  source = "../modules/batch-job-definitions"
+
+  region          = var.region
+  repository_arns = [for repository in module.ecr : repository.repository_arn]
+
+  jobs = {
+    for name, job in var.jobs : name => {
+      image           = local.image_references[job.image]
+      command         = job.command
+      vcpus           = job.vcpus
+      memory          = job.memory
+      environment     = job.environment
+      secrets         = job.secrets
+      retry_attempts  = job.retry_attempts
+      timeout_seconds = job.timeout_seconds
+      parameters      = job.parameters
+      platform        = contains(["FARGATE", "FARGATE_SPOT"], var.compute.type) ? "FARGATE" : "EC2"
+      log_group_name  = module.log_groups.names[local.log_group_names[name]]
+      tags            = merge(job.tags, { "batchform:image" = job.image })
+    }
+  }
+}

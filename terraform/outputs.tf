@@ -1,0 +1,39 @@
+output "account" {
+  description = "Name and id of the account these outputs describe."
+  value       = { name = var.account_name, id = var.account_id, region = var.region }
+}
+
+output "image_repositories" {
+  description = "Image name => repository that images are pushed to and pulled from (no tag)."
+  value       = local.image_repositories
+}
+
+output "repository_arns" {
+  description = "Image name => ECR repository ARN."
+  value       = { for name, repository in module.ecr : name => repository.repository_arn }
+}
+
+output "deployed_images" {
+  description = "Image name => full reference (repository:build) that the job definitions run."
+  value       = local.image_references
+}
+
+output "job_queue_arns" {
+  description = "Queue name => job queue ARN."
+  value       = { default = module.job_queue.arn }
+}
+
+output "job_definition_arns" {
+  description = "Job name => job definition ARN, with revision."
+  value       = module.job_definitions.arns
+}
+
+output "job_definition_arn_prefixes" {
+  description = "Job name => job definition ARN without revision (follows the latest revision)."
+  value       = module.job_definitions.arn_prefixes
+}
+
+output "log_group_names" {
+  description = "Job name => CloudWatch log group name."
+  value       = local.log_group_names
+}

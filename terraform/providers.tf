@@ -1,0 +1,43 @@
+# Every AWS endpoint can be redirected (var.aws_endpoint_url): that is how the local account
+# reaches the emulator. Nothing else in this configuration or its modules knows about it.
+locals {
+  custom_endpoint = var.aws_endpoint_url != null
+  endpoint_services = [
+    "batch", "dynamodb", "ec2", "ecr", "iam", "kms", "logs", "s3", "secretsmanager", "ssm", "sts",
+  ]
+}
+
+provider "aws" {
+  region = var.region
+
+  # Refuse to touch any other account than the one these variables describe.
+  allowed_account_ids = [var.account_id]
+
+  s3_use_path_style           = local.custom_endpoint
+  skip_credentials_validation = local.custom_endpoint
+  skip_metadata_api_check     = local.custom_endpoint
+
+  dynamic "endpoints" {
+    for_each = local.custom_endpoint ? [var.aws_endpoint_url] : []
+    content {
+      batch          = endpoints.value
+      dynamodb       = endpoints.value
+      ec2            = endpoints.value
+      ecr            = endpoints.value
+      iam            = endpoints.value
+      kms            = endpoints.value
+      logs           = endpoints.value
+      s3             = endpoints.value
+      secretsmanager = endpoints.value
+      ssm            = endpoints.value
+      sts            = endpoints.value
+    }
+  }
+
+  default_tags {
+    tags = merge(var.tags, {
+      "batchform:account" = var.account_name
+      "managed-by"        = "batchform"
+    })
+  }
+}

@@ -1,0 +1,137 @@
+# ---- The account: written by batchform from batchform.yaml -------------------------------
+
+variable "account_name" {
+  description = "Short name of the account in batchform.yaml (local, dev, prod, ...)."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{0,30}$", var.account_name))
+    error_message = "account_name must be lowercase letters, digits and hyphens, starting with a letter (at most 31)."
+  }
+}
+
+variable "account_id" {
+  description = "The 12-digit AWS account id; terraform refuses to run with credentials of any other account."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[0-9]{12}$", var.account_id))
+    error_message = "account_id must be 12 digits."
+  }
+}
+
+variable "region" {
+  description = "AWS region of the account's batch resources."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z]{2}(-gov)?-[a-z]+-[0-9]$", var.region))
+    error_message = "region must be an AWS region name such as us-east-1."
+  }
+}
+
+variable "aws_endpoint_url" {
+  description = "Send every AWS API call to this URL instead of AWS (the local stack's emulator). Null for real accounts."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.aws_endpoint_url == null || can(regex("^https?://", var.aws_endpoint_url))
+    error_message = "aws_endpoint_url must be an http(s) URL or null."
+  }
+}
+
+variable "image_registry" {
+  description = "Registry (host[/prefix]) that serves this account's images, when it is not the ECR endpoint itself."
+  type        = string
+  default     = null
+}
+
+variable "network" {
+  description = "Where compute runs. Empty subnet_ids means the default VPC's subnets."
+  type = object({
+    vpc_id             = optional(string)
+    subnet_ids         = optional(list(string), [])
+    security_group_ids = optional(list(string), [])
+  })
+  default = {}
+}
+
+variable "tags" {
+  description = "Tags added to every resource."
+  type        = map(string)
+  default     = {}
+}
+
+# ---- The workload: reviewed in terraform/accounts/<account>.tfvars ------------------------
+
+variable "compute" {
+  description = "The account's compute environment: FARGATE, FARGATE_SPOT, EC2 or SPOT, and its size."
+  type = object({
+    type                = optional(string, "FARGATE")
+    max_vcpus           = optional(number, 16)
+    min_vcpus           = optional(number, 0)
+    instance_types      = optional(list(string), ["optimal"])
+    allocation_strategy = optional(string)
+  })
+  default = {}
+
+  validation {
+    condition     = contains(["FARGATE", "FARGATE_SPOT", "EC2", "SPOT"], var.compute.type)
+    error_message = "compute.type must be one of FARGATE, FARGATE_SPOT, EC2, SPOT."
+  }
+
+  validation {
+    condition     = var.compute.max_vcpus > 0 && floor(var.compute.max_vcpus) == var.compute.max_vcpus
+    error_message = "compute.max_vcpus must be a positive whole number."
+  }
+}
+
+variable "images" {
+  description = "Images this account runs, by ECR repository name, with the build number (41, 42, ...) deployed."
+  type = map(object({
+    build            = number
+    keep_builds      = optional(number, 30)
+    pull_account_ids = optional(list(string), [])
+  }))
+  default = {}
+
+  validation {
+    condition     = alltrue([for name, image in var.images : image.build >= 1 && floor(image.build) == image.build])
+    error_message = "Every images.<name>.build must be a positive whole number (a build number such as 42)."
+  }
+}
+
+variable "jobs" {
+  description = "Job definitions this account registers; each names one of var.images."
+  type = map(object({
+    image           = string
+    command         = optional(list(string), [])
+    vcpus           = optional(number, 1)
+    memory          = optional(number, 2048)
+    environment     = optional(map(string), {})
+    secrets         = optional(map(string), {})
+    retry_attempts  = optional(number, 1)
+    timeout_seconds = optional(number, 3600)
+    parameters      = optional(map(string), {})
+    tags            = optional(map(string), {})
+  }))
+  default = {}
+
+  validation {
+    condition     = alltrue([for name, job in var.jobs : contains(keys(var.images), job.image)])
+    error_message = "Every jobs.<name>.image must name an entry of images."
+  }
+}
+
+variable "log_retention_days" {
+  description = "How long the jobs' CloudWatch log groups keep events."
+  type        = number
+  default     = 30
+}
+
+variable "force_delete_repositories" {
+  description = "Let destroy delete ECR repositories that still hold images (throwaway accounts only)."
+  type        = bool
+  default     = false
+}

@@ -1,0 +1,53 @@
+"""The command line lists namespaced tasks with help and reports the stack's addresses."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+INVOKE = Path(sys.executable).parent / "invoke"
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(INVOKE), *args], cwd=ROOT, capture_output=True, text=True, timeout=120)
+
+
+def test_invoke_list_shows_namespaced_tasks_each_with_help() -> None:
+    out = run("--list").stdout
+    tasks = {}
+    for line in out.splitlines()[2:]:
+        parts = line.split(None, 1)
+        if line.startswith("  ") and not line.startswith("    ") and parts:
+            tasks[parts[0]] = parts[1] if len(parts) > 1 else ""
+    for name in ("local.up", "local.status", "local.down", "tf.plan", "tf.apply", "tf.destroy", "build", "push"):
+        assert name in tasks, out
+        assert tasks[name].strip(), f"{name} has no help line"
+
+
+def test_python_dash_m_runs_the_same_tasks() -> None:
+    out = subprocess.run([sys.executable, "-m", "batchform", "--list"], cwd=ROOT, capture_output=True,
+                         text=True, timeout=60).stdout
+    assert "local.status" in out and "tf.apply" in out
+
+
+def test_local_status_reports_each_component_with_its_address(local_stack) -> None:  # noqa: ANN001
+    result = run("local.status")
+    assert result.returncode == 0, result.stderr
+    lines = {line.split()[0]: line for line in result.stdout.splitlines()}
+    assert "http://127.0.0.1:" in lines["emulator"] and "running" in lines["emulator"]
+    assert "127.0.0.1:" in lines["registry"] and "running" in lines["registry"]
+    assert "running" in lines["docker"]
+
+
+def test_unknown_account_is_one_line_error_with_nonzero_exit() -> None:
+    result = run("tf.plan", "--account", "nope")
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == ["error: unknown account 'nope' (known: local, local-b)"]
+
+
+def test_destroy_without_yes_is_refused() -> None:
+    result = run("tf.destroy", "--account", "local")
+    assert result.returncode == 2
+    assert "--yes" in result.stderr

@@ -1,0 +1,39 @@
+"""The README's first command: the whole loop on the local stack, printing a real job's output."""
+
+from __future__ import annotations
+
+import pytest
+from batchform import demo, logs
+from batchform.deployment import outputs
+
+
+@pytest.fixture(scope="module")
+def demo_run(local_account) -> tuple[str, str]:  # noqa: ANN001
+    """Run the demo once for this module: (final status, everything it printed)."""
+    printed: list[str] = []
+    status = demo.run(printed.append)
+    return status, "\n".join(printed)
+
+
+@pytest.mark.stack
+def test_demo_runs_a_real_container_and_prints_its_log_lines_from_cloudwatch(local_account, demo_run) -> None:  # noqa: ANN001
+    status, out = demo_run
+    assert status == "SUCCEEDED"
+    assert "| hello from batchform: job " in out
+    assert "greeting batchform demo" in out
+    deployed = outputs(local_account)
+    assert deployed["log_group_names"]["hello"] == "/batchform/local/hello"
+
+
+@pytest.mark.stack
+def test_job_output_lands_in_the_log_group_its_definition_names(local_account, demo_run) -> None:  # noqa: ANN001
+    """The emulator writes to the job definition's awslogs group and prefix, as AWS does."""
+    from batchform import jobs
+
+    job_id = jobs.submit(local_account, "hello", env={"GREETING": "log group check"})
+    jobs.wait(local_account, [job_id], echo=lambda _l: None, timeout=120)
+    job = local_account.client("batch").describe_jobs(jobs=[job_id])["jobs"][0]
+    group, stream = logs.log_location(local_account, job)
+    assert group == "/batchform/local/hello"
+    assert stream == f"hello/default/{job_id}"
+    assert any("greeting log group check" in line for line in logs.lines(local_account, job_id))

@@ -1,0 +1,80 @@
+"""The root configuration is formatted, valid, and refuses bad variables at plan time."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from batchform.terraform import cli_config_file
+
+ROOT = Path(__file__).resolve().parent.parent
+TF_DIR = ROOT / "terraform"
+
+pytestmark = pytest.mark.terraform
+
+
+@pytest.fixture(scope="module")
+def root_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The root configuration with a local backend (an override file), beside the real modules."""
+    base = tmp_path_factory.mktemp("root")
+    copy = base / "terraform"
+    copy.mkdir()
+    for tf in TF_DIR.glob("*.tf"):
+        shutil.copy(tf, copy / tf.name)
+    (copy / "backend_override.tf").write_text('terraform {\n  backend "local" {}\n}\n')
+    (base / "modules").symlink_to(ROOT / "modules")
+    return copy
+
+
+@pytest.fixture(scope="module")
+def tf_env(tmp_path_factory: pytest.TempPathFactory, root_copy: Path, terraform_binary: str) -> dict[str, str]:
+    env = dict(os.environ, TF_DATA_DIR=str(tmp_path_factory.mktemp("tfdata")), TF_IN_AUTOMATION="1")
+    rc = cli_config_file()
+    if rc:
+        env["TF_CLI_CONFIG_FILE"] = str(rc)
+    init = subprocess.run(["terraform", "init", "-input=false", "-no-color"],
+                          cwd=root_copy, env=env, capture_output=True, text=True, timeout=300)
+    assert init.returncode == 0, init.stdout + init.stderr
+    return env
+
+
+def test_root_configuration_is_formatted(terraform_binary: str) -> None:
+    result = subprocess.run(["terraform", "fmt", "-check", "-recursive", str(TF_DIR)], capture_output=True, text=True)
+    assert result.returncode == 0, f"not formatted: {result.stdout}"
+
+
+def test_root_configuration_validates(tf_env: dict[str, str], root_copy: Path) -> None:
+    result = subprocess.run(["terraform", "validate", "-no-color"], cwd=root_copy, env=tf_env,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    ("variables", "message"),
+    [
+        ({"images": {"hello": {"build": 0}}}, "must be a positive whole number"),
+        ({"images": {"hello": {"build": 1.5}}}, "must be a positive whole number"),
+        ({"compute": {"type": "GPU"}}, "compute.type must be one of"),
+        ({"compute": {"max_vcpus": -2}}, "compute.max_vcpus must be a positive whole number"),
+        ({"jobs": {"x": {"image": "missing"}}}, "must name an entry of images"),
+        ({"account_id": "12345"}, "account_id must be 12 digits"),
+    ],
+)
+def test_bad_variables_are_refused_at_plan_time(tf_env: dict[str, str], root_copy: Path, tmp_path: Path,
+                                                variables: dict, message: str) -> None:
+    base = {"account_name": "check", "account_id": "123456789012", "region": "us-east-1",
+            "images": {"hello": {"build": 1}}, "jobs": {}}
+    var_file = tmp_path / "bad.tfvars.json"
+    var_file.write_text(json.dumps({**base, **variables}))
+    # Validation runs before any provider call: the plan fails on the variable, not on credentials.
+    result = subprocess.run(
+        ["terraform", "plan", "-input=false", "-no-color", "-refresh=false", f"-var-file={var_file}"],
+        cwd=root_copy, env={**tf_env, "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x"},
+        capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode != 0
+    assert message in " ".join((result.stdout + result.stderr).split())

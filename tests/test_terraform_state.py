@@ -1,0 +1,34 @@
+"""Each account's terraform state is kept in its own bucket, recreated when the account lost it."""
+
+from __future__ import annotations
+
+import pytest
+
+from batchform.accounts import Accounts
+from batchform.terraform import TerraformRunner
+
+pytestmark = [pytest.mark.stack, pytest.mark.terraform]
+
+
+def _bucket_exists(account, bucket: str) -> bool:  # noqa: ANN001
+    return bucket in [b["Name"] for b in account.client("s3").list_buckets()["Buckets"]]
+
+
+def test_init_recreates_a_state_bucket_the_account_lost(local_stack, terraform_binary) -> None:  # noqa: ANN001
+    account = Accounts().get("local-b")
+    bucket = account.state_backend["bucket"]
+    runner = TerraformRunner(account, echo=lambda _line: None)
+    runner.init()
+    assert _bucket_exists(account, bucket)
+
+    s3 = account.client("s3")
+    for version in s3.list_object_versions(Bucket=bucket).get("Versions", []):
+        s3.delete_object(Bucket=bucket, Key=version["Key"], VersionId=version["VersionId"])
+    s3.delete_bucket(Bucket=bucket)
+    assert not _bucket_exists(account, bucket)
+
+    runner.init()  # the data directory still says "initialised"
+    assert _bucket_exists(account, bucket)
+    encryption = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]
+    assert encryption["Rules"][0]["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
+    assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
