@@ -91,6 +91,7 @@ module "log_groups" {
 module "job_definitions" {
   source = "../modules/batch-job-definitions"
 
+  name_prefix     = "${local.name}-"
   region          = var.region
   repository_arns = [for repository in module.ecr : repository.repository_arn]
 

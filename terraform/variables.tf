@@ -122,12 +122,34 @@ variable "jobs" {
     condition     = alltrue([for name, job in var.jobs : contains(keys(var.images), job.image)])
     error_message = "Every jobs.<name>.image must name an entry of images."
   }
+
+  validation {
+    condition     = alltrue([for name, job in var.jobs : job.vcpus > 0 && job.memory >= 512])
+    error_message = "Every jobs.<name>.vcpus must be positive and jobs.<name>.memory at least 512 (MiB)."
+  }
+
+  validation {
+    condition = alltrue([
+      for name, job in var.jobs : job.retry_attempts >= 1 && job.retry_attempts <= 10 && floor(job.retry_attempts) == job.retry_attempts
+    ])
+    error_message = "Every jobs.<name>.retry_attempts must be a whole number from 1 to 10 (the AWS Batch limits)."
+  }
+
+  validation {
+    condition     = alltrue([for name, job in var.jobs : job.timeout_seconds >= 60])
+    error_message = "Every jobs.<name>.timeout_seconds must be at least 60 (the AWS Batch minimum)."
+  }
 }
 
 variable "log_retention_days" {
-  description = "How long the jobs' CloudWatch log groups keep events."
+  description = "How long the jobs' CloudWatch log groups keep events, in days (a value CloudWatch Logs accepts)."
   type        = number
   default     = 30
+
+  validation {
+    condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
+    error_message = "log_retention_days must be one CloudWatch Logs accepts: 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288 or 3653."
+  }
 }
 
 variable "force_delete_repositories" {

@@ -19,6 +19,7 @@ from batchform.accounts import Accounts
 from batchform.localstack import LocalStack, LocalStackSettings
 
 REQUIRE_ALL = os.environ.get("BATCHFORM_REQUIRE_ALL") == "1"
+SUMMARY = pytest.StashKey[list[str]]()
 
 
 def missing(what: str) -> None:
@@ -47,6 +48,17 @@ def terraform_binary() -> str:
     binary = shutil.which("terraform")
     if binary is None:
         missing("terraform")
+    return binary
+
+
+@pytest.fixture(scope="session")
+def checkov() -> Path:
+    """The checkov executable (`./batchform test` installs it into .venv-checkov)."""
+    from batchform.checks import checkov_binary
+
+    binary = checkov_binary()
+    if binary is None:
+        missing("checkov")
     return binary
 
 
@@ -80,3 +92,17 @@ def private_stack(tmp_path: Path) -> Iterator[LocalStack]:
     stack = LocalStack(settings)
     yield stack
     stack.down()
+
+
+@pytest.fixture(scope="session")
+def suite_summary(request: pytest.FixtureRequest) -> list[str]:
+    """Lines a test wants shown at the end of the run (for example the checkov suppressions)."""
+    return request.config.stash.setdefault(SUMMARY, [])
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:  # noqa: ANN001
+    lines = config.stash.get(SUMMARY, [])
+    if lines:
+        terminalreporter.section("batchform")
+        for line in lines:
+            terminalreporter.write_line(line)

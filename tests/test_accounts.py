@@ -55,10 +55,19 @@ def test_unknown_account_names_the_known_ones() -> None:
         ({"account_id": 111111111111}, r"accounts\.bad\.account_id: must be 12 digits"),
         ({"account_id": "111111111111", "regoin": "x"}, r"accounts\.bad\.regoin: unknown key"),
         ({"account_id": "111111111111", "region": "Europe"}, r"accounts\.bad\.region: must be an AWS region"),
-        ({"account_id": "111111111111", "role_arn": "admin"}, r"accounts\.bad\.role_arn: must be an IAM role ARN"),
+        (
+            {"account_id": "111111111111", "role_arn": "admin"},
+            r"accounts\.bad\.role_arn: must be an IAM role ARN",
+        ),
         ({"account_id": "111111111111", "sizing": {"max_vcpus": -1}}, r"accounts\.bad\.sizing\.max_vcpus"),
-        ({"account_id": "111111111111", "sizing": {"compute_type": "GPU"}}, r"accounts\.bad\.sizing\.compute_type"),
-        ({"account_id": "111111111111", "network": {"vpc": "x"}}, r"accounts\.bad\.network\.vpc: unknown key"),
+        (
+            {"account_id": "111111111111", "sizing": {"compute_type": "GPU"}},
+            r"accounts\.bad\.sizing\.compute_type",
+        ),
+        (
+            {"account_id": "111111111111", "network": {"vpc": "x"}},
+            r"accounts\.bad\.network\.vpc: unknown key",
+        ),
         ({"account_id": "111111111111", "endpoints": "nowhere"}, r"accounts\.bad\.endpoints"),
     ],
 )

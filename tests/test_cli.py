@@ -21,14 +21,24 @@ def test_invoke_list_shows_namespaced_tasks_each_with_help() -> None:
         parts = line.split(None, 1)
         if line.startswith("  ") and not line.startswith("    ") and parts:
             tasks[parts[0]] = parts[1] if len(parts) > 1 else ""
-    for name in ("local.up", "local.status", "local.down", "tf.plan", "tf.apply", "tf.destroy", "build", "push"):
+    for name in (
+        "local.up",
+        "local.status",
+        "local.down",
+        "tf.plan",
+        "tf.apply",
+        "tf.destroy",
+        "build",
+        "push",
+    ):
         assert name in tasks, out
         assert tasks[name].strip(), f"{name} has no help line"
 
 
 def test_python_dash_m_runs_the_same_tasks() -> None:
-    out = subprocess.run([sys.executable, "-m", "batchform", "--list"], cwd=ROOT, capture_output=True,
-                         text=True, timeout=60).stdout
+    out = subprocess.run(
+        [sys.executable, "-m", "batchform", "--list"], cwd=ROOT, capture_output=True, text=True, timeout=60
+    ).stdout
     assert "local.status" in out and "tf.apply" in out
 
 

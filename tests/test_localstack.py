@@ -12,8 +12,11 @@ from batchform.localstack import LocalStack, _pid_alive
 
 def _s3(stack: LocalStack):  # noqa: ANN202
     return boto3.client(
-        "s3", endpoint_url=stack.settings.emulator_url, region_name="us-east-1",
-        aws_access_key_id="test", aws_secret_access_key="test",
+        "s3",
+        endpoint_url=stack.settings.emulator_url,
+        region_name="us-east-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
     )
 
 
@@ -37,7 +40,9 @@ def test_a_taken_port_is_a_clear_error_and_starts_nothing(private_stack: LocalSt
     with socket.socket() as squatter:
         squatter.bind(("127.0.0.1", private_stack.settings.emulator_port))
         squatter.listen()
-        with pytest.raises(UserError, match=rf"port {private_stack.settings.emulator_port} \(emulator\) is already in use"):
+        with pytest.raises(
+            UserError, match=rf"port {private_stack.settings.emulator_port} \(emulator\) is already in use"
+        ):
             private_stack.up()
     assert not private_stack.registry_healthy(), "the registry must not be started when a port is taken"
     assert not private_stack.settings.state_file.exists()

@@ -156,7 +156,9 @@ def terraform(
     if cli_config is not None:
         env["TF_CLI_CONFIG_FILE"] = str(cli_config)
     workers = max(2, os.cpu_count() or 2)
-    runner = TerraformRunner(terraform_binary, env, tmp_path_factory.mktemp("terraform-data"), workers=workers)
+    runner = TerraformRunner(
+        terraform_binary, env, tmp_path_factory.mktemp("terraform-data"), workers=workers
+    )
     for module in _selected(request.session, "test_module_terraform_tests_pass"):
         runner.submit("test", MODULES_DIR / module)
     for target in _selected(request.session, "test_module_validates") + _selected(

@@ -31,25 +31,41 @@ def root_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def tf_env(tmp_path_factory: pytest.TempPathFactory, root_copy: Path, terraform_binary: str) -> dict[str, str]:
+def tf_env(
+    tmp_path_factory: pytest.TempPathFactory, root_copy: Path, terraform_binary: str
+) -> dict[str, str]:
     env = dict(os.environ, TF_DATA_DIR=str(tmp_path_factory.mktemp("tfdata")), TF_IN_AUTOMATION="1")
     rc = cli_config_file()
     if rc:
         env["TF_CLI_CONFIG_FILE"] = str(rc)
-    init = subprocess.run(["terraform", "init", "-input=false", "-no-color"],
-                          cwd=root_copy, env=env, capture_output=True, text=True, timeout=300)
+    init = subprocess.run(
+        ["terraform", "init", "-input=false", "-no-color"],
+        cwd=root_copy,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert init.returncode == 0, init.stdout + init.stderr
     return env
 
 
 def test_root_configuration_is_formatted(terraform_binary: str) -> None:
-    result = subprocess.run(["terraform", "fmt", "-check", "-recursive", str(TF_DIR)], capture_output=True, text=True)
+    result = subprocess.run(
+        ["terraform", "fmt", "-check", "-recursive", str(TF_DIR)], capture_output=True, text=True
+    )
     assert result.returncode == 0, f"not formatted: {result.stdout}"
 
 
 def test_root_configuration_validates(tf_env: dict[str, str], root_copy: Path) -> None:
-    result = subprocess.run(["terraform", "validate", "-no-color"], cwd=root_copy, env=tf_env,
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        ["terraform", "validate", "-no-color"],
+        cwd=root_copy,
+        env=tf_env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -58,23 +74,44 @@ def test_root_configuration_validates(tf_env: dict[str, str], root_copy: Path) -
     [
         ({"images": {"hello": {"build": 0}}}, "must be a positive whole number"),
         ({"images": {"hello": {"build": 1.5}}}, "must be a positive whole number"),
+        ({"images": {"hello": {"build": "latest"}}}, "a number is required"),
+        ({"jobs": {"x": {"image": "hello", "vcpus": -1}}}, "vcpus must be positive"),
+        (
+            {"jobs": {"x": {"image": "hello", "retry_attempts": 11}}},
+            "retry_attempts must be a whole number from 1 to 10",
+        ),
+        (
+            {"jobs": {"x": {"image": "hello", "retry_attempts": 0}}},
+            "retry_attempts must be a whole number from 1 to 10",
+        ),
+        ({"jobs": {"x": {"image": "hello", "timeout_seconds": 59}}}, "timeout_seconds must be at least 60"),
+        ({"log_retention_days": 10}, "log_retention_days must be one CloudWatch Logs accepts"),
         ({"compute": {"type": "GPU"}}, "compute.type must be one of"),
         ({"compute": {"max_vcpus": -2}}, "compute.max_vcpus must be a positive whole number"),
         ({"jobs": {"x": {"image": "missing"}}}, "must name an entry of images"),
         ({"account_id": "12345"}, "account_id must be 12 digits"),
     ],
 )
-def test_bad_variables_are_refused_at_plan_time(tf_env: dict[str, str], root_copy: Path, tmp_path: Path,
-                                                variables: dict, message: str) -> None:
-    base = {"account_name": "check", "account_id": "123456789012", "region": "us-east-1",
-            "images": {"hello": {"build": 1}}, "jobs": {}}
+def test_bad_variables_are_refused_at_plan_time(
+    tf_env: dict[str, str], root_copy: Path, tmp_path: Path, variables: dict, message: str
+) -> None:
+    base = {
+        "account_name": "check",
+        "account_id": "123456789012",
+        "region": "us-east-1",
+        "images": {"hello": {"build": 1}},
+        "jobs": {},
+    }
     var_file = tmp_path / "bad.tfvars.json"
     var_file.write_text(json.dumps({**base, **variables}))
     # Validation runs before any provider call: the plan fails on the variable, not on credentials.
     result = subprocess.run(
         ["terraform", "plan", "-input=false", "-no-color", "-refresh=false", f"-var-file={var_file}"],
-        cwd=root_copy, env={**tf_env, "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x"},
-        capture_output=True, text=True, timeout=120,
+        cwd=root_copy,
+        env={**tf_env, "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x"},
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode != 0
     assert message in " ".join((result.stdout + result.stderr).split())

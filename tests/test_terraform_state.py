@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from batchform.accounts import Accounts
 from batchform.terraform import TerraformRunner
 

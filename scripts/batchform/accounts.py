@@ -33,7 +33,15 @@ REGION = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-[0-9]$")
 ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]{1,512}$")
 
 ACCOUNT_KEYS = {
-    "account_id", "region", "aliases", "profile", "role_arn", "endpoints", "backend", "network", "sizing",
+    "account_id",
+    "region",
+    "aliases",
+    "profile",
+    "role_arn",
+    "endpoints",
+    "backend",
+    "network",
+    "sizing",
 }
 BACKEND_KEYS = {"bucket", "key", "region", "use_lockfile", "dynamodb_table", "kms_key_id"}
 NETWORK_KEYS = {"vpc_id", "subnet_ids", "security_group_ids"}
@@ -198,16 +206,22 @@ def _require_str(where: str, value: Any, pattern: re.Pattern[str], what: str) ->
 def _parse_account(name: str, raw: Any, stack: LocalStackSettings) -> Account:
     where = f"accounts.{name}"
     if not ACCOUNT_NAME.match(name):
-        raise ConfigError(f"{where}: account names are lowercase letters, digits and hyphens, starting with a letter")
+        raise ConfigError(
+            f"{where}: account names are lowercase letters, digits and hyphens, starting with a letter"
+        )
     if not isinstance(raw, dict):
         raise ConfigError(f"{where}: must be a mapping")
     check_keys(where, raw, ACCOUNT_KEYS)
     if "account_id" not in raw:
         raise ConfigError(f"{where}.account_id: required")
-    account_id = _require_str(f"{where}.account_id", raw["account_id"], ACCOUNT_ID, "must be 12 digits, quoted")
+    account_id = _require_str(
+        f"{where}.account_id", raw["account_id"], ACCOUNT_ID, "must be 12 digits, quoted"
+    )
     region = _require_str(f"{where}.region", raw.get("region", "us-east-1"), REGION, "must be an AWS region")
     aliases = raw.get("aliases", [])
-    if not isinstance(aliases, list) or not all(isinstance(a, str) and ACCOUNT_NAME.match(a) for a in aliases):
+    if not isinstance(aliases, list) or not all(
+        isinstance(a, str) and ACCOUNT_NAME.match(a) for a in aliases
+    ):
         raise ConfigError(f"{where}.aliases: must be a list of short lowercase names")
     role_arn = raw.get("role_arn")
     if role_arn is not None:
@@ -226,7 +240,9 @@ def _parse_account(name: str, raw: Any, stack: LocalStackSettings) -> Account:
     if compute_type is not None and compute_type not in COMPUTE_TYPES:
         raise ConfigError(f"{where}.sizing.compute_type: must be one of {', '.join(sorted(COMPUTE_TYPES))}")
     max_vcpus = sections["sizing"].get("max_vcpus")
-    if max_vcpus is not None and (not isinstance(max_vcpus, int) or isinstance(max_vcpus, bool) or max_vcpus < 1):
+    if max_vcpus is not None and (
+        not isinstance(max_vcpus, int) or isinstance(max_vcpus, bool) or max_vcpus < 1
+    ):
         raise ConfigError(f"{where}.sizing.max_vcpus: must be a positive whole number")
     return Account(
         name=name,
@@ -260,7 +276,9 @@ class Accounts:
             for alias in account.aliases:
                 other = self._aliases.get(alias) or (alias if alias in self._accounts else None)
                 if other:
-                    raise ConfigError(f"accounts.{account.name}.aliases: '{alias}' already names account {other}")
+                    raise ConfigError(
+                        f"accounts.{account.name}.aliases: '{alias}' already names account {other}"
+                    )
                 self._aliases[alias] = account.name
         default = config.get("default_account", "local")
         self.default = self.get(default) if isinstance(default, str) else None

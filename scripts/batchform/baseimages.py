@@ -27,11 +27,13 @@ BUSYBOX_LOCAL = "batchform-base/busybox:1.36"
 
 
 def _can_pull(client, reference: str) -> bool:  # noqa: ANN001
+    import docker
+
     try:
         client.images.get(reference)
         return True
-    except Exception:  # noqa: BLE001
-        pass
+    except docker.errors.ImageNotFound:
+        pass  # not here yet: try the public registry
     try:
         client.images.pull(reference)
         return True
@@ -42,7 +44,9 @@ def _can_pull(client, reference: str) -> bool:  # noqa: ANN001
 def _busybox_image(client) -> None:  # noqa: ANN001
     binary = shutil.which("busybox")
     if not binary:
-        raise ComponentMissing("busybox is needed to make a local base image (Debian: apt-get install busybox-static)")
+        raise ComponentMissing(
+            "busybox is needed to make a local base image (Debian: apt-get install busybox-static)"
+        )
     dockerfile = b'FROM scratch\nCOPY busybox /bin/busybox\nRUN ["/bin/busybox", "--install", "-s", "/bin"]\n'
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w") as tar:

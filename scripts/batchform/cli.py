@@ -52,16 +52,25 @@ ACCOUNT_HELP = "account name or alias (repeatable; 'all' for every account; defa
 
 # ---- local stack ----------------------------------------------------------------------------
 
-@task(help={
-    "emulator_port": "port of the AWS emulator (default 4566)",
-    "registry_port": "port of the OCI registry (default 5000)",
-    "data_dir": "where the stack keeps its data (default .batchform/local)",
-})
+
+@task(
+    help={
+        "emulator_port": "port of the AWS emulator (default 4566)",
+        "registry_port": "port of the OCI registry (default 5000)",
+        "data_dir": "where the stack keeps its data (default .batchform/local)",
+    }
+)
 @user_errors
-def local_up(c: Context, emulator_port: int | None = None, registry_port: int | None = None,
-             data_dir: str | None = None) -> None:
+def local_up(
+    c: Context,
+    emulator_port: int | None = None,
+    registry_port: int | None = None,
+    data_dir: str | None = None,
+) -> None:
     """Start the local stack (emulator, registry, docker engine) on loopback; harmless if running."""
-    settings = LocalStackSettings.load(emulator_port=emulator_port, registry_port=registry_port, data_dir=data_dir)
+    settings = LocalStackSettings.load(
+        emulator_port=emulator_port, registry_port=registry_port, data_dir=data_dir
+    )
     for component in LocalStack(settings, echo=echo).up():
         echo(component.line())
 
@@ -89,7 +98,10 @@ def local_down(c: Context, keep: bool = False) -> None:
 
 # ---- terraform ------------------------------------------------------------------------------
 
-def _for_accounts(names: list[str] | None, action: Callable[[Account, Callable[[str], None]], Any]) -> list[Any]:
+
+def _for_accounts(
+    names: list[str] | None, action: Callable[[Account, Callable[[str], None]], Any]
+) -> list[Any]:
     """Run action per account: one account streams plainly, several run in parallel with a prefix."""
     accounts = select_accounts(names)
     if len(accounts) == 1:
@@ -147,14 +159,37 @@ def tf_output(c: Context, account: list[str] | None = None) -> None:
     echo(json.dumps({a.name: outputs(a, refresh=True) for a in select_accounts(account)}, indent=2))
 
 
+@task(help={"json": "print the result as JSON"})
+@user_errors
+def tf_check(c: Context, json_: bool = False) -> None:
+    """checkov over terraform/ and modules/; lists every inline suppression; exit 1 on a finding."""
+    from .checks import check_terraform
+
+    result = check_terraform(err)
+    if json_:
+        echo(json.dumps(result.as_dict(), indent=2))
+    else:
+        for line in result.lines():
+            echo(line)
+    if result.problems:
+        raise Exit(code=1)
+
+
 # ---- images ---------------------------------------------------------------------------------
 
-@task(iterable=["account", "image"], help={
-    "account": ACCOUNT_HELP, "image": "image under images/ (repeatable; default: all)",
-    "force": "build a new number even when nothing changed",
-})
+
+@task(
+    iterable=["account", "image"],
+    help={
+        "account": ACCOUNT_HELP,
+        "image": "image under images/ (repeatable; default: all)",
+        "force": "build a new number even when nothing changed",
+    },
+)
 @user_errors
-def build(c: Context, account: list[str] | None = None, image: list[str] | None = None, force: bool = False) -> None:
+def build(
+    c: Context, account: list[str] | None = None, image: list[str] | None = None, force: bool = False
+) -> None:
     """Build each image under images/ with the next build number of the target accounts' registries."""
     from .images import ImageBuilder, discover
 
@@ -164,7 +199,9 @@ def build(c: Context, account: list[str] | None = None, image: list[str] | None 
         echo(f"{result.image}: build {result.build}{' (reused)' if result.reused else ''}")
 
 
-@task(iterable=["account", "image"], help={"account": ACCOUNT_HELP, "image": "image (repeatable; default: all)"})
+@task(
+    iterable=["account", "image"], help={"account": ACCOUNT_HELP, "image": "image (repeatable; default: all)"}
+)
 @user_errors
 def push(c: Context, account: list[str] | None = None, image: list[str] | None = None) -> None:
     """Push the current build of each image to every target account's registry."""
@@ -177,14 +214,27 @@ def push(c: Context, account: list[str] | None = None, image: list[str] | None =
 
 # ---- jobs -----------------------------------------------------------------------------------
 
-@task(iterable=["env"], help={
-    "account": "account name or alias", "env": "NAME=VALUE added to the container (repeatable)",
-    "name": "job name (default <job>-<UTC timestamp>)", "wait": "wait for the job to end; exit code mirrors it",
-    "logs": "with --wait: print the job's log lines at the end",
-})
+
+@task(
+    iterable=["env"],
+    help={
+        "account": "account name or alias",
+        "env": "NAME=VALUE added to the container (repeatable)",
+        "name": "job name (default <job>-<UTC timestamp>)",
+        "wait": "wait for the job to end; exit code mirrors it",
+        "logs": "with --wait: print the job's log lines at the end",
+    },
+)
 @user_errors
-def submit(c: Context, job: str, account: str | None = None, env: list[str] | None = None,
-           name: str | None = None, wait: bool = False, logs: bool = False) -> None:
+def submit(
+    c: Context,
+    job: str,
+    account: str | None = None,
+    env: list[str] | None = None,
+    name: str | None = None,
+    wait: bool = False,
+    logs: bool = False,
+) -> None:
     """Submit a job declared in the account's variables."""
     from . import jobs
     from . import logs as joblogs
@@ -213,6 +263,7 @@ def jobs_logs(c: Context, job_id: str, account: str | None = None) -> None:
 
 
 # ---- the whole loop -------------------------------------------------------------------------
+
 
 @task
 @user_errors
@@ -246,6 +297,7 @@ def _namespace() -> Collection:
     tf.add_task(tf_apply, "apply")
     tf.add_task(tf_destroy, "destroy")
     tf.add_task(tf_output, "output")
+    tf.add_task(tf_check, "check")
     jobs_ns = Collection("jobs")
     jobs_ns.add_task(jobs_logs, "logs")
     for sub in (local, tf, jobs_ns):

@@ -31,6 +31,8 @@ def outputs(account: Account, refresh: bool = False) -> dict[str, Any]:
 
     values = TerraformRunner(account, echo=lambda _l: None).outputs()
     if not values:
-        raise UserError(f"account {account.name} has nothing deployed yet: run invoke tf.apply --account {account.name}")
+        raise UserError(
+            f"account {account.name} has nothing deployed yet: run invoke tf.apply --account {account.name}"
+        )
     save_outputs(account, values)
     return values

@@ -5,9 +5,13 @@ On top of moto's own server it adds:
 
 * a health route (`/batchform/health`) naming the service, so the local stack can tell its
   own emulator from another program on the same port;
-* fixes where moto's Batch differs from AWS in ways batchform relies on (each has a test in
-  tests/test_emulator.py): job logs go to the job definition's awslogs group and stream
-  prefix, as on AWS, instead of always `/aws/batch/job`;
+* fixes where moto differs from AWS in ways batchform relies on (each has a test in
+  tests/test_emulator.py):
+  - job logs go to the job definition's awslogs group and stream prefix, as on AWS, instead
+    of always `/aws/batch/job`;
+  - a launch template's own tags stay on the template, instead of also appearing in its
+    version data as a `launch-template` tag specification (which AWS refuses there, and
+    which gives terraform a change on every plan);
 * an optional state snapshot: on SIGTERM each service's state is pickled to --state-file and
   loaded again at the next start, which is how `local.down --keep` keeps the emulator's data.
   A service whose state cannot be pickled (for example one holding a running thread) is
@@ -102,8 +106,29 @@ def _honour_awslogs_options() -> None:
     models.Job.__init__ = init
 
 
+def _keep_launch_template_tags_off_its_data() -> None:
+    """The template's tags belong to the template; AWS never echoes them in the version data."""
+    from moto.ec2.models.launch_templates import LaunchTemplateBackend
+
+    original_create = LaunchTemplateBackend.create_launch_template
+
+    def create(self: Any, name: str, description: str, template_data: dict[str, Any], tag_spec: Any) -> Any:
+        specs = [
+            spec
+            for spec in template_data.get("TagSpecifications") or []
+            if spec.get("ResourceType") != "launch-template"
+        ]
+        template_data = {k: v for k, v in template_data.items() if k != "TagSpecifications"}
+        if specs:
+            template_data["TagSpecifications"] = specs
+        return original_create(self, name, description, template_data, tag_spec)
+
+    LaunchTemplateBackend.create_launch_template = create  # type: ignore[method-assign]
+
+
 def install_extensions() -> None:
     _honour_awslogs_options()
+    _keep_launch_template_tags_off_its_data()
 
 
 def make_app() -> Any:

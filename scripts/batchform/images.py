@@ -12,6 +12,7 @@ from __future__ import annotations
 import fnmatch
 import hashlib
 import re
+import shutil
 import subprocess
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -64,9 +65,11 @@ def base_image_substitutes() -> dict[str, str]:
 def discover(names: Iterable[str] | None = None) -> list[ImageSpec]:
     """The images under images/, or the named ones (an unknown name is an error)."""
     root = paths().images_dir
-    found = {
-        d.name: d for d in sorted(root.iterdir()) if d.is_dir() and (d / "Dockerfile").is_file()
-    } if root.is_dir() else {}
+    found = (
+        {d.name: d for d in sorted(root.iterdir()) if d.is_dir() and (d / "Dockerfile").is_file()}
+        if root.is_dir()
+        else {}
+    )
     wanted = list(names) if names else list(found)
     substitutes = base_image_substitutes()
     specs = []
@@ -119,13 +122,17 @@ def content_digest(spec: ImageSpec, base_ids: dict[str, str]) -> str:
 
 
 def git_revision() -> str:
+    """The commit images are built from (the OCI revision label), or "unknown" outside a checkout."""
+    git = shutil.which("git")
+    if git is None:
+        return "unknown"
     try:
-        out = subprocess.run(  # noqa: S603, S607 - fixed argument list
-            ["git", "rev-parse", "HEAD"], cwd=paths().root, capture_output=True, text=True, check=True
+        out = subprocess.run(  # noqa: S603 - fixed argument list
+            [git, "rev-parse", "HEAD"], cwd=paths().root, capture_output=True, text=True, check=True
         )
-        return out.stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
+    return out.stdout.strip()
 
 
 def docker_client() -> Any:
@@ -136,7 +143,9 @@ def docker_client() -> Any:
         client.ping()
         return client
     except Exception as exc:  # noqa: BLE001
-        raise ComponentMissing(f"no docker engine answers ({exc.__class__.__name__}); start one: invoke local.up") from None
+        raise ComponentMissing(
+            f"no docker engine answers ({exc.__class__.__name__}); start one: invoke local.up"
+        ) from None
 
 
 @dataclass
@@ -205,8 +214,14 @@ class ImageBuilder:
         }
         self.echo(f"{spec.name}: building build {number}")
         stream = self.docker.api.build(
-            path=str(spec.context), tag=local_tag, buildargs=spec.build_args, labels=labels,
-            rm=True, forcerm=True, decode=True, network_mode="host",
+            path=str(spec.context),
+            tag=local_tag,
+            buildargs=spec.build_args,
+            labels=labels,
+            rm=True,
+            forcerm=True,
+            decode=True,
+            network_mode="host",
         )
         for chunk in stream:
             if "error" in chunk:
@@ -242,17 +257,24 @@ class ImageBuilder:
             try:
                 image = self.docker.images.get(result.local_tag)
             except Exception:  # noqa: BLE001 - built elsewhere: fetch it from a registry that has it
-                source = self.registries[next(name for name, found in present.items() if result.build in found)]
+                source = self.registries[
+                    next(name for name, found in present.items() if result.build in found)
+                ]
                 image = self.docker.images.pull(
-                    source.reference(result.image), tag=str(result.build), auth_config=source.credentials().docker_auth()
+                    source.reference(result.image),
+                    tag=str(result.build),
+                    auth_config=source.credentials().docker_auth(),
                 )
             repository = registry.reference(result.image)
             image.tag(repository, tag=str(result.build))
             count = 0
             try:
                 for chunk in self.docker.api.push(
-                    repository, tag=str(result.build), auth_config=registry.credentials().docker_auth(),
-                    stream=True, decode=True,
+                    repository,
+                    tag=str(result.build),
+                    auth_config=registry.credentials().docker_auth(),
+                    stream=True,
+                    decode=True,
                 ):
                     if "error" in chunk:
                         raise UserError(f"{result.image}: push to {account.name} failed: {chunk['error']}")
@@ -263,4 +285,3 @@ class ImageBuilder:
             uploaded[account.name] = count
             self.echo(f"{result.image}:{result.build} pushed to {account.name} ({count} layers uploaded)")
         return uploaded
-

@@ -35,7 +35,9 @@ def parse_env(pairs: Iterable[str]) -> dict[str, str]:
         if not sep:
             raise UserError(f"--env {pair!r}: expected NAME=VALUE")
         if not ENV_NAME.match(name):
-            raise UserError(f"--env {name!r}: names are letters, digits and underscores, not starting with a digit")
+            raise UserError(
+                f"--env {name!r}: names are letters, digits and underscores, not starting with a digit"
+            )
         if name.startswith("AWS_BATCH"):
             raise UserError(f"--env {name}: names starting with AWS_BATCH are reserved by AWS Batch")
         env[name] = value
@@ -54,7 +56,9 @@ class JobState:
 def submit(account: Account, job: str, env: dict[str, str] | None = None, name: str | None = None) -> str:
     """Submit one job to the account's queue; returns its job id."""
     deployed = outputs(account)
-    definitions = deployed.get("job_definition_arns", {})
+    # Without the revision, Batch runs the latest ACTIVE one: an apply by someone else since
+    # our outputs were cached cannot leave us submitting a stale (or deregistered) revision.
+    definitions = deployed.get("job_definition_arn_prefixes", {})
     if job not in definitions:
         known = ", ".join(sorted(definitions)) or "none"
         raise UserError(f"unknown job '{job}' in account {account.name} (deployed: {known})")
@@ -64,7 +68,9 @@ def submit(account: Account, job: str, env: dict[str, str] | None = None, name: 
         "jobDefinition": definitions[job],
     }
     if env:
-        request["containerOverrides"] = {"environment": [{"name": k, "value": v} for k, v in sorted(env.items())]}
+        request["containerOverrides"] = {
+            "environment": [{"name": k, "value": v} for k, v in sorted(env.items())]
+        }
     return account.client("batch").submit_job(**request)["jobId"]
 
 
@@ -73,13 +79,18 @@ def describe(account: Account, job_ids: list[str]) -> dict[str, dict[str, Any]]:
     batch = account.client("batch")
     found: dict[str, dict[str, Any]] = {}
     for start in range(0, len(job_ids), DESCRIBE_BATCH):
-        for job in batch.describe_jobs(jobs=job_ids[start:start + DESCRIBE_BATCH])["jobs"]:
+        for job in batch.describe_jobs(jobs=job_ids[start : start + DESCRIBE_BATCH])["jobs"]:
             found[job["jobId"]] = job
     return found
 
 
-def wait(account: Account, job_ids: list[str], echo: Echo | None = None, poll: float = 1.0,
-         timeout: float | None = None) -> dict[str, JobState]:
+def wait(
+    account: Account,
+    job_ids: list[str],
+    echo: Echo | None = None,
+    poll: float = 1.0,
+    timeout: float | None = None,
+) -> dict[str, JobState]:
     """Poll until every job is final; echo each status change with the elapsed time."""
     echo = echo or print
     started = time.monotonic()
@@ -89,7 +100,10 @@ def wait(account: Account, job_ids: list[str], echo: Echo | None = None, poll: f
     while pending:
         for job_id, job in describe(account, pending).items():
             state = JobState(
-                job_id, job["jobName"], job["status"], job.get("statusReason", ""),
+                job_id,
+                job["jobName"],
+                job["status"],
+                job.get("statusReason", ""),
                 (job.get("container") or {}).get("exitCode"),
             )
             states[job_id] = state
@@ -99,6 +113,8 @@ def wait(account: Account, job_ids: list[str], echo: Echo | None = None, poll: f
         pending = [j for j in pending if states.get(j) is None or states[j].status not in FINAL_STATES]
         if pending:
             if timeout is not None and time.monotonic() - started > timeout:
-                raise UserError(f"{len(pending)} job(s) not finished after {timeout:.0f} s: {', '.join(pending)}")
+                raise UserError(
+                    f"{len(pending)} job(s) not finished after {timeout:.0f} s: {', '.join(pending)}"
+                )
             time.sleep(poll)
     return states

@@ -85,7 +85,9 @@ class LocalStackSettings:
         section = config.get("local_stack") or {}
         if not isinstance(section, dict):
             raise ConfigError("local_stack: must be a mapping")
-        check_keys("local_stack", section, {"host", "emulator_port", "registry_port", "data_dir", "start_docker"})
+        check_keys(
+            "local_stack", section, {"host", "emulator_port", "registry_port", "data_dir", "start_docker"}
+        )
         data_dir = Path(
             os.environ.get("BATCHFORM_LOCAL_DIR") or section.get("data_dir") or paths().local_stack_dir
         )
@@ -208,7 +210,9 @@ class LocalStack:
 
     def registry_healthy(self) -> bool:
         url = f"http://{self.settings.registry_address}/v2/"
-        return _http_ok(url, lambda r: r.ok and r.headers.get("Docker-Distribution-Api-Version") == "registry/2.0")
+        return _http_ok(
+            url, lambda r: r.ok and r.headers.get("Docker-Distribution-Api-Version") == "registry/2.0"
+        )
 
     @staticmethod
     def docker_address() -> str:
@@ -261,7 +265,9 @@ class LocalStack:
         self._save(state)
         return self.status()
 
-    def _spawn(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    def _spawn(
+        self, name: str, argv: list[str], env: dict[str, str] | None = None
+    ) -> subprocess.Popen[bytes]:
         log_path = self.settings.data_dir / f"{name}.log"
         with open(log_path, "ab") as log:
             return subprocess.Popen(  # noqa: S603 - fixed argument list, no shell
@@ -284,7 +290,9 @@ class LocalStack:
                 raise UserError(f"{name} exited with code {proc.returncode} while starting: {_tail(log)}")
             time.sleep(0.2)
         _terminate(proc.pid)
-        raise UserError(f"{name} did not answer within {START_TIMEOUT:.0f} s; see {self.settings.data_dir / name}.log")
+        raise UserError(
+            f"{name} did not answer within {START_TIMEOUT:.0f} s; see {self.settings.data_dir / name}.log"
+        )
 
     def _ensure_registry(self, state: StackState) -> None:
         s = self.settings
@@ -322,9 +330,15 @@ class LocalStack:
             self.echo(f"emulator already running at {s.emulator_url}")
             return
         argv = [
-            sys.executable, "-m", "batchform.emulator",
-            "--host", s.host, "--port", str(s.emulator_port),
-            "--state-file", str(s.data_dir / "emulator-state.pickle"),
+            sys.executable,
+            "-m",
+            "batchform.emulator",
+            "--host",
+            s.host,
+            "--port",
+            str(s.emulator_port),
+            "--state-file",
+            str(s.data_dir / "emulator-state.pickle"),
         ]
         env = {
             # AWS managed policies (AWSBatchServiceRole, ...) must exist for attachments to work.
@@ -367,12 +381,20 @@ class LocalStack:
         procs = self._state().processes
         docker_running = self.docker_healthy()
         return [
-            ComponentStatus("emulator", s.emulator_url, self.emulator_healthy(), procs.get("emulator", {}).get("pid")),
-            ComponentStatus("registry", s.registry_address, self.registry_healthy(),
-                            procs.get("registry", {}).get("pid")),
-            ComponentStatus("docker", self.docker_address(), docker_running, procs.get("dockerd", {}).get("pid"),
-                            owned="dockerd" in procs,
-                            detail="" if "dockerd" in procs or not docker_running else "not managed by batchform"),
+            ComponentStatus(
+                "emulator", s.emulator_url, self.emulator_healthy(), procs.get("emulator", {}).get("pid")
+            ),
+            ComponentStatus(
+                "registry", s.registry_address, self.registry_healthy(), procs.get("registry", {}).get("pid")
+            ),
+            ComponentStatus(
+                "docker",
+                self.docker_address(),
+                docker_running,
+                procs.get("dockerd", {}).get("pid"),
+                owned="dockerd" in procs,
+                detail="" if "dockerd" in procs or not docker_running else "not managed by batchform",
+            ),
         ]
 
     def is_up(self) -> bool:

@@ -18,11 +18,13 @@ def log_location(account: Account, job: dict[str, Any]) -> tuple[str, str | None
     options = ((container.get("logConfiguration") or {}).get("options")) or {}
     group = options.get("awslogs-group")
     if group is None:
-        definition = account.client("batch").describe_job_definitions(
-            jobDefinitions=[job["jobDefinition"]]
-        )["jobDefinitions"]
+        definition = account.client("batch").describe_job_definitions(jobDefinitions=[job["jobDefinition"]])[
+            "jobDefinitions"
+        ]
         props = definition[0].get("containerProperties", {}) if definition else {}
-        group = ((props.get("logConfiguration") or {}).get("options") or {}).get("awslogs-group", DEFAULT_GROUP)
+        group = ((props.get("logConfiguration") or {}).get("options") or {}).get(
+            "awslogs-group", DEFAULT_GROUP
+        )
     return group, stream
 
 

@@ -23,12 +23,14 @@ from .accounts import Account
 from .errors import UserError
 
 NUMERIC_TAG = re.compile(r"^[1-9][0-9]{0,17}$")
-MANIFEST_TYPES = ", ".join([
-    "application/vnd.oci.image.index.v1+json",
-    "application/vnd.oci.image.manifest.v1+json",
-    "application/vnd.docker.distribution.manifest.list.v2+json",
-    "application/vnd.docker.distribution.manifest.v2+json",
-])
+MANIFEST_TYPES = ", ".join(
+    [
+        "application/vnd.oci.image.index.v1+json",
+        "application/vnd.oci.image.manifest.v1+json",
+        "application/vnd.docker.distribution.manifest.list.v2+json",
+        "application/vnd.docker.distribution.manifest.v2+json",
+    ]
+)
 # Renew this long before the token expires; a token whose stated expiry is already past
 # when fetched (some emulators) is trusted for this long instead, so renewal cannot loop.
 RENEW_MARGIN = 15 * 60
@@ -94,7 +96,9 @@ class Registry:
         try:
             return self._http.get(url, auth=(creds.username, creds.password), timeout=30, **kwargs)
         except requests.RequestException as exc:
-            raise UserError(f"account {self.account.name}: registry {self.base_url} unreachable: {exc}") from None
+            raise UserError(
+                f"account {self.account.name}: registry {self.base_url} unreachable: {exc}"
+            ) from None
 
     def tags(self, image: str) -> list[str]:
         """Every tag of a repository (empty when the repository has no image yet)."""

@@ -91,8 +91,10 @@ def ensure_state_bucket(account: Account, bucket: str, echo: Echo) -> None:
     s3.put_public_access_block(
         Bucket=bucket,
         PublicAccessBlockConfiguration={
-            "BlockPublicAcls": True, "IgnorePublicAcls": True,
-            "BlockPublicPolicy": True, "RestrictPublicBuckets": True,
+            "BlockPublicAcls": True,
+            "IgnorePublicAcls": True,
+            "BlockPublicPolicy": True,
+            "RestrictPublicBuckets": True,
         },
     )
 
@@ -102,6 +104,18 @@ class PlanResult:
     account: str
     changes: bool
     summary: str
+
+
+@dataclass(frozen=True)
+class ResourceChange:
+    """One resource a plan would touch: its address and terraform's actions (update, create+delete...)."""
+
+    address: str
+    actions: tuple[str, ...]
+
+    @property
+    def replaces(self) -> bool:
+        return "create" in self.actions and "delete" in self.actions
 
 
 class TerraformRunner:
@@ -208,7 +222,11 @@ class TerraformRunner:
         if stamp.exists() and stamp.read_text() == wanted:
             return
         code, out = self.run(
-            "init", capture=True, reconfigure=IsFlagged, input=False, no_color=IsFlagged,
+            "init",
+            capture=True,
+            reconfigure=IsFlagged,
+            input=False,
+            no_color=IsFlagged,
             backend_config=str(self.backend_file),
         )
         self._check("init", code, out)
@@ -219,27 +237,56 @@ class TerraformRunner:
         tf_dir = self.paths.terraform_dir
         lock = tf_dir / ".terraform.lock.hcl"
         sources = sorted(
-            line.strip() for f in tf_dir.glob("*.tf") for line in f.read_text().splitlines()
+            line.strip()
+            for f in tf_dir.glob("*.tf")
+            for line in f.read_text().splitlines()
             if line.strip().startswith("source")
         )
         return "\n".join([self.backend_file.read_text(), lock.read_text() if lock.exists() else "", *sources])
 
-    def plan(self, extra_var_files: list[Path] | None = None, out_file: Path | None = None,
-             capture: bool = False) -> PlanResult:
+    def plan(
+        self, extra_var_files: list[Path] | None = None, out_file: Path | None = None, capture: bool = False
+    ) -> PlanResult:
         self.init()
         code, out = self.run(
-            "plan", capture=capture, input=False, no_color=IsFlagged, detailed_exitcode=IsFlagged,
-            lock_timeout="60s", var_file=self.var_files(extra_var_files), out=str(out_file) if out_file else None,
+            "plan",
+            capture=capture,
+            input=False,
+            no_color=IsFlagged,
+            detailed_exitcode=IsFlagged,
+            lock_timeout="60s",
+            var_file=self.var_files(extra_var_files),
+            out=str(out_file) if out_file else None,
         )
         if code not in (0, PLAN_HAS_CHANGES):
             self._check("plan", code, out)
         summary = _plan_summary(out)
         return PlanResult(self.account.name, code == PLAN_HAS_CHANGES, summary)
 
+    def planned_changes(self, extra_var_files: list[Path] | None = None) -> list[ResourceChange]:
+        """Every resource the plan would create, update, replace or delete (no-ops left out)."""
+        plan_file = self.data_dir / "review.tfplan"
+        try:
+            self.plan(extra_var_files, out_file=plan_file, capture=True)
+            code, out = self.run("show", str(plan_file), capture=True, json=IsFlagged, no_color=IsFlagged)
+            self._check("show", code, out)
+        finally:
+            plan_file.unlink(missing_ok=True)
+        changes = json.loads(out).get("resource_changes") or []
+        return [
+            ResourceChange(change["address"], tuple(change["change"]["actions"]))
+            for change in changes
+            if change["change"]["actions"] not in (["no-op"], ["read"])
+        ]
+
     def apply(self, extra_var_files: list[Path] | None = None) -> None:
         self.init()
         code, out = self.run(
-            "apply", input=False, no_color=IsFlagged, auto_approve=IsFlagged, lock_timeout="60s",
+            "apply",
+            input=False,
+            no_color=IsFlagged,
+            auto_approve=IsFlagged,
+            lock_timeout="60s",
             var_file=self.var_files(extra_var_files),
         )
         self._check("apply", code, out)
@@ -251,7 +298,11 @@ class TerraformRunner:
         self.init()
         # python-terraform's destroy() passes -force, which terraform >= 0.15 rejects.
         code, out = self.run(
-            "destroy", input=False, no_color=IsFlagged, auto_approve=IsFlagged, lock_timeout="60s",
+            "destroy",
+            input=False,
+            no_color=IsFlagged,
+            auto_approve=IsFlagged,
+            lock_timeout="60s",
             var_file=self.var_files(extra_var_files),
         )
         self._check("destroy", code, out)

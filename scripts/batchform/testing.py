@@ -10,7 +10,7 @@ import os
 import subprocess
 import sys
 
-from . import baseimages
+from . import baseimages, checks
 from .errors import UserError
 from .localstack import LocalStack
 from .settings import paths
@@ -20,6 +20,7 @@ def run_suite(k: str | None = None, quick: bool = False) -> int:
     try:
         LocalStack(echo=print).up()
         baseimages.ensure(print)
+        checks.ensure_checkov(print)
     except UserError as exc:
         if os.environ.get("BATCHFORM_REQUIRE_ALL") == "1":
             print(f"error: {exc}", file=sys.stderr)

@@ -1,0 +1,160 @@
+"""The root configuration's life in one account of the local stack, as a release engineer lives it.
+
+Apply from empty, plan again (nothing), bump a build (only that job definition changes),
+change the instance types (the compute environment is replaced while its queue uses it),
+destroy (nothing left, as boto3 lists it). The account is a private one of the emulator
+(reached by assuming a role), so what is listed at the end is exactly what terraform made.
+
+The steps share one deployment and run in file order.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from batchform.accounts import Account, Accounts
+from batchform.terraform import TerraformRunner
+
+pytestmark = [pytest.mark.stack, pytest.mark.terraform]
+
+ACCOUNT_ID = "345678901234"
+NAME = "batchform-tfcheck"
+WORKLOAD: dict[str, Any] = {
+    "compute": {"type": "EC2", "max_vcpus": 8, "instance_types": ["m5.large"]},
+    "force_delete_repositories": True,
+    "tags": {"team": "batch-platform"},
+    "images": {"worker": {"build": 41}, "reporter": {"build": 7}},
+    "jobs": {
+        "worker": {
+            "image": "worker",
+            "vcpus": 1,
+            "memory": 1024,
+            "environment": {"MODE": "full"},
+            "retry_attempts": 3,
+            "timeout_seconds": 600,
+        },
+        "report": {"image": "reporter", "vcpus": 1, "memory": 512},
+    },
+}
+
+
+class Deployment:
+    def __init__(self, account: Account, workdir: Path):
+        self.account = account
+        self.runner = TerraformRunner(account, echo=lambda _line: None)
+        self.var_file = workdir / "workload.tfvars.json"
+        self.workload = json.loads(json.dumps(WORKLOAD))
+        self.write()
+
+    def write(self) -> list[Path]:
+        self.var_file.write_text(json.dumps(self.workload))
+        return [self.var_file]
+
+    def client(self, service: str) -> Any:
+        return self.account.client(service)
+
+
+@pytest.fixture(scope="module")
+def deployment(local_stack, terraform_binary, tmp_path_factory) -> Iterator[Deployment]:  # noqa: ANN001
+    account = Accounts(
+        {
+            "accounts": {
+                "tfcheck": {
+                    "account_id": ACCOUNT_ID,
+                    "region": "us-east-1",
+                    "endpoints": "local-stack",
+                    "role_arn": f"arn:aws:iam::{ACCOUNT_ID}:role/batchform-deployer",
+                }
+            }
+        }
+    ).get("tfcheck")
+    d = Deployment(account, tmp_path_factory.mktemp("tfcheck"))
+    yield d
+    try:
+        d.runner.destroy(d.write())
+    finally:
+        shutil.rmtree(d.runner.data_dir, ignore_errors=True)
+
+
+def _compute_environments(d: Deployment) -> list[dict]:
+    return d.client("batch").describe_compute_environments()["computeEnvironments"]
+
+
+def _active_job_definitions(d: Deployment) -> list[dict]:
+    return d.client("batch").describe_job_definitions(status="ACTIVE")["jobDefinitions"]
+
+
+def test_apply_from_empty_then_a_second_plan_shows_no_changes(deployment: Deployment) -> None:
+    assert _compute_environments(deployment) == []
+    deployment.runner.apply(deployment.write())
+
+    assert [
+        ce["computeEnvironmentName"].startswith(f"{NAME}-main-") for ce in _compute_environments(deployment)
+    ] == [True]
+    queues = deployment.client("batch").describe_job_queues()["jobQueues"]
+    assert [q["jobQueueName"] for q in queues] == [f"{NAME}-default"]
+    assert sorted(jd["jobDefinitionName"] for jd in _active_job_definitions(deployment)) == [
+        f"{NAME}-report",
+        f"{NAME}-worker",
+    ]
+    repositories = deployment.client("ecr").describe_repositories()["repositories"]
+    assert sorted(r["repositoryName"] for r in repositories) == ["reporter", "worker"]
+    assert all(r["imageTagMutability"] == "IMMUTABLE" for r in repositories)
+
+    assert deployment.runner.planned_changes(deployment.write()) == []
+
+
+def test_bumping_one_build_changes_only_that_job_definition(deployment: Deployment) -> None:
+    deployment.workload["images"]["worker"]["build"] = 42
+    changes = deployment.runner.planned_changes(deployment.write())
+    assert [(c.address, c.actions) for c in changes] == [
+        ('module.job_definitions.aws_batch_job_definition.this["worker"]', ("update",)),
+    ]
+
+    deployment.runner.apply(deployment.write())
+    worker = [jd for jd in _active_job_definitions(deployment) if jd["jobDefinitionName"] == f"{NAME}-worker"]
+    assert [jd["containerProperties"]["image"].rsplit(":", 1)[1] for jd in worker] == ["42"]
+    assert deployment.runner.planned_changes(deployment.write()) == []
+
+
+def test_changing_instance_types_replaces_the_environment_while_its_queue_uses_it(
+    deployment: Deployment,
+) -> None:
+    before = {ce["computeEnvironmentArn"] for ce in _compute_environments(deployment)}
+    deployment.workload["compute"]["instance_types"] = ["c5.large", "c5.xlarge"]
+    changes = {c.address: c for c in deployment.runner.planned_changes(deployment.write())}
+    assert changes['module.batch_environment.aws_batch_compute_environment.this["main"]'].replaces
+
+    deployment.runner.apply(deployment.write())
+    environments = _compute_environments(deployment)
+    assert len(environments) == 1
+    assert environments[0]["computeEnvironmentArn"] not in before
+    assert sorted(environments[0]["computeResources"]["instanceTypes"]) == ["c5.large", "c5.xlarge"]
+    queue = deployment.client("batch").describe_job_queues()["jobQueues"][0]
+    assert [o["computeEnvironment"] for o in queue["computeEnvironmentOrder"]] == [
+        environments[0]["computeEnvironmentArn"],
+    ]
+    assert deployment.runner.planned_changes(deployment.write()) == []
+
+
+def test_destroy_leaves_nothing_behind(deployment: Deployment) -> None:
+    deployment.runner.destroy(deployment.write())
+
+    d = deployment
+    assert _compute_environments(d) == []
+    assert d.client("batch").describe_job_queues()["jobQueues"] == []
+    assert _active_job_definitions(d) == []
+    assert d.client("ecr").describe_repositories()["repositories"] == []
+    assert d.client("logs").describe_log_groups(logGroupNamePrefix="/batchform/")["logGroups"] == []
+    assert [
+        r["RoleName"] for r in d.client("iam").list_roles()["Roles"] if r["RoleName"].startswith("batchform")
+    ] == []
+    assert d.client("iam").list_instance_profiles()["InstanceProfiles"] == []
+    assert d.client("ec2").describe_launch_templates()["LaunchTemplates"] == []
+    groups = d.client("ec2").describe_security_groups()["SecurityGroups"]
+    assert [g["GroupName"] for g in groups if g["GroupName"] != "default"] == []
