@@ -30,3 +30,95 @@ def test_a_launch_templates_own_tags_stay_off_its_version_data(local_account) ->
         assert [spec["ResourceType"] for spec in data["TagSpecifications"]] == ["instance"]
     finally:
         ec2.delete_launch_template(LaunchTemplateId=created["LaunchTemplateId"])
+
+
+@pytest.fixture
+def scratch_queue(local_account):  # noqa: ANN001, ANN201
+    """A throwaway unmanaged compute environment and job queue in the local account."""
+    batch = local_account.client("batch")
+    suffix = uuid.uuid4().hex[:8]
+    environment = batch.create_compute_environment(
+        computeEnvironmentName=f"env-check-{suffix}", type="UNMANAGED", state="ENABLED"
+    )["computeEnvironmentArn"]
+    queue = batch.create_job_queue(
+        jobQueueName=f"env-check-{suffix}",
+        state="ENABLED",
+        priority=1,
+        computeEnvironmentOrder=[{"order": 1, "computeEnvironment": environment}],
+    )["jobQueueArn"]
+    yield queue
+    batch.update_job_queue(jobQueue=queue, state="DISABLED")
+    batch.delete_job_queue(jobQueue=queue)
+    batch.update_compute_environment(computeEnvironment=environment, state="DISABLED")
+    batch.delete_compute_environment(computeEnvironment=environment)
+
+
+def test_a_job_container_gets_region_role_credentials_and_its_array_index(
+    local_account, scratch_queue
+) -> None:  # noqa: ANN001
+    from batchform import jobs, logs
+
+    batch = local_account.client("batch")
+    script = (
+        'echo "region=$AWS_REGION default=$AWS_DEFAULT_REGION endpoint=$AWS_ENDPOINT_URL '
+        "key=${AWS_ACCESS_KEY_ID:+set} token=${AWS_SESSION_TOKEN:+set} "
+        'index=${AWS_BATCH_JOB_ARRAY_INDEX:-none}"'
+    )
+    definition = batch.register_job_definition(
+        jobDefinitionName=f"env-check-{uuid.uuid4().hex[:8]}",
+        type="container",
+        containerProperties={
+            "image": "batchform-base/busybox:1.36",
+            "command": ["sh", "-c", script],
+            "jobRoleArn": f"arn:aws:iam::{local_account.account_id}:role/env-check",
+            "resourceRequirements": [{"type": "VCPU", "value": "1"}, {"type": "MEMORY", "value": "512"}],
+        },
+    )["jobDefinitionArn"]
+    try:
+        parent = batch.submit_job(
+            jobName="env-check", jobQueue=scratch_queue, jobDefinition=definition, arrayProperties={"size": 2}
+        )["jobId"]
+        children = [f"{parent}:0", f"{parent}:1"]
+        states = jobs.wait(local_account, children, echo=lambda _line: None, timeout=120)
+        assert {state.status for state in states.values()} == {"SUCCEEDED"}
+        endpoint = local_account.endpoints.aws
+        for index, child in enumerate(children):
+            assert list(logs.lines(local_account, child)) == [
+                f"region=us-east-1 default=us-east-1 endpoint={endpoint} key=set token=set index={index}"
+            ]
+        described = batch.describe_jobs(jobs=children[:1])["jobs"][0]["container"]["environment"]
+        assert not any(variable["name"].startswith("AWS_SECRET") for variable in described)
+    finally:
+        batch.deregister_job_definition(jobDefinition=definition)
+
+
+def test_a_job_definition_without_revision_means_its_latest_active_revision(
+    local_account, scratch_queue
+) -> None:  # noqa: ANN001
+    batch = local_account.client("batch")
+    name = f"revision-check-{uuid.uuid4().hex[:8]}"
+    properties = {
+        "image": "batchform-base/busybox:1.36",
+        "command": ["true"],
+        "resourceRequirements": [{"type": "VCPU", "value": "1"}, {"type": "MEMORY", "value": "512"}],
+    }
+    first, second = (
+        batch.register_job_definition(
+            jobDefinitionName=name, type="container", containerProperties=properties
+        )
+        for _ in range(2)
+    )
+    revisionless = first["jobDefinitionArn"].rsplit(":", 1)[0]
+    try:
+        for expected in (second, first):
+            for reference in (revisionless, name):
+                job_id = batch.submit_job(jobName="rev", jobQueue=scratch_queue, jobDefinition=reference)[
+                    "jobId"
+                ]
+                assert (
+                    batch.describe_jobs(jobs=[job_id])["jobs"][0]["jobDefinition"]
+                    == expected["jobDefinitionArn"]
+                )
+            batch.deregister_job_definition(jobDefinition=second["jobDefinitionArn"])
+    finally:
+        batch.deregister_job_definition(jobDefinition=first["jobDefinitionArn"])

@@ -9,6 +9,11 @@ On top of moto's own server it adds:
   tests/test_emulator.py):
   - job logs go to the job definition's awslogs group and stream prefix, as on AWS, instead
     of always `/aws/batch/job`;
+  - a job's container gets what AWS Batch gives one: the region, credentials of the job
+    definition's job role (in the job's account, from the emulator's STS), the array index
+    of an array child, and, because the AWS it talks to is this emulator, AWS_ENDPOINT_URL;
+  - a job definition named without a revision (by name, or by ARN without `:<revision>`)
+    means its latest ACTIVE revision, as on AWS;
   - a launch template's own tags stay on the template, instead of also appearing in its
     version data as a `launch-template` tag specification (which AWS refuses there, and
     which gives terraform a change on every plan);
@@ -26,6 +31,7 @@ import json
 import logging
 import os
 import pickle  # noqa: S403 - the snapshot is written and read only by this local process
+import re
 import signal
 import sys
 import threading
@@ -106,6 +112,95 @@ def _honour_awslogs_options() -> None:
     models.Job.__init__ = init
 
 
+def job_container_environment(job: Any) -> dict[str, str]:
+    """What the container of `job` finds in its environment on AWS, besides the job's own variables."""
+    from moto.sts.models import sts_backends
+    from moto.utilities.utils import get_partition
+
+    definition = job.job_definition
+    region = definition._region  # noqa: SLF001
+    endpoint = f"http://{os.environ.get('MOTO_HOST', '127.0.0.1')}:{os.environ.get('MOTO_PORT', '4566')}"
+    env = {"AWS_REGION": region, "AWS_DEFAULT_REGION": region, "AWS_ENDPOINT_URL": endpoint}
+    index = (job.array_properties or {}).get("index")
+    if index is not None:
+        env["AWS_BATCH_JOB_ARRAY_INDEX"] = str(index)
+    role_arn = (definition.container_properties or {}).get("jobRoleArn")
+    if role_arn:
+        sts = sts_backends[definition.backend.account_id][get_partition(region)]
+        session = sts.assume_role(
+            region_name=region,
+            role_session_name=f"batch-{job.job_id}"[:64].replace(":", "-"),
+            role_arn=role_arn,
+            policy="",
+            duration=3600,
+            external_id="",
+        )
+        env.update(
+            AWS_ACCESS_KEY_ID=session.access_key_id,
+            AWS_SECRET_ACCESS_KEY=session.secret_access_key,
+            AWS_SESSION_TOKEN=session.session_token,
+        )
+    return env
+
+
+class _JobContainers:
+    """docker's `containers`, adding the AWS-provided environment when a job's container starts."""
+
+    def __init__(self, containers: Any, job: Any):
+        self._containers, self._job = containers, job
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._containers, name)
+
+    def run(self, *args: Any, **kwargs: Any) -> Any:
+        # Added at start only: DescribeJobs keeps showing just the job's own variables, as on AWS.
+        kwargs["environment"] = {**job_container_environment(self._job), **(kwargs.get("environment") or {})}
+        return self._containers.run(*args, **kwargs)
+
+
+class _JobDockerClient:
+    def __init__(self, client: Any, job: Any):
+        self._client, self.containers = client, _JobContainers(client.containers, job)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+
+def _give_job_containers_their_aws_environment() -> None:
+    from moto.batch import models
+    from moto.utilities.docker_utilities import DockerModel
+
+    engine_client = DockerModel.docker_client.fget  # type: ignore[attr-defined]
+
+    def docker_client(self: Any) -> Any:
+        return _JobDockerClient(engine_client(self), self)
+
+    models.Job.docker_client = property(docker_client)  # type: ignore[assignment]
+
+
+REVISIONLESS_ARN = re.compile(r"^arn:[^:]+:batch:[^:]+:[0-9]{12}:job-definition/([^:]+)$")
+
+
+def _resolve_revisionless_job_definitions() -> None:
+    from moto.batch.models import BatchBackend
+
+    original_get = BatchBackend.get_job_definition
+
+    def get_job_definition(self: Any, identifier: str) -> Any:
+        match = REVISIONLESS_ARN.match(identifier)
+        name = match[1] if match else (identifier if ":" not in identifier else None)
+        if name is None:
+            return original_get(self, identifier)
+        active = [
+            d
+            for d in self._job_definitions.values()  # noqa: SLF001
+            if d.name == name and d.status == "ACTIVE"
+        ]
+        return max(active, key=lambda d: d.revision, default=None)
+
+    BatchBackend.get_job_definition = get_job_definition  # type: ignore[method-assign]
+
+
 def _keep_launch_template_tags_off_its_data() -> None:
     """The template's tags belong to the template; AWS never echoes them in the version data."""
     from moto.ec2.models.launch_templates import LaunchTemplateBackend
@@ -128,6 +223,8 @@ def _keep_launch_template_tags_off_its_data() -> None:
 
 def install_extensions() -> None:
     _honour_awslogs_options()
+    _give_job_containers_their_aws_environment()
+    _resolve_revisionless_job_definitions()
     _keep_launch_template_tags_off_its_data()
 
 
