@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 
 import pytest
@@ -37,8 +38,26 @@ def scratch_queue(local_account):  # noqa: ANN001, ANN201
     """A throwaway unmanaged compute environment and job queue in the local account."""
     batch = local_account.client("batch")
     suffix = uuid.uuid4().hex[:8]
+    role = local_account.client("iam").create_role(
+        RoleName=f"env-check-{suffix}",
+        AssumeRolePolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Principal": {"Service": "batch.amazonaws.com"},
+                        "Action": "sts:AssumeRole",
+                    }
+                ],
+            }
+        ),
+    )["Role"]
     environment = batch.create_compute_environment(
-        computeEnvironmentName=f"env-check-{suffix}", type="UNMANAGED", state="ENABLED"
+        computeEnvironmentName=f"env-check-{suffix}",
+        type="UNMANAGED",
+        state="ENABLED",
+        serviceRole=role["Arn"],
     )["computeEnvironmentArn"]
     queue = batch.create_job_queue(
         jobQueueName=f"env-check-{suffix}",
@@ -51,6 +70,7 @@ def scratch_queue(local_account):  # noqa: ANN001, ANN201
     batch.delete_job_queue(jobQueue=queue)
     batch.update_compute_environment(computeEnvironment=environment, state="DISABLED")
     batch.delete_compute_environment(computeEnvironment=environment)
+    local_account.client("iam").delete_role(RoleName=role["RoleName"])
 
 
 def test_a_job_container_gets_region_role_credentials_and_its_array_index(
