@@ -6,7 +6,8 @@ without one:
 * the emulator is moto's server, launched by `batchform.emulator` so that Batch jobs run as
   real containers on the host network and can reach the emulator and the registry;
 * the registry is the CNCF distribution registry (Debian: docker-registry), standing in for
-  ECR's image endpoint;
+  ECR's image endpoint behind `batchform.tagguard`, which refuses to overwrite a tag as an
+  immutable ECR repository does (the registry alone would overwrite it);
 * the docker engine must answer; where none does and dockerd is installed and we are root,
   one is started (and stopped again by `down`, since we own it).
 
@@ -32,6 +33,7 @@ from typing import Any
 
 import requests
 
+from . import tagguard
 from .emulator import HEALTH_PATH, SERVICE_NAME
 from .errors import ComponentMissing, ConfigError, UserError
 from .settings import check_keys, paths, project_config, write_atomic
@@ -172,6 +174,19 @@ def port_in_use(host: str, port: int) -> bool:
     return False
 
 
+def _registry_answers(address: str) -> bool:
+    return _http_ok(
+        f"http://{address}/v2/",
+        lambda r: r.ok and r.headers.get("Docker-Distribution-Api-Version") == "registry/2.0",
+    )
+
+
+def _free_port(host: str) -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
 def _port_released(host: str, port: int, grace: float = PORT_RELEASE_GRACE) -> bool:
     """True once nothing holds the port; a port closed a moment ago (a restart) gets a short grace."""
     deadline = time.monotonic() + grace
@@ -209,10 +224,13 @@ class LocalStack:
         return _http_ok(url, lambda r: r.ok and r.json().get("service") == SERVICE_NAME)
 
     def registry_healthy(self) -> bool:
-        url = f"http://{self.settings.registry_address}/v2/"
-        return _http_ok(
-            url, lambda r: r.ok and r.headers.get("Docker-Distribution-Api-Version") == "registry/2.0"
+        """Our tag guard answers, and the registry behind it too."""
+        address = self.settings.registry_address
+        guard = _http_ok(
+            f"http://{address}{tagguard.HEALTH_PATH}",
+            lambda r: r.ok and r.json().get("service") == tagguard.SERVICE_NAME,
         )
+        return guard and _registry_answers(address)
 
     @staticmethod
     def docker_address() -> str:
@@ -295,11 +313,19 @@ class LocalStack:
         )
 
     def _ensure_registry(self, state: StackState) -> None:
+        """ECR's image endpoint: the distribution registry, behind the tag guard that makes tags immutable.
+
+        Clients only ever see the guard (on registry_port); the registry itself listens on a
+        loopback port of its own, so no push can go around the guard.
+        """
         s = self.settings
-        recorded = state.processes.get("registry", {})
-        if _pid_alive(recorded.get("pid")) and self.registry_healthy():
+        guard, store = state.processes.get("registry", {}), state.processes.get("registry-store", {})
+        if _pid_alive(guard.get("pid")) and _pid_alive(store.get("pid")) and self.registry_healthy():
             self.echo(f"registry already running at {s.registry_address}")
             return
+        for leftover in (guard, store):
+            if _pid_alive(leftover.get("pid")):
+                _terminate(leftover["pid"])
         binary = shutil.which("docker-registry") or shutil.which("registry")
         if not binary:
             raise ComponentMissing(
@@ -308,6 +334,7 @@ class LocalStack:
             )
         storage = s.data_dir / "registry"
         storage.mkdir(parents=True, exist_ok=True)
+        store_address = f"{s.host}:{_free_port(s.host)}"
         config = s.data_dir / "registry.yml"
         config.write_text(
             "version: 0.1\n"
@@ -315,13 +342,27 @@ class LocalStack:
             "storage:\n"
             f"  filesystem:\n    rootdirectory: {storage}\n"
             "  delete:\n    enabled: true\n"
-            f"http:\n  addr: {s.registry_address}\n"
+            f"http:\n  addr: {store_address}\n"
             "  headers:\n    X-Content-Type-Options: [nosniff]\n"
         )
-        proc = self._spawn("registry", [binary, "serve", str(config)])
+        proc = self._spawn("registry-store", [binary, "serve", str(config)])
+        self._wait("registry-store", proc, lambda: _registry_answers(store_address))
+        state.processes["registry-store"] = {"pid": proc.pid, "address": store_address}
+        argv = [
+            sys.executable,
+            "-m",
+            "batchform.tagguard",
+            "--host",
+            s.host,
+            "--port",
+            str(s.registry_port),
+            "--upstream",
+            f"http://{store_address}",
+        ]
+        proc = self._spawn("registry", argv, {"PYTHONUNBUFFERED": "1"})
         self._wait("registry", proc, self.registry_healthy)
         state.processes["registry"] = {"pid": proc.pid, "port": s.registry_port}
-        self.echo(f"registry started at {s.registry_address}")
+        self.echo(f"registry started at {s.registry_address} (tags immutable, as on ECR)")
 
     def _ensure_emulator(self, state: StackState) -> None:
         s = self.settings
@@ -407,7 +448,7 @@ class LocalStack:
         next `up` starts empty; with `keep` the next `up` resumes where this one stopped.
         """
         state = self._state()
-        for name in ("emulator", "registry", "dockerd"):
+        for name in ("emulator", "registry", "registry-store", "dockerd"):
             pid = state.processes.get(name, {}).get("pid")
             if _pid_alive(pid):
                 _terminate(pid)
