@@ -1,17 +1,23 @@
 """Make base images locally, for machines that cannot pull from public registries.
 
 Each image under images/ takes its base as a build argument with a public default
-(`ARG BASE_IMAGE=busybox:1.36`). Where that default cannot be pulled, this module builds a
-stand-in from the machine's own packages and records the substitution in
-`<BATCHFORM_HOME>/base-images.yaml`, which the images module applies at build time. Users
-with registry access never need it.
+(`ARG BASE_IMAGE=busybox:1.36`, `python:3.12-slim-bookworm`). Where that default cannot be
+pulled, this module builds a stand-in from the machine's own packages and records the
+substitution in `<BATCHFORM_HOME>/base-images.yaml`, which the images module applies at
+build time. Users with registry access never need it.
+
+The Python stand-in is Debian bookworm made by debootstrap from the machine's Debian mirror,
+with python3 and python3-boto3 (so images need not pip-install anything at build time).
 """
 
 from __future__ import annotations
 
 import io
+import os
 import shutil
+import subprocess
 import tarfile
+import tempfile
 from collections.abc import Callable
 
 import yaml
@@ -58,7 +64,54 @@ def _busybox_image(client) -> None:  # noqa: ANN001
     client.images.build(fileobj=buf, custom_context=True, tag=BUSYBOX_LOCAL, rm=True)
 
 
-RECIPES = {BUSYBOX_PUBLIC: (BUSYBOX_LOCAL, _busybox_image)}
+PYTHON_PUBLIC = "python:3.12-slim-bookworm"
+PYTHON_LOCAL = "batchform-base/debian-python3:bookworm"
+DEBIAN_PACKAGES = "python3,python3-boto3,ca-certificates"
+# What a container never needs and debootstrap leaves behind: package caches, docs, locales.
+DEBIAN_PRUNE = ("var/cache/apt", "var/lib/apt/lists", "usr/share/doc", "usr/share/man", "usr/share/locale")
+
+
+def _debian_python_image(client) -> None:  # noqa: ANN001
+    debootstrap, tar = shutil.which("debootstrap"), shutil.which("tar")
+    if not debootstrap or not tar:
+        raise ComponentMissing(
+            "debootstrap is needed to make a local Python base image (Debian: apt-get install debootstrap)"
+        )
+    if os.geteuid() != 0:
+        raise ComponentMissing("making the local Python base image with debootstrap needs root")
+    work = paths().home / "base-images"
+    work.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=work) as tmp:
+        rootfs = os.path.join(tmp, "rootfs")
+        try:
+            subprocess.run(  # noqa: S603 - fixed argument list
+                [debootstrap, "--variant=minbase", f"--include={DEBIAN_PACKAGES}", "bookworm", rootfs],
+                check=True,
+                capture_output=True,
+                text=True,
+            )
+        except subprocess.CalledProcessError as exc:
+            tail = " | ".join((exc.stdout + exc.stderr).strip().splitlines()[-3:])
+            raise ComponentMissing(f"debootstrap failed: {tail}") from None
+        for relative in DEBIAN_PRUNE:
+            target = os.path.join(rootfs, relative)
+            shutil.rmtree(target, ignore_errors=True)
+            os.makedirs(target, exist_ok=True)
+        archive = os.path.join(tmp, "rootfs.tar")
+        subprocess.run([tar, "-C", rootfs, "-cf", archive, "."], check=True)  # noqa: S603
+        repository, tag = PYTHON_LOCAL.rsplit(":", 1)
+        client.api.import_image_from_file(
+            archive,
+            repository=repository,
+            tag=tag,
+            changes=['CMD ["python3"]', "ENV LANG=C.UTF-8"],
+        )
+
+
+RECIPES = {
+    BUSYBOX_PUBLIC: (BUSYBOX_LOCAL, _busybox_image),
+    PYTHON_PUBLIC: (PYTHON_LOCAL, _debian_python_image),
+}
 
 
 def ensure(echo: Echo = print) -> dict[str, str]:
