@@ -109,6 +109,9 @@ module "job_definitions" {
       platform        = contains(["FARGATE", "FARGATE_SPOT"], var.compute.type) ? "FARGATE" : "EC2"
       log_group_name  = module.log_groups.names[local.log_group_names[name]]
       tags            = merge(job.tags, { "batchform:image" = job.image })
+
+      evaluate_on_exit           = job.evaluate_on_exit
+      job_role_policy_statements = job.policy_statements
     }
   }
 }

@@ -115,6 +115,19 @@ variable "jobs" {
     timeout_seconds = optional(number, 3600)
     parameters      = optional(map(string), {})
     tags            = optional(map(string), {})
+    # Retry only what is worth retrying, e.g. [{ action = "RETRY", on_status_reason = "Host EC2*" }, { action = "EXIT", on_reason = "*" }].
+    evaluate_on_exit = optional(list(object({
+      action           = string
+      on_exit_code     = optional(string)
+      on_reason        = optional(string)
+      on_status_reason = optional(string)
+    })), [])
+    # What the job itself may do in AWS (its job role): Allow statements, no wildcard actions.
+    policy_statements = optional(list(object({
+      sid       = optional(string)
+      actions   = list(string)
+      resources = list(string)
+    })), [])
   }))
   default = {}
 

@@ -79,6 +79,19 @@ def local_account(local_stack: LocalStack):  # noqa: ANN201
     return Accounts().get("local")
 
 
+@pytest.fixture(scope="session")
+def demo_run(local_account) -> tuple[str, str]:  # noqa: ANN001
+    """The README's demo, run once: every image built and pushed, the local account applied.
+
+    Returns (final job status, everything it printed). Tests of deployed jobs build on it.
+    """
+    from batchform import demo
+
+    printed: list[str] = []
+    status = demo.run(printed.append)
+    return status, "\n".join(printed)
+
+
 @pytest.fixture
 def private_stack(tmp_path: Path) -> Iterator[LocalStack]:
     """A second, throwaway local stack on free ports, stopped and deleted afterwards."""

@@ -3,16 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from batchform import demo, logs
+from batchform import logs
 from batchform.deployment import outputs
-
-
-@pytest.fixture(scope="module")
-def demo_run(local_account) -> tuple[str, str]:  # noqa: ANN001
-    """Run the demo once for this module: (final status, everything it printed)."""
-    printed: list[str] = []
-    status = demo.run(printed.append)
-    return status, "\n".join(printed)
 
 
 @pytest.mark.stack

@@ -191,11 +191,9 @@ def build(
     c: Context, account: list[str] | None = None, image: list[str] | None = None, force: bool = False
 ) -> None:
     """Build each image under images/ with the next build number of the target accounts' registries."""
-    from .images import ImageBuilder, discover
+    from .images import build_images
 
-    builder = ImageBuilder(select_accounts(account), echo=echo)
-    for spec in discover(image):
-        result = builder.build(spec, force=force)
+    for result in build_images(select_accounts(account), image, force, echo):
         echo(f"{result.image}: build {result.build}{' (reused)' if result.reused else ''}")
 
 
@@ -205,11 +203,44 @@ def build(
 @user_errors
 def push(c: Context, account: list[str] | None = None, image: list[str] | None = None) -> None:
     """Push the current build of each image to every target account's registry."""
-    from .images import ImageBuilder, discover
+    from .images import push_images
 
-    builder = ImageBuilder(select_accounts(account), echo=echo)
-    for spec in discover(image):
-        builder.push(builder.current(spec))
+    for result in push_images(select_accounts(account), image, echo):
+        layers = ", ".join(f"{name}: {count}" for name, count in result.uploaded.items())
+        echo(f"{result.image}: build {result.build} in every target registry (layers uploaded: {layers})")
+
+
+@task(
+    iterable=["image"],
+    help={
+        "account": "account name or alias",
+        "image": "image (repeatable; default: all)",
+        "limit": "builds per image (default 10)",
+        "json": "print JSON",
+    },
+)
+@user_errors
+def images_list(
+    c: Context,
+    account: str | None = None,
+    image: list[str] | None = None,
+    limit: int = 10,
+    json_: bool = False,
+) -> None:
+    """Show each image's builds in an account's registry, newest first, with revision and date."""
+    from dataclasses import asdict
+
+    from .images import discover, list_builds
+
+    target = select_accounts([account] if account else None)[0]
+    found = list_builds(target, [spec.name for spec in discover(image)], limit=limit)
+    if json_:
+        echo(json.dumps([asdict(b) for b in found], indent=2))
+        return
+    if not found:
+        echo(f"no builds in account {target.name}'s registry")
+    for b in found:
+        echo(f"{b.image:<20} {b.build:>6}  {b.created:<20}  {b.revision[:12]}")
 
 
 # ---- jobs -----------------------------------------------------------------------------------
@@ -298,9 +329,11 @@ def _namespace() -> Collection:
     tf.add_task(tf_destroy, "destroy")
     tf.add_task(tf_output, "output")
     tf.add_task(tf_check, "check")
+    images_ns = Collection("images")
+    images_ns.add_task(images_list, "list")
     jobs_ns = Collection("jobs")
     jobs_ns.add_task(jobs_logs, "logs")
-    for sub in (local, tf, jobs_ns):
+    for sub in (local, tf, images_ns, jobs_ns):
         ns.add_collection(sub)
     ns.configure({"run": {"echo": False}})
     os.environ.setdefault("PYTHONUNBUFFERED", "1")

@@ -1,8 +1,9 @@
 """The main workflow, end to end, on the local stack: what `invoke demo` runs.
 
-Start the stack, build and push the example image with the next build number, apply the
-local account's terraform with the job definition pointing at that build, submit a job,
-wait for it, and print its log lines read back from CloudWatch Logs.
+Start the stack, build and push every image under images/ exactly as `invoke build push`
+does (the next build number, or the existing one when nothing changed), apply the local
+account's terraform with the job definitions pointing at those builds, submit a job, wait
+for it, and print its log lines read back from CloudWatch Logs.
 """
 
 from __future__ import annotations
@@ -12,13 +13,12 @@ from collections.abc import Callable
 
 from . import baseimages, jobs, logs
 from .accounts import Accounts
-from .images import ImageBuilder, discover
+from .images import build_images, push_images
 from .localstack import LocalStack
 from .settings import paths
 from .terraform import TerraformRunner
 
 Echo = Callable[[str], None]
-IMAGE = "hello"
 JOB = "hello"
 
 
@@ -30,15 +30,15 @@ def run(echo: Echo) -> str:
     baseimages.ensure(echo)
     account = Accounts().get("local")
 
-    echo(f"== 2/5 build and push images/{IMAGE}")
-    builder = ImageBuilder([account], echo=echo)
-    result = builder.build(discover([IMAGE])[0])
-    builder.push(result)
+    echo("== 2/5 invoke build push (every image under images/)")
+    build_images([account], None, False, lambda line: echo("   " + line))
+    pushed = push_images([account], None, lambda line: echo("   " + line))
+    builds = {result.image: result.build for result in pushed}
 
-    echo(f"== 3/5 terraform apply, account {account.name}, {IMAGE} build {result.build}")
+    echo(f"== 3/5 terraform apply, account {account.name}, builds {builds}")
     override = paths().terraform_data_dir(account.name) / "demo-builds.tfvars.json"
     override.parent.mkdir(parents=True, exist_ok=True)
-    override.write_text(json.dumps({"images": {IMAGE: {"build": result.build}}}))
+    override.write_text(json.dumps({"images": {name: {"build": build} for name, build in builds.items()}}))
     TerraformRunner(account, echo=lambda line: echo("   " + line) if line.strip() else None).apply([override])
 
     echo(f"== 4/5 submit job {JOB}")

@@ -9,12 +9,14 @@ image is recognised and its existing build number reused.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import fnmatch
 import hashlib
 import re
 import shutil
 import subprocess
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -155,6 +157,20 @@ class BuildResult:
     reused: bool
     local_tag: str
     digest: str
+    spec: ImageSpec | None = None
+    uploaded: dict[str, int] = field(default_factory=dict)  # layers uploaded per account by push
+    image_id: str | None = None  # the engine's id of the image built here, when it was
+
+
+class TagTaken(Exception):  # noqa: N818 - reads as what happened
+    """The registry refused the push: the build number was taken meanwhile (an immutable tag)."""
+
+
+# How ECR (and the local stack's tag guard) word the refusal, as the docker engine reports it.
+TAG_TAKEN = re.compile(r"tag invalid|already exists|cannot be overwritten|immutable", re.IGNORECASE)
+# A registry credential that expired mid-way: renew it and try once more.
+AUTH_EXPIRED = re.compile(r"expired|no basic auth credentials|authentication required|401", re.IGNORECASE)
+RACE_ATTEMPTS = 5
 
 
 class ImageBuilder:
@@ -202,8 +218,10 @@ class ImageBuilder:
         newest, _holder, unchanged = self.newest(spec, digest)
         if unchanged and not force:
             self.echo(f"{spec.name}: unchanged since build {newest}, reusing it")
-            return BuildResult(spec.name, newest, True, f"{spec.local_repository}:{newest}", digest)
-        number = newest + 1
+            return BuildResult(spec.name, newest, True, f"{spec.local_repository}:{newest}", digest, spec)
+        return self._build_number(spec, digest, newest + 1)
+
+    def _build_number(self, spec: ImageSpec, digest: str, number: int) -> BuildResult:
         local_tag = f"{spec.local_repository}:{number}"
         labels = {
             LABEL_VERSION: str(number),
@@ -223,10 +241,13 @@ class ImageBuilder:
             decode=True,
             network_mode="host",
         )
+        image_id = None
         for chunk in stream:
             if "error" in chunk:
                 raise UserError(f"{spec.name}: docker build failed: {chunk['error'].strip()}")
-        return BuildResult(spec.name, number, False, local_tag, digest)
+            image_id = (chunk.get("aux") or {}).get("ID", image_id)
+        # The local tag is shared by every build of this number on the engine; the id is this build's.
+        return BuildResult(spec.name, number, False, local_tag, digest, spec, image_id=image_id)
 
     def current(self, spec: ImageSpec) -> BuildResult:
         """The build of this image's current content: a local one, else the registries' newest."""
@@ -237,51 +258,177 @@ class ImageBuilder:
                 local += [int(t.rsplit(":", 1)[1]) for t in image.tags if t.rsplit(":", 1)[1].isdigit()]
         if local:
             number = max(local)
-            return BuildResult(spec.name, number, False, f"{spec.local_repository}:{number}", digest)
+            return BuildResult(spec.name, number, False, f"{spec.local_repository}:{number}", digest, spec)
         newest, holder, unchanged = self.newest(spec, digest)
         if unchanged and holder is not None:
             reference = self.registries[holder].reference(spec.name, newest)
-            return BuildResult(spec.name, newest, True, reference, digest)
+            return BuildResult(spec.name, newest, True, reference, digest, spec)
         raise UserError(f"{spec.name}: no build of its current content; run invoke build first")
 
-    def push(self, result: BuildResult) -> dict[str, int]:
-        """Push one build to every target account; returns layers uploaded per account."""
+    def push(self, result: BuildResult) -> BuildResult:
+        """Push one build to every target account; returns the build as pushed.
+
+        A build number is only claimed by pushing it: when another build took the number
+        meanwhile, the immutable repository refuses the push, and the image is rebuilt under
+        the next free number and pushed (to every target, so they keep agreeing). Nothing is
+        ever overwritten; a number already pushed to some accounts stays a complete image.
+        """
+        for _attempt in range(RACE_ATTEMPTS):
+            try:
+                result.uploaded = self._push_everywhere(result)
+                return result
+            except TagTaken as taken:
+                if result.spec is None:
+                    raise UserError(f"{result.image}: {taken}") from None
+                newest = max((found[0] for found in self.builds(result.image).values() if found), default=0)
+                self.echo(f"{result.image}: {taken}; taking build {newest + 1}")
+                stale = result.local_tag
+                result = self._build_number(result.spec, result.digest, newest + 1)
+                if stale.startswith(f"{result.spec.local_repository}:"):
+                    self.docker.api.remove_image(stale, noprune=True)
+        raise UserError(
+            f"{result.image}: gave up after {RACE_ATTEMPTS} build numbers were taken by other builds"
+        )
+
+    def _push_everywhere(self, result: BuildResult) -> dict[str, int]:
         uploaded: dict[str, int] = {}
         present = self.builds(result.image)
         for account in self.accounts:
-            registry = self.registries[account.name]
             if result.build in present[account.name]:
+                if not self._same_content(account, result):
+                    raise TagTaken(
+                        f"build {result.build} was taken in {account.name}'s registry by another build"
+                    )
                 self.echo(f"{result.image}:{result.build} already in {account.name}'s registry")
                 uploaded[account.name] = 0
                 continue
-            try:
-                image = self.docker.images.get(result.local_tag)
-            except Exception:  # noqa: BLE001 - built elsewhere: fetch it from a registry that has it
-                source = self.registries[
-                    next(name for name, found in present.items() if result.build in found)
-                ]
-                image = self.docker.images.pull(
-                    source.reference(result.image),
-                    tag=str(result.build),
-                    auth_config=source.credentials().docker_auth(),
-                )
-            repository = registry.reference(result.image)
-            image.tag(repository, tag=str(result.build))
-            count = 0
-            try:
-                for chunk in self.docker.api.push(
-                    repository,
-                    tag=str(result.build),
-                    auth_config=registry.credentials().docker_auth(),
-                    stream=True,
-                    decode=True,
-                ):
-                    if "error" in chunk:
-                        raise UserError(f"{result.image}: push to {account.name} failed: {chunk['error']}")
-                    if chunk.get("status") == "Pushed":
-                        count += 1
-            finally:
-                self.docker.api.remove_image(f"{repository}:{result.build}", noprune=True)
-            uploaded[account.name] = count
+            image = self._local_image(result, present)
+            count = uploaded[account.name] = self._push_one(account, image, result)
             self.echo(f"{result.image}:{result.build} pushed to {account.name} ({count} layers uploaded)")
         return uploaded
+
+    def _same_content(self, account: Account, result: BuildResult) -> bool:
+        labels = self.registries[account.name].config_labels(result.image, result.build)
+        return labels.get(LABEL_DIGEST) == result.digest
+
+    def _local_image(self, result: BuildResult, present: dict[str, list[int]]) -> Any:
+        import docker
+
+        try:
+            return self.docker.images.get(result.image_id or result.local_tag)
+        except docker.errors.ImageNotFound:
+            pass  # built elsewhere: fetch it from a registry that has it
+        holders = [name for name, found in present.items() if result.build in found]
+        if not holders:
+            raise UserError(f"{result.image}:{result.build} is neither built here nor in any target registry")
+        source = self.registries[holders[0]]
+        return self.docker.images.pull(
+            source.reference(result.image),
+            tag=str(result.build),
+            auth_config=source.credentials().docker_auth(),
+        )
+
+    def _push_one(self, account: Account, image: Any, result: BuildResult) -> int:
+        """Push under the account's repository name; the layers uploaded (present ones are skipped)."""
+        import docker
+
+        registry = self.registries[account.name]
+        repository = registry.reference(result.image)
+        # The engine has one namespace of tags: two pushes of different images under the same
+        # repository:tag from this machine would push whichever was tagged last. One at a time.
+        with engine_tag_lock(f"{repository}:{result.build}"):
+            image.tag(repository, tag=str(result.build))
+            try:
+                return self._push_tagged(account, registry, repository, result)
+            finally:
+                with contextlib.suppress(docker.errors.ImageNotFound):
+                    self.docker.api.remove_image(f"{repository}:{result.build}", noprune=True)
+
+    def _push_tagged(self, account: Account, registry: Registry, repository: str, result: BuildResult) -> int:
+        for renewed in (False, True):
+            count, error = 0, None
+            for chunk in self.docker.api.push(
+                repository,
+                tag=str(result.build),
+                auth_config=registry.credentials().docker_auth(),
+                stream=True,
+                decode=True,
+            ):
+                if "error" in chunk:
+                    error = chunk["error"].strip()
+                    break
+                if chunk.get("status") == "Pushed":
+                    count += 1
+            if error is None:
+                return count
+            if TAG_TAKEN.search(error):
+                if self._same_content(account, result):
+                    return count  # an identical image got there first: it is ours
+                raise TagTaken(f"build {result.build} was taken in {account.name}'s registry meanwhile")
+            if renewed or not AUTH_EXPIRED.search(error):
+                raise UserError(f"{result.image}: push to {account.name} failed: {error}")
+            registry.forget_credentials()
+        raise AssertionError("unreachable")  # pragma: no cover
+
+
+@contextlib.contextmanager
+def engine_tag_lock(reference: str) -> Iterator[None]:
+    """Hold a machine-wide lock on one engine tag (a file lock, so other processes wait too)."""
+    locks = paths().home / "locks"
+    locks.mkdir(parents=True, exist_ok=True)
+    path = locks / f"tag-{hashlib.sha256(reference.encode()).hexdigest()[:32]}.lock"
+    with open(path, "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+# ---- what the tasks run -----------------------------------------------------------------------
+
+
+def build_images(
+    accounts: list[Account], names: Iterable[str] | None, force: bool, echo: Echo
+) -> list[BuildResult]:
+    """`invoke build`: each named image (default: all) with the next number of the accounts' registries."""
+    builder = ImageBuilder(accounts, echo=echo)
+    return [builder.build(spec, force=force) for spec in discover(names)]
+
+
+def push_images(accounts: list[Account], names: Iterable[str] | None, echo: Echo) -> list[BuildResult]:
+    """`invoke push`: the current build of each image to every account's registry."""
+    builder = ImageBuilder(accounts, echo=echo)
+    return [builder.push(builder.current(spec)) for spec in discover(names)]
+
+
+@dataclass
+class RegistryBuild:
+    """One build of an image as a registry holds it."""
+
+    image: str
+    account: str
+    build: int
+    revision: str
+    created: str
+    content_digest: str
+
+
+def list_builds(account: Account, images: Iterable[str], limit: int = 10) -> list[RegistryBuild]:
+    """`invoke images.list`: per image, its builds in the account's registry, newest first."""
+    registry = Registry(account)
+    found: list[RegistryBuild] = []
+    for image in images:
+        for number in registry.builds(image)[:limit]:
+            labels = registry.config_labels(image, number)
+            found.append(
+                RegistryBuild(
+                    image,
+                    account.name,
+                    number,
+                    labels.get(LABEL_REVISION, "?"),
+                    labels.get(LABEL_CREATED, "?"),
+                    labels.get(LABEL_DIGEST, "?"),
+                )
+            )
+    return found

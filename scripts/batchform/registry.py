@@ -70,6 +70,11 @@ class Registry:
                 self._credentials = self._fetch_credentials()
             return self._credentials
 
+    def forget_credentials(self) -> None:
+        """Drop the cached token (the registry said it expired): the next use fetches a new one."""
+        with self._lock:
+            self._credentials = None
+
     def _fetch_credentials(self) -> RegistryCredentials:
         data = self.account.client("ecr").get_authorization_token()["authorizationData"][0]
         username, _, password = base64.b64decode(data["authorizationToken"]).decode().partition(":")

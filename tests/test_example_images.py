@@ -1,0 +1,179 @@
+"""Each image under images/ runs as a Batch job on the local stack and does its job.
+
+The images were built, pushed and deployed by the demo (`demo_run`); each test submits the
+deployed job the way a developer would, with environment overrides, and checks what the job
+did in the emulator's S3 and DynamoDB with boto3. The containers reach them with the
+credentials of their job role, as on AWS.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import uuid
+import zipfile
+from collections.abc import Iterator
+
+import pytest
+from batchform import jobs, logs
+
+pytestmark = pytest.mark.stack
+
+BUCKET = "batchform-local-data"
+TABLE = "batchform-local-operations"
+
+
+@pytest.fixture(scope="module")
+def data_bucket(local_account, demo_run) -> Iterator[str]:
+    s3 = local_account.client("s3")
+    s3.create_bucket(Bucket=BUCKET)
+    yield BUCKET
+    for item in s3.list_objects_v2(Bucket=BUCKET).get("Contents", []):
+        s3.delete_object(Bucket=BUCKET, Key=item["Key"])
+    s3.delete_bucket(Bucket=BUCKET)
+
+
+def _run(account, job: str, env: dict[str, str]) -> tuple[str, list[str]]:
+    job_id = jobs.submit(account, job, env=env)
+    state = jobs.wait(account, [job_id], echo=lambda _line: None, timeout=300)[job_id]
+    return state.status, list(logs.lines(account, job_id))
+
+
+def _zip(files: dict[str, str]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, text in files.items():
+            archive.writestr(name, text)
+    return buffer.getvalue()
+
+
+def test_fetch_and_run_runs_the_script_from_s3_and_its_exit_code_is_the_jobs(
+    local_account, data_bucket
+) -> None:
+    s3 = local_account.client("s3")
+    script = '#!/bin/sh\necho "building $REPOSITORY at $REVISION"\nexit "${EXIT_CODE:-0}"\n'
+    s3.put_object(Bucket=data_bucket, Key="scripts/build.sh", Body=script.encode())
+    url = f"s3://{data_bucket}/scripts/build.sh"
+
+    status, lines = _run(
+        local_account,
+        "fetch-and-run",
+        {"BATCH_FILE_URL": url, "REPOSITORY": "acme/app", "REVISION": "abc123"},
+    )
+    assert status == "SUCCEEDED"
+    assert "building acme/app at abc123" in lines
+
+    status, _ = _run(
+        local_account, "fetch-and-run", {"BATCH_FILE_URL": url, "REPOSITORY": "x", "EXIT_CODE": "3"}
+    )
+    assert status == "FAILED"
+
+
+def test_fetch_and_run_runs_run_sh_from_a_zip_of_scripts(local_account, data_bucket) -> None:
+    s3 = local_account.client("s3")
+    archive = _zip(
+        {
+            "run.sh": '#!/bin/sh\n. ./lib.sh\ngreet "$REPOSITORY"\n',
+            "lib.sh": 'greet() { echo "hello from the zip, $1"; }\n',
+        }
+    )
+    s3.put_object(Bucket=data_bucket, Key="scripts/bundle.zip", Body=archive)
+
+    status, lines = _run(
+        local_account,
+        "fetch-and-run",
+        {"BATCH_FILE_URL": f"s3://{data_bucket}/scripts/bundle.zip", "REPOSITORY": "acme/zip"},
+    )
+    assert status == "SUCCEEDED"
+    assert "hello from the zip, acme/zip" in lines
+
+
+def test_csv_stats_reads_its_input_from_s3_and_writes_the_statistics_back(local_account, data_bucket) -> None:
+    s3 = local_account.client("s3")
+    csv = "city,population,area\nLyon,522000,47.87\nNantes,320000,65.19\nLille,236000,34.51\n"
+    s3.put_object(Bucket=data_bucket, Key="inputs/cities.csv", Body=csv.encode())
+    output = f"s3://{data_bucket}/results/cities-{uuid.uuid4().hex[:6]}.json"
+
+    status, lines = _run(
+        local_account,
+        "csv-stats",
+        {"INPUT_URL": f"s3://{data_bucket}/inputs/cities.csv", "OUTPUT_URL": output},
+    )
+    assert status == "SUCCEEDED", lines
+    key = output.split("/", 3)[3]
+    result = json.loads(s3.get_object(Bucket=data_bucket, Key=key)["Body"].read())
+    assert result["rows"] == 3
+    assert result["columns"]["population"] == {
+        "count": 3,
+        "min": 236000,
+        "max": 522000,
+        "sum": 1078000,
+        "mean": pytest.approx(359333.333, rel=1e-6),
+    }
+    assert result["columns"]["city"] == {"count": 3, "distinct": 3}
+    assert any(line.startswith("csv-stats: 3 rows") for line in lines)
+
+
+@pytest.fixture
+def operations_table(local_account, demo_run) -> Iterator[str]:
+    dynamodb = local_account.client("dynamodb")
+    dynamodb.create_table(
+        TableName=TABLE,
+        BillingMode="PAY_PER_REQUEST",
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+    )
+    yield TABLE
+    dynamodb.delete_table(TableName=TABLE)
+
+
+@pytest.mark.parametrize(
+    ("handler", "expected_status", "job_status"),
+    [
+        (
+            "def handler(event, context):\n"
+            "    return {'total': sum(event['values']), 'id': context.aws_request_id}\n",
+            "SUCCEEDED",
+            "SUCCEEDED",
+        ),
+        (
+            "def handler(event, context):\n    raise ValueError('values must be positive')\n",
+            "TASK_FAILED",
+            "FAILED",
+        ),
+    ],
+    ids=["function-returns", "function-raises"],
+)
+def test_async_operation_runs_the_function_and_records_its_outcome_in_dynamodb(
+    local_account, data_bucket, operations_table, handler: str, expected_status: str, job_status: str
+) -> None:
+    s3 = local_account.client("s3")
+    operation = f"op-{uuid.uuid4().hex[:8]}"
+    s3.put_object(
+        Bucket=data_bucket, Key=f"operations/{operation}/package.zip", Body=_zip({"index.py": handler})
+    )
+    s3.put_object(
+        Bucket=data_bucket,
+        Key=f"operations/{operation}/payload.json",
+        Body=json.dumps({"values": [1, 2, 39]}).encode(),
+    )
+
+    status, lines = _run(
+        local_account,
+        "async-operation",
+        {
+            "OPERATION_ID": operation,
+            "PACKAGE_URL": f"s3://{data_bucket}/operations/{operation}/package.zip",
+            "PAYLOAD_URL": f"s3://{data_bucket}/operations/{operation}/payload.json",
+        },
+    )
+    assert status == job_status, lines
+    item = local_account.client("dynamodb").get_item(
+        TableName=operations_table, Key={"id": {"S": operation}}
+    )["Item"]
+    assert item["status"]["S"] == expected_status
+    if expected_status == "SUCCEEDED":
+        assert json.loads(item["output"]["S"]) == {"total": 42, "id": operation}
+    else:
+        error = json.loads(item["error"]["S"])
+        assert (error["name"], error["message"]) == ("ValueError", "values must be positive")
