@@ -1,0 +1,79 @@
+"""Registry credentials come from ECR's authorization token and are renewed before they expire."""
+
+from __future__ import annotations
+
+import base64
+from datetime import UTC, datetime
+from types import SimpleNamespace
+
+import pytest
+from batchform import registry as registry_module
+from batchform.registry import FALLBACK_LIFETIME, RENEW_MARGIN, Registry
+
+
+class FakeEcr:
+    """GetAuthorizationToken answering tokens that expire when told; counts the calls."""
+
+    def __init__(self, lifetime: float | None):
+        self.lifetime, self.calls = lifetime, 0
+
+    def get_authorization_token(self) -> dict:
+        self.calls += 1
+        token = base64.b64encode(f"AWS:secret-{self.calls}".encode()).decode()
+        data = {"authorizationToken": token, "proxyEndpoint": "https://example"}
+        if self.lifetime is not None:
+            data["expiresAt"] = datetime.fromtimestamp(CLOCK.now + self.lifetime, UTC)
+        return {"authorizationData": [data]}
+
+
+CLOCK = SimpleNamespace(now=1_800_000_000.0)
+
+
+@pytest.fixture(autouse=True)
+def frozen_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(registry_module.time, "time", lambda: CLOCK.now)
+
+
+def _registry(ecr: FakeEcr) -> Registry:
+    account = SimpleNamespace(
+        name="dev",
+        registry_url="https://111111111111.dkr.ecr.eu-west-1.amazonaws.com",
+        client=lambda service: ecr,
+    )
+    return Registry(account)  # type: ignore[arg-type]
+
+
+def test_a_token_is_reused_until_shortly_before_it_expires_then_renewed() -> None:
+    ecr = FakeEcr(lifetime=12 * 3600)
+    registry = _registry(ecr)
+    assert registry.credentials().password == "secret-1"
+    CLOCK.now += 12 * 3600 - RENEW_MARGIN - 1
+    assert registry.credentials().password == "secret-1"
+    CLOCK.now += 2  # a long push later: inside the renewal margin
+    assert registry.credentials().password == "secret-2"
+    assert ecr.calls == 2
+
+
+def test_a_token_whose_expiry_is_already_past_is_trusted_for_a_while_not_refetched_in_a_loop() -> None:
+    ecr = FakeEcr(lifetime=-10 * 365 * 86400)  # the emulator answers an expiry in 2015
+    registry = _registry(ecr)
+    for _ in range(100):
+        registry.credentials()
+    assert ecr.calls == 1
+    CLOCK.now += FALLBACK_LIFETIME + 1
+    registry.credentials()
+    assert ecr.calls == 2
+
+
+def test_a_registry_that_says_the_token_expired_gets_a_new_one() -> None:
+    ecr = FakeEcr(lifetime=12 * 3600)
+    registry = _registry(ecr)
+    registry.credentials()
+    registry.forget_credentials()
+    assert registry.credentials().password == "secret-2"
+
+
+def test_the_password_never_appears_in_the_credentials_text() -> None:
+    credentials = _registry(FakeEcr(lifetime=3600)).credentials()
+    assert "secret" not in repr(credentials) and "secret" not in str(credentials)
+    assert credentials.docker_auth() == {"username": "AWS", "password": "secret-1"}
