@@ -12,15 +12,15 @@ from typing import Any
 
 from .accounts import Account
 from .errors import UserError
-from .settings import paths, write_atomic
+from .settings import Paths, paths, write_atomic
 
 
-def outputs_cache(account: Account) -> Path:
-    return paths().terraform_data_dir(account.name) / "outputs.json"
+def outputs_cache(account: Account, p: Paths | None = None) -> Path:
+    return (p or paths()).terraform_data_dir(account.name) / "outputs.json"
 
 
-def save_outputs(account: Account, outputs: dict[str, Any]) -> None:
-    write_atomic(outputs_cache(account), json.dumps(outputs, indent=2, sort_keys=True) + "\n")
+def save_outputs(account: Account, outputs: dict[str, Any], p: Paths | None = None) -> None:
+    write_atomic(outputs_cache(account, p), json.dumps(outputs, indent=2, sort_keys=True) + "\n")
 
 
 def outputs(account: Account, refresh: bool = False) -> dict[str, Any]:

@@ -26,7 +26,7 @@ import yaml
 from .accounts import Account
 from .errors import ComponentMissing, UserError
 from .registry import Registry, utc_now
-from .settings import paths
+from .settings import Paths, paths
 
 Echo = Callable[[str], None]
 
@@ -64,9 +64,9 @@ def base_image_substitutes() -> dict[str, str]:
     return dict(yaml.safe_load(file.read_text()) or {})
 
 
-def discover(names: Iterable[str] | None = None) -> list[ImageSpec]:
+def discover(names: Iterable[str] | None = None, p: Paths | None = None) -> list[ImageSpec]:
     """The images under images/, or the named ones (an unknown name is an error)."""
-    root = paths().images_dir
+    root = (p or paths()).images_dir
     found = (
         {d.name: d for d in sorted(root.iterdir()) if d.is_dir() and (d / "Dockerfile").is_file()}
         if root.is_dir()

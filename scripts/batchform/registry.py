@@ -95,15 +95,19 @@ class Registry:
         return f"{ref}:{tag}" if tag is not None else ref
 
     # ---- v2 API ---------------------------------------------------------------------------
-    def _get(self, path: str, **kwargs: Any) -> requests.Response:
+    def _request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
         creds = self.credentials()
         url = path if path.startswith("http") else f"{self.base_url}{path}"
+        kwargs.setdefault("timeout", 60)
         try:
-            return self._http.get(url, auth=(creds.username, creds.password), timeout=30, **kwargs)
+            return self._http.request(method, url, auth=(creds.username, creds.password), **kwargs)
         except requests.RequestException as exc:
             raise UserError(
                 f"account {self.account.name}: registry {self.base_url} unreachable: {exc}"
             ) from None
+
+    def _get(self, path: str, **kwargs: Any) -> requests.Response:
+        return self._request("GET", path, **kwargs)
 
     def tags(self, image: str) -> list[str]:
         """Every tag of a repository (empty when the repository has no image yet)."""
@@ -149,6 +153,93 @@ class Registry:
         response = self._get(f"/v2/{self.repository_path(image)}/blobs/{digest}")
         response.raise_for_status()
         return (response.json().get("config") or {}).get("Labels") or {}
+
+    # ---- copying between registries ---------------------------------------------------------
+    def copy_image(self, source: Registry, image: str, tag: str | int, echo: Any = None) -> str:
+        """Copy image:tag from another registry into this one, byte for byte; returns its digest.
+
+        The manifest is put unchanged, so the digest is the same in both registries. Blobs
+        this registry already has are not sent again; on the same server they are mounted.
+        """
+        echo = echo or (lambda _line: None)
+        found = source.manifest(image, tag)
+        if found is None:
+            raise UserError(f"{image}:{tag} is not in account {source.account.name}'s registry")
+        digest, media_type, body = found
+        existing = self.manifest(image, tag)
+        if existing is not None:
+            if existing[0] != digest:
+                raise UserError(
+                    f"{image}:{tag} in account {self.account.name} is another image ({existing[0]}); "
+                    "tags are immutable, so it cannot be promoted over"
+                )
+            echo(f"{image}:{tag} is already in account {self.account.name}'s registry")
+            return digest
+        sent = self._copy_content(source, image, json.loads(body))
+        self._put_manifest(image, str(tag), media_type, body, digest)
+        echo(f"{image}:{tag} copied from {source.account.name} to {self.account.name} ({sent} blobs sent)")
+        return digest
+
+    def _copy_content(self, source: Registry, image: str, manifest: dict[str, Any]) -> int:
+        sent = 0
+        for child in manifest.get("manifests") or []:  # an index: copy each image it lists
+            found = source.manifest(image, child["digest"])
+            if found is None:
+                raise UserError(f"{image}: manifest {child['digest']} missing from the source registry")
+            sent += self._copy_content(source, image, json.loads(found[2]))
+            self._put_manifest(image, child["digest"], found[1], found[2], child["digest"])
+        for blob in [manifest.get("config"), *(manifest.get("layers") or [])]:
+            if blob and self._copy_blob(source, image, blob["digest"]):
+                sent += 1
+        return sent
+
+    def _copy_blob(self, source: Registry, image: str, digest: str) -> bool:
+        """Make sure this registry has the blob; True when its bytes had to be sent."""
+        repository = self.repository_path(image)
+        if self._request("HEAD", f"/v2/{repository}/blobs/{digest}").status_code == 200:
+            return False
+        start = f"/v2/{repository}/blobs/uploads/"
+        if source.base_url == self.base_url:
+            start += f"?mount={digest}&from={source.repository_path(image)}"
+        response = self._request("POST", start)
+        if response.status_code == 201:
+            return False  # mounted from the source repository: nothing sent
+        if response.status_code != 202:
+            raise UserError(
+                f"{image}: the registry of {self.account.name} refused an upload ({response.status_code})"
+            )
+        location = response.headers["Location"]
+        separator = "&" if "?" in location else "?"
+        with source._get(f"/v2/{source.repository_path(image)}/blobs/{digest}", stream=True) as blob:
+            blob.raise_for_status()
+            size = blob.headers.get("Content-Length")
+            headers = {"Content-Type": "application/octet-stream"}
+            if size:
+                headers["Content-Length"] = size
+            done = self._request(
+                "PUT", f"{location}{separator}digest={digest}", data=blob.raw, headers=headers, timeout=600
+            )
+        if done.status_code != 201:
+            raise UserError(
+                f"{image}: uploading blob {digest} to {self.account.name} failed ({done.status_code})"
+            )
+        return True
+
+    def _put_manifest(self, image: str, reference: str, media_type: str, body: bytes, digest: str) -> None:
+        response = self._request(
+            "PUT",
+            f"/v2/{self.repository_path(image)}/manifests/{reference}",
+            data=body,
+            headers={"Content-Type": media_type},
+        )
+        if response.status_code != 201:
+            detail = response.text.strip()[:200]
+            raise UserError(
+                f"{image}:{reference}: {self.account.name}'s registry refused the manifest: {detail}"
+            )
+        stored = response.headers.get("Docker-Content-Digest")
+        if stored and stored != digest:
+            raise UserError(f"{image}:{reference}: stored as {stored}, expected {digest}")
 
 
 def utc_now() -> str:

@@ -292,7 +292,7 @@ class TerraformRunner:
         self._check("apply", code, out)
         from .deployment import save_outputs
 
-        save_outputs(self.account, self.outputs())
+        save_outputs(self.account, self.outputs(), self.paths)
 
     def destroy(self, extra_var_files: list[Path] | None = None) -> None:
         self.init()
@@ -308,7 +308,7 @@ class TerraformRunner:
         self._check("destroy", code, out)
         from .deployment import outputs_cache
 
-        outputs_cache(self.account).unlink(missing_ok=True)
+        outputs_cache(self.account, self.paths).unlink(missing_ok=True)
 
     def outputs(self) -> dict[str, Any]:
         """The root configuration's outputs for this account, as plain values."""

@@ -1,0 +1,772 @@
+"""Rendering account sources to terraform variables, and the bump refusals decided before any registry.
+
+Tests that touch files work in a project root of its own (`release_project`: accounts rel-a
+and rel-b, images alpha and beta). None needs the local stack: only the terraform binary, which
+lays out the rendered files (and, here, also checks what terraform reads from them).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import hcl2
+import pytest
+import yaml
+from batchform import releases as releases_module
+from batchform import settings as settings_module
+from batchform.errors import ConfigError, UserError
+from batchform.releases import HCL_KEYWORDS, Releases, hcl, set_build, validate_source
+from conftest import missing, project_releases, release_source
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
+
+REPO = Path(__file__).resolve().parent.parent
+PARSE = hcl2.SerializationOptions(with_comments=False, explicit_blocks=False)
+# What release_source writes at the top level.
+SOURCE_KEYS = {"compute", "force_delete_repositories", "images", "jobs"}
+
+HOSTILE = [
+    '${file("/etc/passwd")}',
+    "%{ if true }x%{ endif }",
+    'say "hi"',
+    "C:\\temp\\new",
+    "first line\nsecond line",
+    '"\n}\nimages = {}',
+    "$${already escaped} %%{ too }",
+    "ends with a dollar $",
+]
+
+
+# ---- helpers ---------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def terraform() -> None:
+    """Rendering runs terraform fmt: skip (or fail in CI) without terraform."""
+    if shutil.which("terraform") is None:
+        missing("terraform")
+
+
+@pytest.fixture
+def project(release_project: Path, terraform: None) -> Path:
+    """A release project, for tests that render."""
+    return release_project
+
+
+def accounts_dir(root: Path) -> Path:
+    return root / "terraform" / "accounts"
+
+
+def write_source(root: Path, account: str, text: str) -> Path:
+    path = accounts_dir(root) / f"{account}.yaml"
+    path.write_text(text)
+    return path
+
+
+def write_data(root: Path, account: str, data: dict[str, Any]) -> Path:
+    return write_source(root, account, yaml.safe_dump(data, allow_unicode=True, sort_keys=False))
+
+
+def snapshot(root: Path) -> dict[str, bytes]:
+    """The bytes of every file under terraform/accounts."""
+    return {
+        str(p.relative_to(root)): p.read_bytes() for p in sorted(accounts_dir(root).rglob("*")) if p.is_file()
+    }
+
+
+SIMPLE_ESCAPES = {"n": "\n", "r": "\r", "t": "\t", '"': '"', "\\": "\\"}
+
+
+def hcl_string(source: str) -> str:
+    """The value terraform gives a quoted HCL string written as `source`; refuses any template sequence.
+
+    python-hcl2 hands strings back as written (quotes, escapes and all), and leaves the text after
+    an escaped `$${` unresolved, so the value is decoded here, following the HCL syntax spec.
+    """
+    assert len(source) >= 2 and source[0] == source[-1] == '"', source
+    body, out, i = source[1:-1], [], 0
+    while i < len(body):
+        if body[i] == "\\":
+            marker = body[i + 1]
+            if marker in SIMPLE_ESCAPES:
+                out.append(SIMPLE_ESCAPES[marker])
+                i += 2
+            elif marker in "uU":
+                width = 4 if marker == "u" else 8
+                out.append(chr(int(body[i + 2 : i + 2 + width], 16)))
+                i += 2 + width
+            else:
+                raise AssertionError(f"invalid escape \\{marker} in {source}")
+        elif body.startswith(("$${", "%%{"), i):
+            out.append(body[i + 1 : i + 3])
+            i += 3
+        elif body.startswith(("${", "%{"), i):
+            raise AssertionError(f"template sequence at {i} in {source}")
+        else:
+            out.append(body[i])
+            i += 1
+    return "".join(out)
+
+
+def decode(value: Any) -> Any:
+    if isinstance(value, str):
+        return hcl_string(value)
+    if isinstance(value, dict):
+        return {(hcl_string(k) if k.startswith('"') else k): decode(item) for k, item in value.items()}
+    if isinstance(value, list):
+        return [decode(item) for item in value]
+    return value
+
+
+def parse(text: str) -> dict[str, Any]:
+    """The values of a rendered file: its structure as python-hcl2 reads it, its strings decoded."""
+    return decode(hcl2.loads(text, serialization_options=PARSE))
+
+
+def terraform_reads(tmp_path: Path, text: str, names: list[str]) -> dict[str, Any]:
+    """The values terraform itself reads from `text` as a variables file, for the named variables."""
+    work = tmp_path / "terraform-reads"
+    work.mkdir(exist_ok=True)
+    (work / "variables.tf").write_text(
+        "".join(f'variable "{name}" {{\n  default = null\n}}\n' for name in names)
+    )
+    (work / "values.tfvars").write_text(text)
+    expression = "base64encode(jsonencode({" + ", ".join(f"{n} = var.{n}" for n in names) + "}))\n"
+    result = subprocess.run(
+        [shutil.which("terraform") or "terraform", "console", "-var-file=values.tfvars"],
+        cwd=work,
+        input=expression,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    encoded = [line for line in result.stdout.splitlines() if line.startswith('"')]
+    assert len(encoded) == 1, result.stdout
+    return json.loads(base64.b64decode(encoded[0].strip('"')))
+
+
+def two_accounts(root: Path) -> Releases:
+    write_source(root, "rel-a", release_source({"alpha": 3}))
+    write_source(root, "rel-b", release_source({"alpha": 5, "beta": 2}))
+    return project_releases(root)
+
+
+# ---- deterministic, canonical, faithful ----------------------------------------------------------
+
+
+def test_render_is_byte_identical_across_calls_and_fresh_objects(project: Path) -> None:
+    write_source(project, "rel-a", release_source({"alpha": 3, "beta": 7}))
+    releases = project_releases(project)
+    first = releases.render_text("rel-a")
+    assert set(parse(first)) == SOURCE_KEYS
+    assert releases.render_text("rel-a") == first
+    assert project_releases(project).render_text("rel-a") == first
+    written = releases.render()
+    assert written == [releases.rendered("rel-a")]
+    assert releases.rendered("rel-a").read_bytes() == first.encode()
+
+
+def test_rendered_file_passes_terraform_fmt_check(project: Path, tmp_path: Path) -> None:
+    source = (
+        release_source({"alpha": 3, "beta": 7}) + "    environment:\n      LONGER_NAME: x\n      B: 'y'\n"
+    )
+    write_source(project, "rel-a", source)
+    target = tmp_path / "check" / "rel-a.tfvars"
+    target.parent.mkdir()
+    target.write_text(project_releases(project).render_text("rel-a"))
+    result = subprocess.run(
+        ["terraform", "fmt", "-check", "-no-color", str(target)], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_terraform_fmt_check_fails_on_a_misaligned_file(project: Path, tmp_path: Path) -> None:
+    """The fmt check above can fail: the same file with its alignment removed is refused."""
+    write_source(project, "rel-a", release_source({"alpha": 3}))
+    text = project_releases(project).render_text("rel-a").replace("type      =", "type =")
+    target = tmp_path / "misaligned.tfvars"
+    target.write_text(text)
+    result = subprocess.run(["terraform", "fmt", "-check", "-no-color", str(target)], capture_output=True)
+    assert result.returncode != 0
+
+
+def test_rendered_file_parses_back_to_the_source_values(project: Path) -> None:
+    data = {
+        "compute": {"type": "FARGATE", "max_vcpus": 4},
+        "log_retention_days": 30,
+        "force_delete_repositories": False,
+        "tags": {"team": "data", "cost-centre": "42", "with space": "yes"},
+        "images": {"alpha": {"build": 3, "keep_builds": 10}, "beta": {"build": 17}},
+        "jobs": {
+            "alpha": {
+                "image": "alpha",
+                "command": ["python", "-m", "work", "Ref::input"],
+                "vcpus": 0.25,
+                "memory": 512,
+                "environment": {"MODE": "fast", "LIMIT": "10"},
+                "retry_attempts": 2,
+                "timeout_seconds": 900,
+                "parameters": {"input": "s3://bucket/key"},
+                "tags": {"owner": "someone"},
+                "evaluate_on_exit": [{"action": "RETRY", "on_exit_code": "137"}],
+                "policy_statements": [
+                    {"sid": "Read", "actions": ["s3:GetObject"], "resources": ["arn:aws:s3:::b/*"]}
+                ],
+            },
+            "beta-job": {"image": "beta", "vcpus": 1, "memory": 2048},
+        },
+    }
+    write_data(project, "rel-a", data)
+    parsed = parse(project_releases(project).render_text("rel-a"))
+    assert parsed == data
+    assert list(parsed) == list(data)
+
+
+def test_the_repository_local_tfvars_parses_back_to_local_yaml() -> None:
+    source = yaml.safe_load((REPO / "terraform" / "accounts" / "local.yaml").read_text())
+    rendered = (REPO / "terraform" / "accounts" / "local.tfvars").read_text()
+    assert parse(rendered) == source
+
+
+# ---- render writes only what is stale ------------------------------------------------------------
+
+
+def test_render_writes_only_stale_files_and_returns_them(project: Path) -> None:
+    releases = two_accounts(project)
+    a, b = releases.rendered("rel-a"), releases.rendered("rel-b")
+    assert releases.render() == [a, b]
+    assert releases.render() == []
+    inode_a = a.stat().st_ino
+    write_source(project, "rel-b", release_source({"alpha": 6, "beta": 2}))
+    assert releases.render() == [b]
+    assert a.stat().st_ino == inode_a  # not rewritten
+    assert "build = 6" in b.read_text()
+    assert releases.render() == []
+
+
+def test_render_of_named_accounts_touches_no_other(project: Path) -> None:
+    releases = two_accounts(project)
+    assert releases.render(["rel-b"]) == [releases.rendered("rel-b")]
+    assert not releases.rendered("rel-a").exists()
+
+
+def test_the_repository_local_source_renders_exactly_to_the_committed_tfvars(
+    terraform: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("BATCHFORM_ROOT", "BATCHFORM_CONFIG", "BATCHFORM_HOME"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(REPO)
+    settings_module.reload()
+    try:
+        releases = Releases()
+        assert releases.paths.root == REPO
+        assert "local" in releases.account_names()
+        assert releases.stale() == []
+        assert releases.render_text("local") == (REPO / "terraform" / "accounts" / "local.tfvars").read_text()
+    finally:
+        settings_module.reload()
+
+
+# ---- stale, ensure_rendered and render --check ---------------------------------------------------
+
+STALE_LINE = "terraform/accounts/rel-a.tfvars"
+
+
+def _remove_rendered(root: Path) -> None:
+    (accounts_dir(root) / "rel-a.tfvars").unlink()
+
+
+def _edit_rendered(root: Path) -> None:
+    target = accounts_dir(root) / "rel-a.tfvars"
+    text = target.read_text()
+    assert "max_vcpus = 4" in text
+    target.write_text(text.replace("max_vcpus = 4", "max_vcpus = 5"))
+
+
+def _edit_source(root: Path) -> None:
+    write_source(root, "rel-a", release_source({"alpha": 4}))
+
+
+@pytest.mark.parametrize(
+    ("change", "says"),
+    [(_remove_rendered, "missing"), (_edit_rendered, "differs"), (_edit_source, "differs")],
+    ids=["missing", "edited-by-hand", "source-not-rendered"],
+)
+def test_stale_reports_one_line_naming_the_file(project: Path, change, says: str) -> None:  # noqa: ANN001
+    releases = two_accounts(project)
+    releases.render()
+    assert releases.stale() == []
+    releases.ensure_rendered("rel-a")
+    change(project)
+    problems = releases.stale()
+    assert len(problems) == 1
+    assert problems[0].startswith(f"{STALE_LINE}: {says}")
+    assert "\n" not in problems[0]
+    with pytest.raises(UserError) as caught:
+        releases.ensure_rendered("rel-a")
+    assert str(caught.value) == problems[0]
+    releases.ensure_rendered("rel-b")  # the other account is still fine
+    assert releases.render() == [releases.rendered("rel-a")]
+    assert releases.stale() == []
+
+
+def _cli(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        "BATCHFORM_ROOT": str(root),
+        "BATCHFORM_CONFIG": str(root / "batchform.yaml"),
+        "BATCHFORM_HOME": str(root / ".batchform"),
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "batchform", *args],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_render_check_on_the_command_line_fails_until_rendered(project: Path) -> None:
+    write_source(project, "rel-a", release_source({"alpha": 3}))
+    check = _cli(project, "render", "--check")
+    assert check.returncode == 1, check.stdout + check.stderr
+    assert f"{STALE_LINE}: missing" in check.stderr
+    assert not (accounts_dir(project) / "rel-a.tfvars").exists()
+
+    render = _cli(project, "render")
+    assert render.returncode == 0, render.stdout + render.stderr
+    assert f"rendered {STALE_LINE}" in render.stdout
+    assert (accounts_dir(project) / "rel-a.tfvars").read_text() == project_releases(project).render_text(
+        "rel-a"
+    )
+
+    check = _cli(project, "render", "--check")
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert STALE_LINE not in check.stderr
+
+
+# ---- no input adds HCL of its own ----------------------------------------------------------------
+
+
+def _hostile_source() -> dict[str, Any]:
+    environment = {f"V{i}": value for i, value in enumerate(HOSTILE)}
+    tags = {f"t{i}": value for i, value in enumerate(HOSTILE)}
+    return {
+        "compute": {"type": "FARGATE", "max_vcpus": 4},
+        "force_delete_repositories": True,
+        "tags": tags,
+        "images": {"alpha": {"build": 1}},
+        "jobs": {"alpha": {"image": "alpha", "environment": environment, "tags": tags}},
+    }
+
+
+def test_hostile_values_round_trip_and_add_no_attribute_or_interpolation(project: Path) -> None:
+    data = _hostile_source()
+    write_data(project, "rel-a", data)
+    text = project_releases(project).render_text("rel-a")
+    parsed = parse(text)
+    assert set(parsed) == {"compute", "force_delete_repositories", "tags", "images", "jobs"}
+    assert parsed["images"] == {"alpha": {"build": 1}}
+    assert set(parsed["jobs"]) == {"alpha"}
+    assert parsed == data
+    raw = hcl2.loads(text, serialization_options=PARSE)
+    assert raw["jobs"]["alpha"]["environment"]["V0"] == '"$${file(\\"/etc/passwd\\")}"'  # not a call
+
+
+def test_terraform_reads_hostile_values_as_the_literal_strings(project: Path, tmp_path: Path) -> None:
+    data = _hostile_source()
+    write_data(project, "rel-a", data)
+    text = project_releases(project).render_text("rel-a")
+    read = terraform_reads(tmp_path, text, list(data))
+    assert read["tags"] == data["tags"]
+    assert read["jobs"]["alpha"]["environment"] == data["jobs"]["alpha"]["environment"]
+    assert read["jobs"]["alpha"]["tags"] == data["tags"]
+    assert read["images"] == {"alpha": {"build": 1}}
+
+
+@pytest.mark.parametrize(
+    ("kind", "name"),
+    [
+        ("jobs", "two words"),
+        ("jobs", "dotted.name"),
+        ("jobs", "1starts-with-digit"),
+        ("jobs", '${file("x")}'),
+        ("jobs", 'a" = 1\nb'),
+        ("images", "two words"),
+        ("images", 'quo"te'),
+        ("images", "x}\nimages = {"),
+        ("jobs", "job\n"),
+        ("images", "alpha\n"),
+    ],
+)
+def test_names_that_are_not_identifiers_are_refused(kind: str, name: str) -> None:
+    if kind == "jobs":
+        data = {"images": {"alpha": {"build": 1}}, "jobs": {name: {"image": "alpha"}}}
+    else:
+        data = {"images": {name: {"build": 1}}}
+    with pytest.raises(ConfigError) as caught:
+        validate_source("rel-a.yaml", data)
+    assert f"{kind}.{name}" in str(caught.value)
+    assert "letters, digits" in str(caught.value)
+
+
+def test_an_environment_key_ending_in_a_newline_is_quoted(project: Path) -> None:
+    data = {
+        "images": {"alpha": {"build": 1}},
+        "jobs": {"alpha": {"image": "alpha", "environment": {"KEY\n": "v", "OTHER": "w"}}},
+    }
+    write_data(project, "rel-a", data)
+    assert parse(project_releases(project).render_text("rel-a")) == data
+
+
+@pytest.mark.parametrize("value", ["bell\bback", "page\fbreak"])
+def test_backspace_and_form_feed_round_trip(project: Path, value: str) -> None:
+    data = {
+        "images": {"alpha": {"build": 1}},
+        "jobs": {"alpha": {"image": "alpha", "environment": {"V": value}}},
+    }
+    write_data(project, "rel-a", data)
+    assert parse(project_releases(project).render_text("rel-a")) == data
+
+
+@hypothesis_settings(
+    max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(value=st.text(st.characters(exclude_categories=["Cs"]), max_size=40))
+def test_any_environment_value_round_trips(project: Path, value: str) -> None:
+    """Any text in a job's environment renders to a file that parses back to exactly that text.
+
+    Lone surrogates are left out: they cannot be written in a UTF-8 source at all.
+    The source is handed to render_text as data, so YAML's own quoting plays no part.
+    """
+    data = validate_source(
+        "rel-a.yaml",
+        {
+            "images": {"alpha": {"build": 1}},
+            "jobs": {"alpha": {"image": "alpha", "environment": {"VALUE": value, "AFTER": "end"}}},
+        },
+    )
+    parsed = parse(project_releases(project).render_text("rel-a", data))
+    assert set(parsed) == {"images", "jobs"}
+    assert parsed["images"] == {"alpha": {"build": 1}}
+    assert parsed["jobs"] == {"alpha": {"image": "alpha", "environment": {"VALUE": value, "AFTER": "end"}}}
+
+
+# ---- hcl() -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (None, "null"),
+        (True, "true"),
+        (False, "false"),
+        (0, "0"),
+        (-3, "-3"),
+        (12345678901234567890, "12345678901234567890"),
+        (0.25, "0.25"),
+        (-1.5, "-1.5"),
+        ("plain", '"plain"'),
+        ("", '""'),
+        ('${x} %{y} "q" \\ \n', '"$${x} %%{y} \\"q\\" \\\\ \\n"'),
+        ("é☃", '"é☃"'),
+        ([], "[]"),
+        ({}, "{}"),
+        ([1, "a", None], '[1, "a", null]'),
+        ({"a": [1, {"b": None}], "c": {"d": False}}, "{\na = [1, {\nb = null\n}]\nc = {\nd = false\n}\n}"),
+        ({"with space": 1, "a.b": 2, "ok-name_1": 3}, '{\n"with space" = 1\n"a.b" = 2\nok-name_1 = 3\n}'),
+        ({"${x}": 1}, '{\n"$${x}" = 1\n}'),
+    ],
+)
+def test_hcl_literals(value: Any, expected: str) -> None:
+    assert hcl(value) == expected
+
+
+@pytest.mark.parametrize("keyword", sorted(HCL_KEYWORDS))
+def test_hcl_quotes_keys_that_are_keywords(keyword: str) -> None:
+    assert hcl({keyword: 1}) == f'{{\n"{keyword}" = 1\n}}'
+
+
+def test_the_keywords_include_for_and_null() -> None:
+    assert {"for", "null", "true", "false", "if", "in"} <= HCL_KEYWORDS
+
+
+@pytest.mark.parametrize("value", [math.nan, math.inf, -math.inf, [1.0, math.nan], {"x": math.inf}])
+def test_hcl_refuses_numbers_terraform_has_not(value: Any) -> None:
+    with pytest.raises(ConfigError):
+        hcl(value)
+
+
+@pytest.mark.parametrize("value", [{1, 2}, object(), b"bytes"])
+def test_hcl_refuses_values_it_cannot_write(value: Any) -> None:
+    with pytest.raises(ConfigError, match="cannot write"):
+        hcl(value)
+
+
+def test_keyword_and_spaced_keys_render_and_parse_back(project: Path) -> None:
+    environment = {"for": "1", "null": "2", "if": "3", "with space": "4", "plain": "5"}
+    data = {
+        "images": {"alpha": {"build": 1}},
+        "jobs": {"alpha": {"image": "alpha", "environment": environment}},
+    }
+    write_data(project, "rel-a", data)
+    assert parse(project_releases(project).render_text("rel-a")) == data
+
+
+# ---- source validation names the field -----------------------------------------------------------
+
+GOOD = release_source({"alpha": 3, "beta": 4})
+
+
+@pytest.mark.parametrize(
+    ("text", "field"),
+    [
+        (GOOD + "colour: red\n", "colour"),
+        (GOOD.replace("    build: 3", "    tag: latest\n    build: 3"), "images.alpha.tag"),
+        (GOOD.replace("build: 3", 'build: "42"'), "images.alpha.build"),
+        (GOOD.replace("build: 3", "build: 0"), "images.alpha.build"),
+        (GOOD.replace("build: 3", "build: 1.5"), "images.alpha.build"),
+        (GOOD.replace("build: 3", "build: -3"), "images.alpha.build"),
+        (GOOD.replace("build: 3", "build: true"), "images.alpha.build"),
+        (
+            GOOD.replace("    build: 3  # bumped by invoke bump\n", "    keep_builds: 5\n"),
+            "images.alpha.build",
+        ),
+        (GOOD.replace("    image: beta", "    image: gamma"), "jobs.beta.image"),
+        (GOOD.replace("    memory: 512\n", "    memory: 512\n    colour: red\n", 1), "jobs.alpha.colour"),
+        ("images: [alpha]\n", "images: must be a mapping"),
+    ],
+    ids=[
+        "unknown-top-level-key",
+        "unknown-image-key",
+        "build-as-string",
+        "build-zero",
+        "build-fraction",
+        "build-negative",
+        "build-bool",
+        "build-missing",
+        "job-image-not-declared",
+        "unknown-job-key",
+        "images-not-a-mapping",
+    ],
+)
+def test_source_errors_name_the_field(release_project: Path, text: str, field: str) -> None:
+    write_source(release_project, "rel-a", text)
+    releases = project_releases(release_project)
+    with pytest.raises(ConfigError) as caught:
+        releases.load("rel-a")
+    message = str(caught.value)
+    assert message.startswith("rel-a.yaml: ")
+    assert field in message
+    assert "\n" not in message
+
+
+def test_invalid_yaml_names_the_line(release_project: Path) -> None:
+    lines = GOOD.splitlines(keepends=True)
+    lines[5] = "  max_vcpus: [4\n"  # line 6: an unclosed flow sequence
+    write_source(release_project, "rel-a", "".join(lines))
+    with pytest.raises(ConfigError) as caught:
+        project_releases(release_project).load("rel-a")
+    assert str(caught.value).startswith("rel-a.yaml:")
+    assert "invalid YAML" in str(caught.value)
+    line = int(str(caught.value).split(":")[1])
+    assert 6 <= line <= 8
+
+
+def test_invalid_yaml_reports_the_exact_line_of_a_bad_indent(release_project: Path) -> None:
+    text = "images:\n  alpha:\n    build: 1\n   beta: 2\n"
+    write_source(release_project, "rel-a", text)
+    with pytest.raises(ConfigError, match=r"^rel-a\.yaml:4: invalid YAML"):
+        project_releases(release_project).load("rel-a")
+
+
+def test_an_invalid_source_renders_nothing(project: Path) -> None:
+    write_source(project, "rel-a", GOOD.replace("build: 3", "build: 0"))
+    releases = project_releases(project)
+    with pytest.raises(ConfigError, match="images.alpha.build"):
+        releases.render()
+    assert snapshot(project) == {
+        "terraform/accounts/rel-a.yaml": GOOD.replace("build: 3", "build: 0").encode()
+    }
+
+
+# ---- set_build changes only the number -----------------------------------------------------------
+
+LAYOUT = """\
+# Notes: build: 7 here is a comment, not a build.
+
+jobs:   # jobs first on purpose
+  beta:
+    image: 'beta'
+    timeout_seconds: 7
+    environment: {MODE: "7", OTHER: '7'}
+
+images:
+  # alpha runs the build below
+  alpha:
+    keep_builds: 7
+    build: 7   # bumped by invoke bump
+
+
+  beta: {build: 7, keep_builds: 7}   # flow style
+  gamma:
+    build:  7
+"""
+
+
+@pytest.mark.parametrize(
+    ("image", "before", "after"),
+    [
+        ("alpha", "    build: 7   # bumped", "    build: 12   # bumped"),
+        ("beta", "{build: 7, keep", "{build: 12, keep"),
+        ("gamma", "    build:  7\n", "    build:  12\n"),
+    ],
+)
+def test_set_build_changes_only_that_number(image: str, before: str, after: str) -> None:
+    assert LAYOUT.count(before) == 1
+    expected = LAYOUT.replace(before, after)
+    result = set_build(LAYOUT, image, 12)
+    assert result == expected
+    images = yaml.safe_load(result)["images"]
+    assert {name: entry["build"] for name, entry in images.items()} == {
+        "alpha": 12 if image == "alpha" else 7,
+        "beta": 12 if image == "beta" else 7,
+        "gamma": 12 if image == "gamma" else 7,
+    }
+
+
+def test_set_build_with_equal_builds_changes_only_the_named_image() -> None:
+    text = release_source({"alpha": 7, "beta": 7}, comment="Both at 7.")
+    assert set_build(text, "beta", 8) == release_source({"alpha": 7, "beta": 8}, comment="Both at 7.")
+    assert set_build(text, "alpha", 10000) == release_source(
+        {"alpha": 10000, "beta": 7}, comment="Both at 7."
+    )
+
+
+def test_set_build_of_an_undeclared_image_is_refused() -> None:
+    with pytest.raises(ConfigError, match="gamma"):
+        set_build(release_source({"alpha": 7}), "gamma", 8)
+
+
+# ---- bump refusals that need no registry ---------------------------------------------------------
+
+
+class NoRegistry:
+    """Stands in for Registry: any use of it means a refusal came too late."""
+
+    def __init__(self, *_args: Any, **_kwargs: Any) -> None:
+        raise AssertionError("the registry was asked before the refusal")
+
+
+@pytest.fixture
+def bump_project(project: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Releases]:
+    """rel-a declares alpha only, rel-b alpha and beta; both rendered; no registry reachable."""
+    write_source(project, "rel-a", release_source({"alpha": 3}))
+    write_source(project, "rel-b", release_source({"alpha": 3, "beta": 2}))
+    releases = project_releases(project)
+    releases.render()
+    monkeypatch.setattr(releases_module, "Registry", NoRegistry)
+    return project, releases
+
+
+@pytest.mark.parametrize("build", ["abc", "0", "-1", "1.5", "", " ", "1e3", "0x10", "12345678901234567890"])
+def test_bump_refuses_a_build_that_is_not_a_positive_number(bump_project, build: str) -> None:  # noqa: ANN001
+    root, releases = bump_project
+    before = snapshot(root)
+    with pytest.raises(UserError) as caught:
+        releases.bump("alpha", build, ["rel-a"])
+    message = str(caught.value)
+    assert message.startswith(f"build {build!r}:")
+    assert "positive whole number" in message and "\n" not in message
+    assert snapshot(root) == before
+
+
+@pytest.mark.parametrize(
+    ("image", "accounts", "says"),
+    [
+        ("gamma", ["rel-a"], "unknown image 'gamma'"),
+        ("alpha", ["nope"], "unknown account 'nope'"),
+        ("beta", ["rel-a"], "image beta is not declared for account rel-a"),
+    ],
+    ids=["unknown-image", "unknown-account", "image-not-declared"],
+)
+def test_bump_refusals_change_no_file(bump_project, image: str, accounts: list[str], says: str) -> None:  # noqa: ANN001
+    root, releases = bump_project
+    before = snapshot(root)
+    with pytest.raises(UserError) as caught:
+        releases.bump(image, "4", accounts)
+    assert says in str(caught.value)
+    assert "\n" not in str(caught.value)
+    assert snapshot(root) == before
+
+
+def test_bump_refuses_an_account_without_a_source(bump_project) -> None:  # noqa: ANN001
+    root, releases = bump_project
+    (accounts_dir(root) / "rel-b.yaml").unlink()
+    before = snapshot(root)
+    with pytest.raises(UserError) as caught:
+        releases.bump("alpha", "4", ["rel-b"])
+    assert str(caught.value) == "account rel-b has no terraform/accounts/rel-b.yaml"
+    assert snapshot(root) == before
+
+
+def test_a_refusal_in_a_later_account_changes_no_file_of_an_earlier_one(
+    bump_project,  # noqa: ANN001
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    root, releases = bump_project
+
+    class FakeRegistry:
+        def __init__(self, account: Any) -> None:
+            self.account = account
+
+        def builds(self, image: str) -> list[int]:
+            return [4, 3, 2, 1]
+
+    monkeypatch.setattr(releases_module, "Registry", FakeRegistry)
+    before = snapshot(root)
+    with pytest.raises(UserError, match="image beta is not declared for account rel-a"):
+        releases.bump("beta", "4", ["rel-b", "rel-a"])
+    assert snapshot(root) == before
+
+
+# ---- an interrupted write leaves the old file --------------------------------------------------
+
+
+def test_an_interrupted_render_leaves_the_old_file(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    write_source(project, "rel-a", release_source({"alpha": 3}))
+    releases = project_releases(project)
+    releases.render()
+    target = releases.rendered("rel-a")
+    old = target.read_bytes()
+    write_source(project, "rel-a", release_source({"alpha": 4}))
+    new = releases.render_text("rel-a").encode()
+    assert new != old
+
+    def interrupted(*_args: Any) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(settings_module.os, "replace", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        releases.render()
+    monkeypatch.undo()
+
+    assert target.read_bytes() == old
+    for path in accounts_dir(project).iterdir():
+        if path.name not in {"rel-a.yaml", "rel-a.tfvars"}:
+            assert path.read_bytes() == new, f"{path.name} holds part of a rendering"
+    assert releases.render() == [target]
+    assert target.read_bytes() == new
