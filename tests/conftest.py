@@ -119,3 +119,83 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:  # no
         terminalreporter.section("batchform")
         for line in lines:
             terminalreporter.write_line(line)
+
+
+def release_accounts() -> dict[str, dict]:
+    """Two accounts of the emulator no other test uses (fresh ids each time): rel-a and rel-b (alias b).
+
+    Their registries and AWS resources start empty, whatever earlier runs left in the stack.
+    """
+    ids = [f"{random.randint(10**11, 10**12 - 1)}" for _ in range(2)]
+    return {
+        name: {
+            "account_id": account_id,
+            "region": "us-east-1",
+            "endpoints": "local-stack",
+            "role_arn": f"arn:aws:iam::{account_id}:role/batchform-deployer",
+            **extra,
+        }
+        for (name, extra), account_id in zip((("rel-a", {}), ("rel-b", {"aliases": ["b"]})), ids, strict=True)
+    }
+
+
+RELEASE_IMAGES = ("alpha", "beta")
+
+
+def release_source(images: dict[str, int], comment: str = "") -> str:
+    """A readable account source with one job per image."""
+    lines = [
+        "# What this account runs." + (f" {comment}" if comment else ""),
+        "",
+        "compute:",
+        "  type: FARGATE",
+        "  max_vcpus: 4",
+        "",
+        "force_delete_repositories: true",
+        "",
+        "images:",
+    ]
+    for image, build in images.items():
+        lines += [f"  {image}:", f"    build: {build}  # bumped by invoke bump"]
+    lines += ["", "jobs:"]
+    for image in images:
+        lines += [f"  {image}:", f"    image: {image}", "    vcpus: 0.25", "    memory: 512"]
+    return "\n".join(lines) + "\n"
+
+
+@pytest.fixture
+def release_project(tmp_path: Path) -> Path:
+    """A project root of its own: batchform.yaml with accounts rel-a and rel-b (private emulator
+    accounts), the real root configuration and modules (linked), images alpha and beta (tiny,
+    FROM scratch), and an empty terraform/accounts/ for the test's sources."""
+    root = tmp_path / "project"
+    (root / "terraform" / "accounts").mkdir(parents=True)
+    repo = Path(__file__).resolve().parent.parent
+    for tf in (repo / "terraform").glob("*.tf"):
+        (root / "terraform" / tf.name).symlink_to(tf)
+    (root / "modules").symlink_to(repo / "modules")
+    for image in RELEASE_IMAGES:
+        context = root / "images" / image
+        context.mkdir(parents=True)
+        (context / "Dockerfile").write_text("FROM scratch\nCOPY build.txt /build.txt\n")
+        (context / "build.txt").write_text(f"{image} 1\n")
+    import yaml
+
+    (root / "batchform.yaml").write_text(
+        yaml.safe_dump({"default_account": "rel-a", "accounts": release_accounts()})
+    )
+    (root / ".batchform").mkdir()
+    return root
+
+
+def project_releases(root: Path, echo=None):  # noqa: ANN001, ANN201
+    """Releases of a release_project, with its own accounts and paths (nothing global touched)."""
+    import yaml
+    from batchform.releases import Releases
+    from batchform.settings import Paths
+
+    return Releases(
+        Accounts(yaml.safe_load((root / "batchform.yaml").read_text())),
+        Paths(root=root, home=root / ".batchform"),
+        echo=echo or (lambda _line: None),
+    )

@@ -28,8 +28,16 @@ def test_invoke_list_shows_namespaced_tasks_each_with_help() -> None:
         "tf.plan",
         "tf.apply",
         "tf.destroy",
+        "tf.check",
         "build",
         "push",
+        "images.list",
+        "render",
+        "bump",
+        "promote",
+        "releases",
+        "submit",
+        "jobs.logs",
     ):
         assert name in tasks, out
         assert tasks[name].strip(), f"{name} has no help line"
@@ -61,3 +69,12 @@ def test_destroy_without_yes_is_refused() -> None:
     result = run("tf.destroy", "--account", "local")
     assert result.returncode == 2
     assert "--yes" in result.stderr
+
+
+def test_bump_takes_build_as_an_optional_second_argument() -> None:
+    # Both forms parse and reach the account check (which refuses an unknown account, in one line).
+    for args in (("bump", "hello", "--account", "nope"), ("bump", "hello", "42", "--account", "nope")):
+        result = run(*args)
+        assert result.returncode == 2, result.stderr
+        assert result.stderr.strip() == "error: unknown account 'nope' (known: local, local-b)"
+    assert "did not receive required positional arguments: 'image'" in run("bump").stderr

@@ -114,12 +114,21 @@ def _for_accounts(
         return list(pool.map(run, accounts))
 
 
+def _check_rendered(names: list[str] | None) -> None:
+    from .releases import Releases
+
+    releases = Releases()
+    for target in select_accounts(names):
+        releases.ensure_rendered(target.name)
+
+
 @task(iterable=["account"], help={"account": ACCOUNT_HELP, "json": "print a JSON summary per account"})
 @user_errors
 def tf_plan(c: Context, account: list[str] | None = None, json_: bool = False) -> None:
     """terraform plan for each account (in parallel for several); exit 2 when any has changes."""
     from .terraform import TerraformRunner
 
+    _check_rendered(account)
     results = _for_accounts(account, lambda a, out: TerraformRunner(a, echo=out).plan(capture=json_))
     if json_:
         echo(json.dumps([r.__dict__ for r in results], indent=2))
@@ -136,6 +145,7 @@ def tf_apply(c: Context, account: list[str] | None = None) -> None:
     """terraform apply for each account, without prompting."""
     from .terraform import TerraformRunner
 
+    _check_rendered(account)
     _for_accounts(account, lambda a, out: TerraformRunner(a, echo=out).apply())
 
 
@@ -243,6 +253,126 @@ def images_list(
         echo(f"{b.image:<20} {b.build:>6}  {b.created:<20}  {b.revision[:12]}")
 
 
+# ---- releases -------------------------------------------------------------------------------
+
+
+@task(help={"check": "change nothing; exit 1 naming each rendered file that is stale or edited by hand"})
+@user_errors
+def render(c: Context, check: bool = False) -> None:
+    """Render terraform/accounts/<account>.tfvars from each account's YAML source."""
+    from .releases import Releases
+
+    releases = Releases()
+    if check:
+        problems = releases.stale()
+        for problem in problems:
+            err(problem)
+        if problems:
+            raise Exit(code=1)
+        echo("every rendered file matches its source")
+        return
+    written = releases.render()
+    for path in written:
+        echo(f"rendered {path.relative_to(releases.paths.root)}")
+    if not written:
+        echo("every rendered file was up to date")
+
+
+def _print_bump(result: Any) -> None:
+    if not result.changed:
+        echo(f"{result.image} is already at build {result.new} in account {result.account}")
+        return
+    echo(f"{result.image}: {result.old} -> {result.new} in account {result.account}")
+    echo(result.diff.rstrip("\n"))
+
+
+@task(
+    positional=["image", "build"],
+    iterable=["account"],
+    help={
+        "image": "image under images/",
+        "build": "build number (default: the newest in each account's registry)",
+        "account": ACCOUNT_HELP,
+        "allow_downgrade": "allow setting an older build than the one declared",
+        "json": "print the result as JSON",
+    },
+)
+@user_errors
+def bump(
+    c: Context,
+    image: str,
+    build: str | None = None,
+    account: list[str] | None = None,
+    allow_downgrade: bool = False,
+    json_: bool = False,
+) -> None:
+    """Set the build an account runs of an image, re-render, and print the diff to review."""
+    from dataclasses import asdict
+
+    from .releases import Releases
+
+    results = Releases(echo=echo).bump(image, build or None, account or None, allow_downgrade=allow_downgrade)
+    if json_:
+        echo(json.dumps([asdict(r) for r in results], indent=2))
+        return
+    for result in results:
+        _print_bump(result)
+
+
+@task(
+    positional=["image"],
+    help={
+        "image": "image under images/",
+        "from": "account whose registry has the build",
+        "to": "account to copy it to and bump",
+        "build": "build number (default: the build the --from account declares)",
+        "allow_downgrade": "allow setting an older build than the one declared",
+    },
+)
+@user_errors
+def promote(
+    c: Context, image: str, from_: str, to: str, build: str | None = None, allow_downgrade: bool = False
+) -> None:
+    """Copy a build from one account's registry to another's (same digest, no rebuild), then bump it there."""
+    from .releases import Releases
+
+    number, digest, result = Releases(echo=echo).promote(
+        image, from_, to, build, allow_downgrade=allow_downgrade
+    )
+    echo(f"{image}:{number} ({digest}) is in account {result.account}'s registry")
+    _print_bump(result)
+
+
+@task(iterable=["account"], help={"account": ACCOUNT_HELP, "json": "print JSON"})
+@user_errors
+def releases(c: Context, account: list[str] | None = None, json_: bool = False) -> None:
+    """Image by account: the build declared, the build deployed (from AWS) and the newest pushed."""
+    from .releases import Releases
+
+    cells = Releases().matrix(account or None)
+    if json_:
+        echo(json.dumps([cell.as_dict() for cell in cells], indent=2))
+    elif not cells:
+        echo("no account declares any image")
+    else:
+        _print_matrix(cells)
+    if not all(cell.in_sync for cell in cells):
+        raise Exit(code=2)
+
+
+def _print_matrix(cells: list[Any]) -> None:
+    echo(f"{'image':<18} {'account':<12} {'declared':>8} {'deployed':>10} {'newest':>7}  notes")
+    for cell in cells:
+        deployed = ",".join(str(b) for b in cell.deployed) or "-"
+        mark = "  " if cell.in_sync else "* "
+        declared = "-" if cell.declared is None else str(cell.declared)
+        newest = "-" if cell.newest is None else str(cell.newest)
+        echo(
+            f"{cell.image:<18} {cell.account:<12} {declared:>8} {deployed:>10} {newest:>7}  "
+            f"{mark}{'; '.join(cell.notes) or 'in sync'}"
+        )
+
+
 # ---- jobs -----------------------------------------------------------------------------------
 
 
@@ -315,9 +445,34 @@ def test(c: Context, k: str | None = None, quick: bool = False) -> None:
         raise Exit(code=code)
 
 
+# Positional arguments a task may omit: `invoke bump IMAGE [BUILD]`. invoke itself requires
+# every positional; this lets the named ones end the command empty (the task sees "").
+OPTIONAL_POSITIONALS = {"bump": ("build",)}
+
+
+def _allow_optional_positionals() -> None:
+    from invoke.parser.parser import ParseMachine
+
+    if getattr(ParseMachine.complete_context, "batchform", False):
+        return
+    original = ParseMachine.complete_context
+
+    def complete_context(self: Any) -> None:
+        if self.context is not None:
+            for argument in self.context.positional_args:
+                if argument.value is None and argument.name in OPTIONAL_POSITIONALS.get(
+                    self.context.name, ()
+                ):
+                    argument.value = ""
+        original(self)
+
+    complete_context.batchform = True  # type: ignore[attr-defined]
+    ParseMachine.complete_context = complete_context  # type: ignore[method-assign]
+
+
 def _namespace() -> Collection:
     ns = Collection()
-    for t in (build, push, submit, demo, test):
+    for t in (build, push, render, bump, promote, releases, submit, demo, test):
         ns.add_task(t)
     local = Collection("local")
     local.add_task(local_up, "up")
@@ -336,6 +491,7 @@ def _namespace() -> Collection:
     for sub in (local, tf, images_ns, jobs_ns):
         ns.add_collection(sub)
     ns.configure({"run": {"echo": False}})
+    _allow_optional_positionals()
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
     return ns
 

@@ -1,21 +1,20 @@
 """The main workflow, end to end, on the local stack: what `invoke demo` runs.
 
 Start the stack, build and push every image under images/ exactly as `invoke build push`
-does (the next build number, or the existing one when nothing changed), apply the local
-account's terraform with the job definitions pointing at those builds, submit a job, wait
-for it, and print its log lines read back from CloudWatch Logs.
+does (the next build number, or the existing one when nothing changed), `invoke bump` the
+local account to those builds and apply it, submit a job, wait for it, and print its log
+lines read back from CloudWatch Logs.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 
 from . import baseimages, jobs, logs
 from .accounts import Accounts
 from .images import build_images, push_images
 from .localstack import LocalStack
-from .settings import paths
+from .releases import Releases
 from .terraform import TerraformRunner
 
 Echo = Callable[[str], None]
@@ -35,11 +34,14 @@ def run(echo: Echo) -> str:
     pushed = push_images([account], None, lambda line: echo("   " + line))
     builds = {result.image: result.build for result in pushed}
 
-    echo(f"== 3/5 terraform apply, account {account.name}, builds {builds}")
-    override = paths().terraform_data_dir(account.name) / "demo-builds.tfvars.json"
-    override.parent.mkdir(parents=True, exist_ok=True)
-    override.write_text(json.dumps({"images": {name: {"build": build} for name, build in builds.items()}}))
-    TerraformRunner(account, echo=lambda line: echo("   " + line) if line.strip() else None).apply([override])
+    echo("== 3/5 invoke bump (each image to the build just pushed), then terraform apply")
+    releases = Releases(echo=lambda line: echo("   " + line))
+    for image, build in builds.items():
+        # The local stack starts empty, so its builds may be older than the ones declared.
+        for result in releases.bump(image, build, [account.name], allow_downgrade=True):
+            if result.changed:
+                echo(f"   {image}: {result.old} -> {result.new}")
+    TerraformRunner(account, echo=lambda line: echo("   " + line) if line.strip() else None).apply()
 
     echo(f"== 4/5 submit job {JOB}")
     job_id = jobs.submit(account, JOB, env={"GREETING": "batchform demo"})

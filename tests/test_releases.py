@@ -1,0 +1,247 @@
+"""Bump, promote and the releases matrix against real registries, the emulator and terraform.
+
+Each test works in a project root of its own (`release_project`) with two private emulator
+accounts, rel-a and rel-b, so that the repository's files and the local account are never
+touched. Builds are real images (tiny, FROM scratch) pushed through the local stack's registry.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import requests
+from batchform.errors import UserError
+from batchform.images import ImageBuilder, discover
+from batchform.registry import Registry
+from batchform.settings import Paths
+from batchform.terraform import TerraformRunner, cli_config_file
+from conftest import project_releases, release_source
+
+pytestmark = [pytest.mark.stack, pytest.mark.docker]
+
+
+def _snapshot(root: Path) -> dict[str, bytes]:
+    return {
+        str(p.relative_to(root)): p.read_bytes() for p in sorted((root / "terraform" / "accounts").iterdir())
+    }
+
+
+def _write_source(root: Path, account: str, images: dict[str, int]) -> None:
+    (root / "terraform" / "accounts" / f"{account}.yaml").write_text(release_source(images))
+
+
+def _push(root: Path, releases, account_names: list[str], image: str, content: str) -> int:  # noqa: ANN001
+    """Build `image` with new content and push it to the accounts: returns its build number."""
+    (root / "images" / image / "build.txt").write_text(content)
+    accounts = [releases.accounts.get(name) for name in account_names]
+    builder = ImageBuilder(accounts, echo=lambda _line: None)
+    spec = discover([image], releases.paths)[0]
+    return builder.push(builder.build(spec)).build
+
+
+def _push_manifest_only(account, image: str, tag: int) -> None:  # noqa: ANN001
+    """A minimal image straight through the registry API: fast, for tests that need many builds."""
+    registry = Registry(account)
+    base = f"{registry.base_url}/v2/{registry.repository_path(image)}"
+    config = json.dumps(
+        {
+            "architecture": "amd64",
+            "os": "linux",
+            "rootfs": {"type": "layers", "diff_ids": []},
+            "config": {"Labels": {"org.opencontainers.image.version": str(tag)}},
+        }
+    ).encode()
+    import hashlib
+
+    digest = "sha256:" + hashlib.sha256(config).hexdigest()
+    upload = requests.post(f"{base}/blobs/uploads/", timeout=30)
+    location = upload.headers["Location"]
+    separator = "&" if "?" in location else "?"
+    location = location if location.startswith("http") else f"{registry.base_url}{location}"
+    requests.put(f"{location}{separator}digest={digest}", data=config, timeout=30).raise_for_status()
+    manifest = {
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {
+            "mediaType": "application/vnd.oci.image.config.v1+json",
+            "digest": digest,
+            "size": len(config),
+        },
+        "layers": [],
+    }
+    requests.put(
+        f"{base}/manifests/{tag}",
+        data=json.dumps(manifest),
+        headers={"Content-Type": "application/vnd.oci.image.manifest.v1+json"},
+        timeout=30,
+    ).raise_for_status()
+
+
+def _cli(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = dict(
+        os.environ,
+        BATCHFORM_ROOT=str(root),
+        BATCHFORM_CONFIG=str(root / "batchform.yaml"),
+        BATCHFORM_HOME=str(root / ".batchform"),
+    )
+    return subprocess.run(
+        [sys.executable, "-m", "batchform", *args], env=env, capture_output=True, text=True, timeout=300
+    )
+
+
+def test_a_build_missing_from_the_registry_is_refused_with_the_command_that_puts_it_there(
+    local_stack, release_project
+) -> None:
+    releases = project_releases(release_project)
+    _write_source(release_project, "rel-a", {"alpha": 1})
+    _write_source(release_project, "rel-b", {"alpha": 1})
+    releases.render()
+    pushed = _push(release_project, releases, ["rel-a"], "alpha", "only in rel-a")
+    before = _snapshot(release_project)
+
+    with pytest.raises(UserError) as refused:
+        releases.bump("alpha", str(pushed), ["rel-b"])
+    assert f"invoke promote alpha --from rel-a --to rel-b --build {pushed}" in str(refused.value)
+    with pytest.raises(UserError) as refused:
+        releases.bump("alpha", str(pushed + 5), ["rel-a"])
+    assert "invoke build push --image alpha --account rel-a" in str(refused.value)
+    assert "\n" not in str(refused.value)
+    assert _snapshot(release_project) == before
+
+
+def test_bump_takes_the_newest_build_by_default_and_refuses_to_go_back_without_allow_downgrade(
+    local_stack, release_project
+) -> None:
+    releases = project_releases(release_project)
+    _write_source(release_project, "rel-a", {"alpha": 1, "beta": 1})
+    releases.render()
+    first = _push(release_project, releases, ["rel-a"], "alpha", "first")
+    second = _push(release_project, releases, ["rel-a"], "alpha", "second")
+
+    [result] = releases.bump("alpha", None, ["rel-a"])
+    assert (result.old, result.new) == (1, second)
+    assert (
+        f"-    build: 1  # bumped by invoke bump\n+    build: {second}  # bumped by invoke bump"
+        in result.diff
+    )
+    assert "images.beta" not in result.diff and releases.load("rel-a")["images"]["beta"]["build"] == 1
+
+    before = _snapshot(release_project)
+    with pytest.raises(UserError, match="goes backwards"):
+        releases.bump("alpha", str(first), ["rel-a"])
+    assert _snapshot(release_project) == before
+
+    [result] = releases.bump("alpha", str(first), ["rel-a"], allow_downgrade=True)
+    assert result.new == first and releases.stale() == []
+
+
+def test_twenty_bumps_of_one_account_at_once_all_land(local_stack, release_project) -> None:
+    images = [f"img{i:02d}" for i in range(20)]
+    for image in images:
+        (release_project / "images" / image).mkdir()
+        (release_project / "images" / image / "Dockerfile").write_text("FROM scratch\n")
+    releases = project_releases(release_project)
+    _write_source(release_project, "rel-a", dict.fromkeys(images, 1))
+    releases.render()
+    account = releases.accounts.get("rel-a")
+    for image in images:
+        _push_manifest_only(account, image, 7)
+
+    env = dict(
+        os.environ,
+        BATCHFORM_ROOT=str(release_project),
+        BATCHFORM_CONFIG=str(release_project / "batchform.yaml"),
+        BATCHFORM_HOME=str(release_project / ".batchform"),
+    )
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-m", "batchform", "bump", image, "7", "--account", "rel-a"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for image in images
+    ]
+    outcomes = [(p.wait(timeout=300), p.stderr.read()) for p in processes]
+    assert [code for code, _ in outcomes] == [0] * 20, outcomes
+    declared = releases.load("rel-a")["images"]
+    assert {image: declared[image]["build"] for image in images} == dict.fromkeys(images, 7)
+    assert releases.stale() == []
+
+
+def test_promote_copies_the_build_with_the_same_digest_then_bumps_the_target(
+    local_stack, release_project
+) -> None:
+    releases = project_releases(release_project)
+    _write_source(release_project, "rel-b", {"alpha": 1})
+    _push(release_project, releases, ["rel-a"], "alpha", "an older build")
+    built = _push(release_project, releases, ["rel-a"], "alpha", "promote me")
+    assert built > 1
+    _write_source(release_project, "rel-a", {"alpha": built})
+    releases.render()
+
+    result = _cli(release_project, "promote", "alpha", "--from", "rel-a", "--to", "b")
+    assert result.returncode == 0, result.stderr
+    assert f"alpha: 1 -> {built} in account rel-b" in result.stdout
+    source, target = (Registry(releases.accounts.get(name)) for name in ("rel-a", "rel-b"))
+    assert target.builds("alpha") == [built]
+    assert target.manifest("alpha", built)[0] == source.manifest("alpha", built)[0]
+    assert releases.load("rel-b")["images"]["alpha"]["build"] == built
+
+    again = _cli(release_project, "promote", "alpha", "--from", "rel-a", "--to", "rel-b")
+    assert again.returncode == 0 and "already at build" in again.stdout
+
+
+@pytest.fixture
+def tf_cli_config(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Share the repository's terraform plugin cache instead of filling a new one."""
+    rc = cli_config_file()
+    if rc is not None:
+        monkeypatch.setenv("TF_CLI_CONFIG_FILE", str(rc))
+
+
+def test_the_matrix_shows_declared_ahead_of_deployed_until_apply_brings_them_in_sync(
+    local_stack, terraform_binary, release_project, tf_cli_config
+) -> None:
+    releases = project_releases(release_project)
+    first = _push(release_project, releases, ["rel-a"], "alpha", "deployed first")
+    beta = _push(release_project, releases, ["rel-a"], "beta", "beta")
+    _write_source(release_project, "rel-a", {"alpha": first, "beta": beta})
+    releases.render()
+    account = releases.accounts.get("rel-a")
+    runner = TerraformRunner(
+        account, echo=lambda _line: None, p=Paths(release_project, release_project / ".batchform")
+    )
+    try:
+        runner.apply()
+        cells = {cell.image: cell for cell in releases.matrix()}
+        assert cells["alpha"].in_sync and cells["alpha"].deployed == [first]
+
+        second = _push(release_project, releases, ["rel-a"], "alpha", "deployed second")
+        releases.bump("alpha", None, ["rel-a"])
+        listed = _cli(release_project, "releases", "--json")
+        assert listed.returncode == 2, listed.stdout  # something differs
+        cells = {cell["image"]: cell for cell in json.loads(listed.stdout)}
+        assert (cells["alpha"]["declared"], cells["alpha"]["deployed"], cells["alpha"]["newest"]) == (
+            second,
+            [first],
+            second,
+        )
+        assert cells["alpha"]["notes"] == ["declared ahead of deployed"]
+        assert cells["beta"]["in_sync"]
+
+        runner.apply()
+        listed = _cli(release_project, "releases")
+        assert listed.returncode == 0, listed.stdout
+        assert all(cell.in_sync for cell in releases.matrix())
+        assert "in sync" in listed.stdout and "*" not in listed.stdout
+    finally:
+        runner.destroy()
+        shutil.rmtree(runner.data_dir, ignore_errors=True)
