@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import time
 import uuid
 
 import pytest
@@ -142,3 +144,71 @@ def test_a_job_definition_without_revision_means_its_latest_active_revision(
             batch.deregister_job_definition(jobDefinition=second["jobDefinitionArn"])
     finally:
         batch.deregister_job_definition(jobDefinition=first["jobDefinitionArn"])
+
+
+def test_a_jobs_output_reaches_its_log_stream_while_the_container_runs(local_account, scratch_queue) -> None:
+    from batchform import logs
+
+    batch = local_account.client("batch")
+    definition = batch.register_job_definition(
+        jobDefinitionName=f"stream-check-{uuid.uuid4().hex[:8]}",
+        type="container",
+        containerProperties={
+            "image": "batchform-base/busybox:1.36",
+            "command": ["sh", "-c", "echo first; sleep 4; echo second"],
+            "resourceRequirements": [{"type": "VCPU", "value": "1"}, {"type": "MEMORY", "value": "512"}],
+        },
+    )["jobDefinitionArn"]
+    try:
+        job_id = batch.submit_job(jobName="stream", jobQueue=scratch_queue, jobDefinition=definition)["jobId"]
+        seen_running: list[str] = []
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            job = batch.describe_jobs(jobs=[job_id])["jobs"][0]
+            if job["status"] == "RUNNING" and job["container"].get("logStreamName"):
+                with contextlib.suppress(local_account.client("logs").exceptions.ResourceNotFoundException):
+                    seen_running = list(logs.lines(local_account, job_id))  # the stream may not exist yet
+                if seen_running:
+                    break
+            if job["status"] in ("SUCCEEDED", "FAILED"):
+                break
+            time.sleep(0.2)
+        assert seen_running == ["first"]  # while running: the first line, not yet the second
+        from batchform import jobs
+
+        assert (
+            jobs.wait(local_account, [job_id], echo=lambda _l: None, timeout=60)[job_id].status == "SUCCEEDED"
+        )
+        assert list(logs.lines(local_account, job_id)) == ["first", "second"]  # each line exactly once
+    finally:
+        batch.deregister_job_definition(jobDefinition=definition)
+
+
+def test_describe_jobs_gives_a_failed_containers_exit_code_and_reason(local_account, scratch_queue) -> None:
+    batch = local_account.client("batch")
+    definition = batch.register_job_definition(
+        jobDefinitionName=f"exit-check-{uuid.uuid4().hex[:8]}",
+        type="container",
+        containerProperties={
+            "image": "batchform-base/busybox:1.36",
+            "command": ["sh", "-c", "exit 7"],
+            "resourceRequirements": [{"type": "VCPU", "value": "1"}, {"type": "MEMORY", "value": "512"}],
+        },
+    )["jobDefinitionArn"]
+    try:
+        job_id = batch.submit_job(jobName="exit", jobQueue=scratch_queue, jobDefinition=definition)["jobId"]
+        parent = batch.submit_job(
+            jobName="exit-array",
+            jobQueue=scratch_queue,
+            jobDefinition=definition,
+            arrayProperties={"size": 2},
+        )["jobId"]
+        from batchform import jobs
+
+        jobs.wait(local_account, [job_id, f"{parent}:0", f"{parent}:1"], echo=lambda _l: None, timeout=60)
+        job = batch.describe_jobs(jobs=[job_id])["jobs"][0]
+        assert (job["status"], job["container"]["exitCode"]) == ("FAILED", 7)
+        assert job["statusReason"] == "Essential container in task exited"
+        assert batch.describe_jobs(jobs=[parent])["jobs"][0]["status"] == "FAILED"
+    finally:
+        batch.deregister_job_definition(jobDefinition=definition)

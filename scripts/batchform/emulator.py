@@ -12,6 +12,11 @@ On top of moto's own server it adds:
   - a job's container gets what AWS Batch gives one: the region, credentials of the job
     definition's job role (in the job's account, from the emulator's STS), the array index
     of an array child, and, because the AWS it talks to is this emulator, AWS_ENDPOINT_URL;
+  - a job's output reaches CloudWatch Logs while its container runs, line by line, as the
+    awslogs driver sends it on AWS (moto writes it all when the container ends);
+  - DescribeJobs says what AWS says about a job that ran: its log stream from the start of
+    the attempt, the container's exit code, a status reason on failure, and an array parent
+    FAILED once every child is done and one failed (moto leaves it SUBMITTED forever);
   - a job definition named without a revision (by name, or by ARN without `:<revision>`)
     means its latest ACTIVE revision, as on AWS;
   - a launch template's own tags stay on the template, instead of also appearing in its
@@ -155,7 +160,65 @@ class _JobContainers:
     def run(self, *args: Any, **kwargs: Any) -> Any:
         # Added at start only: DescribeJobs keeps showing just the job's own variables, as on AWS.
         kwargs["environment"] = {**job_container_environment(self._job), **(kwargs.get("environment") or {})}
-        return self._containers.run(*args, **kwargs)
+        container = self._containers.run(*args, **kwargs)
+        _stream_container_logs(self._job, container)
+        return container
+
+
+def _docker_time_ms(stamp: str) -> int:
+    """Docker's RFC 3339 log timestamp (nanoseconds, Z) in epoch milliseconds."""
+    import datetime
+
+    whole, _, rest = stamp.rstrip("Z").partition(".")
+    moment = datetime.datetime.fromisoformat(whole).replace(tzinfo=datetime.UTC)
+    return int(moment.timestamp() * 1000) + int((rest + "000")[:3])
+
+
+def _stream_container_logs(job: Any, container: Any) -> None:
+    """Forward the container's lines to the job's log stream as they come, like the awslogs driver.
+
+    moto's own write of all the lines when the container ends is then skipped for this stream:
+    it waits for this forwarding to finish instead, so no line is lost or written twice.
+    """
+    backend, group, stream = job._log_backend, job._log_group, job._stream_name  # noqa: SLF001
+    backend.ensure_log_group(group)
+    backend.ensure_log_stream(group, stream)
+
+    def forward() -> None:
+        try:
+            pending = b""
+            for chunk in container.logs(stream=True, follow=True, timestamps=True, stdout=True, stderr=True):
+                pending += chunk
+                *lines, pending = pending.split(b"\n")
+                events = []
+                for raw in lines:
+                    stamp, _, message = raw.decode(errors="replace").partition(" ")
+                    if message.strip():
+                        events.append({"timestamp": _docker_time_ms(stamp), "message": message.strip()})
+                if events:
+                    backend.put_log_events(group, stream, events)
+        except Exception as exc:  # noqa: BLE001 - the job goes on; its lines are what got through
+            log.warning("log forwarding of job %s stopped: %s", job.job_id, exc)
+
+    forwarder = threading.Thread(target=forward, name=f"logs-{job.job_id}", daemon=True)
+    forwarder.start()
+    job._log_backend = _ForwardedLogs(backend, stream, forwarder)  # noqa: SLF001
+
+
+class _ForwardedLogs:
+    """The logs backend, except that the bulk write of an already forwarded stream waits instead."""
+
+    def __init__(self, backend: Any, stream: str, forwarder: threading.Thread):
+        self._backend, self._stream, self._forwarder = backend, stream, forwarder
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._backend, name)
+
+    def put_log_events(self, group: str, stream: str, events: list[dict[str, Any]]) -> Any:
+        if stream != self._stream:
+            return self._backend.put_log_events(group, stream, events)
+        self._forwarder.join(timeout=30)
+        return None
 
 
 class _JobDockerClient:
@@ -176,6 +239,37 @@ def _give_job_containers_their_aws_environment() -> None:
         return _JobDockerClient(engine_client(self), self)
 
     models.Job.docker_client = property(docker_client)  # type: ignore[assignment]
+
+
+FINAL = ("SUCCEEDED", "FAILED")
+
+
+def _describe_jobs_as_aws_does() -> None:
+    from moto.batch.models import Job
+
+    original_start, original_describe = Job._start_attempt, Job.describe  # noqa: SLF001
+
+    def start_attempt(self: Any) -> None:
+        # AWS names the attempt's log stream as soon as its container starts; moto only at the end.
+        self.log_stream_name = self._stream_name  # noqa: SLF001
+        original_start(self)
+
+    def describe(self: Any) -> dict[str, Any]:
+        children = self._child_jobs or []  # noqa: SLF001
+        if children and self.status not in FINAL and all(c.status in FINAL for c in children):
+            if any(c.status == "FAILED" for c in children):
+                self.status = "FAILED"
+        result = original_describe(self)
+        if self.job_stopped and self.exit_code is not None and "container" in result:
+            result["container"]["exitCode"] = self.exit_code
+            if result.get("attempts"):
+                result["attempts"][-1].setdefault("container", {})["exitCode"] = self.exit_code
+        if result.get("status") == "FAILED" and not result.get("statusReason") and not children:
+            result["statusReason"] = "Essential container in task exited"
+        return result
+
+    Job._start_attempt = start_attempt  # type: ignore[method-assign]  # noqa: SLF001
+    Job.describe = describe  # type: ignore[method-assign]
 
 
 REVISIONLESS_ARN = re.compile(r"^arn:[^:]+:batch:[^:]+:[0-9]{12}:job-definition/([^:]+)$")
@@ -225,6 +319,7 @@ def install_extensions() -> None:
     _honour_awslogs_options()
     _give_job_containers_their_aws_environment()
     _resolve_revisionless_job_definitions()
+    _describe_jobs_as_aws_does()
     _keep_launch_template_tags_off_its_data()
 
 
