@@ -108,7 +108,7 @@ module "job_definitions" {
       parameters      = job.parameters
       platform        = contains(["FARGATE", "FARGATE_SPOT"], var.compute.type) ? "FARGATE" : "EC2"
       log_group_name  = module.log_groups.names[local.log_group_names[name]]
-      tags            = merge(job.tags, { "batchform:image" = job.image })
+      tags            = merge(job.tags, { "batchform:image" = job.image }, job.owner == null ? {} : { "batchform:owner" = job.owner })
 
       evaluate_on_exit           = job.evaluate_on_exit
       job_role_policy_statements = job.policy_statements

@@ -37,3 +37,14 @@ output "log_group_names" {
   description = "Job name => CloudWatch log group name."
   value       = local.log_group_names
 }
+
+output "jobs" {
+  description = "Job name => where it runs: job definition ARN without revision, job queue ARN, log group name."
+  value = {
+    for name, job in var.jobs : name => {
+      definition = module.job_definitions.arn_prefixes[name]
+      queue      = module.job_queue.arn
+      log_group  = local.log_group_names[name]
+    }
+  }
+}

@@ -106,6 +106,8 @@ variable "jobs" {
   description = "Job definitions this account registers; each names one of var.images."
   type = map(object({
     image           = string
+    owner           = optional(string)
+    queue           = optional(string, "default")
     command         = optional(list(string), [])
     vcpus           = optional(number, 1)
     memory          = optional(number, 2048)
@@ -134,6 +136,11 @@ variable "jobs" {
   validation {
     condition     = alltrue([for name, job in var.jobs : contains(keys(var.images), job.image)])
     error_message = "Every jobs.<name>.image must name an entry of images."
+  }
+
+  validation {
+    condition     = alltrue([for name, job in var.jobs : job.queue == "default"])
+    error_message = "Every jobs.<name>.queue must name one of the account's job queues: default."
   }
 
   validation {

@@ -770,3 +770,21 @@ def test_an_interrupted_render_leaves_the_old_file(project: Path, monkeypatch: p
             assert path.read_bytes() == new, f"{path.name} holds part of a rendering"
     assert releases.render() == [target]
     assert target.read_bytes() == new
+
+
+@pytest.mark.parametrize(
+    ("job", "field", "expected"),
+    [
+        ({"environment": {"PORT": 8080}}, "jobs.alpha.environment", "a mapping of text to text"),
+        ({"vcpus": "1"}, "jobs.alpha.vcpus", "a number"),
+        ({"memory": 512.5}, "jobs.alpha.memory", "a whole number"),
+        ({"command": "echo hi"}, "jobs.alpha.command", "a list of text"),
+        ({"owner": ["a", "b"]}, "jobs.alpha.owner", "text"),
+    ],
+    ids=["env-number", "vcpus-text", "memory-fraction", "command-not-list", "owner-list"],
+)
+def test_a_job_field_of_the_wrong_type_is_refused_naming_it(job: dict, field: str, expected: str) -> None:
+    data = {"images": {"alpha": {"build": 1}}, "jobs": {"alpha": {"image": "alpha", **job}}}
+    with pytest.raises(ConfigError) as caught:
+        validate_source("rel-a.yaml", data)
+    assert f"rel-a.yaml: {field}: must be {expected}" in str(caught.value)

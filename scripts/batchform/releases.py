@@ -39,21 +39,32 @@ Echo = Callable[[str], None]
 
 # Top-level settings of a source, in the order they are rendered (images and jobs follow).
 SETTINGS = ("compute", "log_retention_days", "force_delete_repositories", "tags")
-IMAGE_KEYS = {"build", "keep_builds", "pull_account_ids"}
-JOB_KEYS = {
-    "image",
-    "command",
-    "vcpus",
-    "memory",
-    "environment",
-    "secrets",
-    "retry_attempts",
-    "timeout_seconds",
-    "parameters",
-    "tags",
-    "evaluate_on_exit",
-    "policy_statements",
+# The type each key takes: "text", "whole", "number", "flag", "texts" (a list of text),
+# "text map" (text => text), "map", "list of maps".
+SETTING_TYPES = {
+    "compute": "map",
+    "log_retention_days": "whole",
+    "force_delete_repositories": "flag",
+    "tags": "text map",
 }
+IMAGE_TYPES = {"build": "whole", "keep_builds": "whole", "pull_account_ids": "texts"}
+JOB_TYPES = {
+    "image": "text",
+    "owner": "text",
+    "queue": "text",
+    "command": "texts",
+    "vcpus": "number",
+    "memory": "whole",
+    "environment": "text map",
+    "secrets": "text map",
+    "retry_attempts": "whole",
+    "timeout_seconds": "whole",
+    "parameters": "text map",
+    "tags": "text map",
+    "evaluate_on_exit": "list of maps",
+    "policy_statements": "list of maps",
+}
+IMAGE_KEYS, JOB_KEYS = set(IMAGE_TYPES), set(JOB_TYPES)
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")  # used with fullmatch: no trailing newline slips in
 # Words that mean something at the start of an HCL expression: such keys are always quoted.
 HCL_KEYWORDS = {"for", "in", "if", "else", "endif", "endfor", "null", "true", "false"}
@@ -142,6 +153,41 @@ def _check_build(where: str, value: Any) -> int:
     return value
 
 
+def _check_type(where: str, value: Any, kind: str) -> None:
+    def text(v: Any) -> bool:
+        return isinstance(v, str)
+
+    checks = {
+        "text": text,
+        "whole": lambda v: isinstance(v, int) and not isinstance(v, bool),
+        "number": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
+        "flag": lambda v: isinstance(v, bool),
+        "texts": lambda v: isinstance(v, list) and all(text(i) for i in v),
+        "text map": lambda v: isinstance(v, dict) and all(text(k) and text(i) for k, i in v.items()),
+        "map": lambda v: isinstance(v, dict),
+        "list of maps": lambda v: isinstance(v, list) and all(isinstance(i, dict) for i in v),
+    }
+    if not checks[kind](value):
+        hint = (
+            " (quote numbers and dates that are meant as text)"
+            if kind in ("text", "texts", "text map")
+            else ""
+        )
+        raise ConfigError(f"{where}: must be {_KIND_NAMES[kind]}, got {value!r}{hint}")
+
+
+_KIND_NAMES = {
+    "text": "text",
+    "whole": "a whole number",
+    "number": "a number",
+    "flag": "true or false",
+    "texts": "a list of text",
+    "text map": "a mapping of text to text",
+    "map": "a mapping",
+    "list of maps": "a list of mappings",
+}
+
+
 def validate_source(name: str, data: Any) -> dict[str, Any]:
     """Refuse what the template would drop or terraform misread, naming the field."""
     data = _check_mapping(name, data if data is not None else {})
@@ -149,6 +195,8 @@ def validate_source(name: str, data: Any) -> dict[str, Any]:
         if key not in (*SETTINGS, "images", "jobs"):
             known = ", ".join((*SETTINGS, "images", "jobs"))
             raise ConfigError(f"{name}: {key}: unknown key (known: {known})")
+        if key in SETTING_TYPES:
+            _check_type(f"{name}: {key}", data[key], SETTING_TYPES[key])
     images = _check_mapping(f"{name}: images", data.get("images") or {})
     for image, entry in images.items():
         where = f"{name}: images.{image}"
@@ -159,6 +207,8 @@ def validate_source(name: str, data: Any) -> dict[str, Any]:
             if key not in IMAGE_KEYS:
                 raise ConfigError(f"{where}.{key}: unknown key (known: {', '.join(sorted(IMAGE_KEYS))})")
         _check_build(f"{where}.build", entry.get("build"))
+        for key, value in entry.items():
+            _check_type(f"{where}.{key}", value, IMAGE_TYPES[key])
     jobs = _check_mapping(f"{name}: jobs", data.get("jobs") or {})
     for job, entry in jobs.items():
         where = f"{name}: jobs.{job}"
@@ -168,6 +218,7 @@ def validate_source(name: str, data: Any) -> dict[str, Any]:
         for key in entry:
             if key not in JOB_KEYS:
                 raise ConfigError(f"{where}.{key}: unknown key (known: {', '.join(sorted(JOB_KEYS))})")
+            _check_type(f"{where}.{key}", entry[key], JOB_TYPES[key])
         if entry.get("image") not in images:
             raise ConfigError(f"{where}.image: must name one of this account's images ({', '.join(images)})")
     return data

@@ -29,6 +29,7 @@ images = {
 jobs = {
   hello = {
     image  = "hello"
+    owner  = "batch-platform"
     vcpus  = 0.25
     memory = 512
   }
