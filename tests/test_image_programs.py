@@ -114,6 +114,29 @@ def test_fetch_and_run_runs_s3_script_with_arguments_and_environment_and_returns
     assert list(scratch.iterdir()) == []
 
 
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        ({"BATCHFORM_ITEMS": '["a.csv", {"k": 1}, "c.csv"]', "AWS_BATCH_JOB_ARRAY_INDEX": "1"}, '{"k": 1}'),
+        ({"BATCHFORM_ITEMS": '["a.csv", "b.csv"]', "AWS_BATCH_JOB_ARRAY_INDEX": "0"}, "a.csv"),
+        ({"BATCHFORM_ITEM": "only.csv"}, "only.csv"),
+        ({}, ""),
+    ],
+    ids=["array-child-json-item", "array-child-text-item", "single-job", "no-fan-out"],
+)
+def test_fetch_and_run_gives_the_script_its_fan_out_item(
+    aws: None, tmp_path: Path, extra: dict[str, str], expected: str
+) -> None:
+    bucket("jobs")
+    put("jobs", "item.sh", b'#!/bin/sh\nprintf %s "$BATCHFORM_ITEM" > "$OUT"\n')
+    out = tmp_path / "item.txt"
+    code = fetch_and_run.main(
+        ["fetch_and_run.py"], environ(BATCH_FILE_URL="s3://jobs/item.sh", OUT=str(out), **extra)
+    )
+    assert code == 0
+    assert out.read_text() == expected
+
+
 def test_fetch_and_run_runs_a_script_without_shebang_with_sh(aws: None, tmp_path: Path) -> None:
     bucket("jobs")
     put("jobs", "plain", b'echo "ran as $0" > "$OUT"\n')

@@ -4,6 +4,10 @@ Environment: BATCH_FILE_URL (s3://bucket/key or https://...), BATCH_FILE_TYPE (s
 default zip when the URL's path ends with .zip). The job's command arguments go to the script;
 for a zip the first one names the script inside the archive (default run.sh).
 
+Fan-out (`invoke submit JOB --each FILE`): the items of an array job arrive as a JSON array
+in BATCHFORM_ITEMS; each child's own item, BATCHFORM_ITEMS[AWS_BATCH_JOB_ARRAY_INDEX], is
+given to the script as BATCHFORM_ITEM (a plain job gets BATCHFORM_ITEM directly).
+
 Exit codes: the script's own (128+N when killed by signal N), 2 bad input, 3 download failed,
 126/127 the script could not be started.
 """
@@ -11,6 +15,7 @@ Exit codes: the script's own (128+N when killed by signal N), 2 bad input, 3 dow
 from __future__ import annotations
 
 import http.client
+import json
 import os
 import shutil
 import signal
@@ -203,11 +208,23 @@ def fetch_and_run(argv: list[str], environ: Mapping[str, str]) -> int:
                 if not script.is_file():
                     raise Failure("the archive has no run.sh and no command argument names its script", 2)
             script.chmod(0o700)
-        code = run(script, args, root, environ)
+        code = run(script, args, root, with_item(environ))
         log(f"{script.name} exited with {code}")
         return code
     finally:
         shutil.rmtree(root, ignore_errors=True)
+
+
+def with_item(environ: Mapping[str, str]) -> Mapping[str, str]:
+    """The environment with BATCHFORM_ITEM set to this array child's item, when it is one."""
+    items, index = environ.get("BATCHFORM_ITEMS"), environ.get("AWS_BATCH_JOB_ARRAY_INDEX")
+    if items is None or index is None or "BATCHFORM_ITEM" in environ:
+        return environ
+    try:
+        item = json.loads(items)[int(index)]
+    except (ValueError, IndexError, TypeError):
+        raise Failure(f"no item {index} in BATCHFORM_ITEMS", 2) from None
+    return {**environ, "BATCHFORM_ITEM": item if isinstance(item, str) else json.dumps(item)}
 
 
 def main(argv: list[str] | None = None, environ: Mapping[str, str] | None = None) -> int:

@@ -8,10 +8,12 @@ lines read back from CloudWatch Logs.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 
-from . import baseimages, jobs, logs
+from . import baseimages, jobs
 from .accounts import Accounts
+from .follow import JobWatcher, LogFollower
 from .images import build_images, push_images
 from .localstack import LocalStack
 from .releases import Releases
@@ -43,12 +45,19 @@ def run(echo: Echo) -> str:
                 echo(f"   {image}: {result.old} -> {result.new}")
     TerraformRunner(account, echo=lambda line: echo("   " + line) if line.strip() else None).apply()
 
-    echo(f"== 4/5 submit job {JOB}")
-    job_id = jobs.submit(account, JOB, env={"GREETING": "batchform demo"})
-    state = jobs.wait(account, [job_id], echo=lambda line: echo("   " + line))[job_id]
+    echo(f"== 4/5 invoke submit {JOB} --follow")
+    request = jobs.SubmitRequest(job=JOB, env={"GREETING": "batchform demo"})
+    [submitted] = jobs.Submitter(account).submit(
+        jobs.deployed_job(account, JOB), request, token=uuid.uuid4().hex
+    )
+    echo(f"   submitted {JOB} as {submitted.job_id}")
 
-    echo(f"== 5/5 log lines of {job_id}, read from CloudWatch Logs")
-    for line in logs.lines(account, job_id):
-        echo(f"   | {line}")
-    echo(f"job {job_id} {state.status}")
-    return state.status
+    echo(f"== 5/5 following {submitted.job_id}: status changes, and log lines from CloudWatch Logs")
+    watcher = JobWatcher(account, echo=lambda line: echo("   " + line), poll=0.5)
+    follower = LogFollower(account, submitted.job_id, echo=lambda line: echo(f"   | {line}"), poll=0.5)
+    outcome = watcher.wait(
+        [submitted.job_id], on_poll=lambda described: follower.read_available(described.get(submitted.job_id))
+    )[submitted.job_id]
+    follower.follow()
+    echo(f"job {submitted.job_id} {outcome.status}")
+    return outcome.status

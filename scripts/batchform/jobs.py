@@ -1,23 +1,85 @@
-"""Submit Batch jobs by the name they are declared under, and follow them to the end."""
+"""Submit Batch jobs by the name they are declared under, and follow them to the end.
+
+A submission is a `SubmitRequest` sent by a `Submitter`. The submitter checks every AWS limit
+before its first AWS call, paces its calls (a token bucket shared by all threads using it, on
+top of botocore's own retries) and makes submitting again safe:
+
+Idempotency
+    Every submission has a token: the one given, or one derived from the account, the job and
+    the request's content (not its name). The job is tagged with it (`batchform:token`), and a
+    journal, `<BATCHFORM_HOME>/journal/<account>.jsonl`, records `submitting` (with the job
+    name) before SubmitJob and `submitted` (with the job id) after. The same token again
+    within the reattach window returns the recorded job instead of a second one; after a
+    crash during the call, the job is looked up in the queue by its recorded name and token
+    tag, and submitted (under the same name) only when it is not there.
+
+Fan-out (`items`, from `--each FILE`)
+    The items reach the containers in the environment:
+
+    - `BATCHFORM_ITEMS`: a JSON array of the items of this array job. Each child's item is
+      `BATCHFORM_ITEMS[AWS_BATCH_JOB_ARRAY_INDEX]`; the fetch-and-run image exports it as
+      `BATCHFORM_ITEM`.
+    - `BATCHFORM_ITEMS_OFFSET`: the index in the file of this job's first item, so a child
+      handles item `BATCHFORM_ITEMS_OFFSET + AWS_BATCH_JOB_ARRAY_INDEX` of the file.
+    - A job of a single item is a plain job with `BATCHFORM_ITEM` set directly.
+
+    Items are split, in order, into as few jobs as SubmitJob's limits allow (30 KiB of request,
+    10,000 children per array job). Each job is tagged `batchform:chunk` with its index and is
+    journalled on its own, so an interrupted fan-out submits only the jobs still missing.
+"""
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
+import json
+import os
+import random
 import re
+import threading
 import time
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
+
+from botocore.exceptions import ClientError
 
 from .accounts import Account
 from .deployment import outputs
 from .errors import UserError
+from .settings import paths
 
 Echo = Callable[[str], None]
 
 FINAL_STATES = ("SUCCEEDED", "FAILED")
 DESCRIBE_BATCH = 100  # DescribeJobs takes at most 100 ids per call
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+JOB_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$")
+# A token is a tag value, so it keeps to characters every AWS tag accepts.
+TOKEN = re.compile(r"^[A-Za-z0-9_.:/=+@-]{1,128}$")
+
+MAX_REQUEST_BYTES = 30 * 1024  # SubmitJob's whole request
+MIN_ARRAY_SIZE, MAX_ARRAY_SIZE = 2, 10_000
+MAX_DEPENDENCIES = 20
+MIN_TIMEOUT = 60
+MIN_ATTEMPTS, MAX_ATTEMPTS = 1, 10
+MAX_TAGS, MAX_TAG_KEY, MAX_TAG_VALUE = 50, 128, 256
+DEPENDENCY_TYPES = ("N_TO_N", "SEQUENTIAL")
+
+TOKEN_TAG = "batchform:token"  # noqa: S105 -- a tag key, not a secret
+CHUNK_TAG = "batchform:chunk"
+ITEM_ENV, ITEMS_ENV, OFFSET_ENV = "BATCHFORM_ITEM", "BATCHFORM_ITEMS", "BATCHFORM_ITEMS_OFFSET"
+
+# In lifecycle order: a job moving on while we look is found in a later status, not missed.
+LOOKUP_STATUSES = ("SUBMITTED", "PENDING", "RUNNABLE", "STARTING", "RUNNING", "SUCCEEDED", "FAILED")
+THROTTLING_CODES = frozenset({"TooManyRequestsException", "ThrottlingException", "Throttling"})
+BACKOFF_BASE, BACKOFF_CAP = 0.2, 10.0
+JOURNAL_COMPACT_BYTES = 1 << 20
+JOURNAL_KEEP_SECONDS = 86_400.0
 
 
 def default_job_name(job: str, now: datetime | None = None) -> str:
@@ -26,22 +88,6 @@ def default_job_name(job: str, now: datetime | None = None) -> str:
     name = re.sub(r"[^A-Za-z0-9_-]", "-", f"{job}-{stamp}")
     name = re.sub(r"^[^A-Za-z0-9]+", "", name)
     return name[:128] or f"job-{stamp}"
-
-
-def parse_env(pairs: Iterable[str]) -> dict[str, str]:
-    env: dict[str, str] = {}
-    for pair in pairs:
-        name, sep, value = pair.partition("=")
-        if not sep:
-            raise UserError(f"--env {pair!r}: expected NAME=VALUE")
-        if not ENV_NAME.match(name):
-            raise UserError(
-                f"--env {name!r}: names are letters, digits and underscores, not starting with a digit"
-            )
-        if name.startswith("AWS_BATCH"):
-            raise UserError(f"--env {name}: names starting with AWS_BATCH are reserved by AWS Batch")
-        env[name] = value
-    return env
 
 
 @dataclass
@@ -53,25 +99,773 @@ class JobState:
     exit_code: int | None = None
 
 
-def submit(account: Account, job: str, env: dict[str, str] | None = None, name: str | None = None) -> str:
-    """Submit one job to the account's queue; returns its job id."""
+# ---- what to submit -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DeployedJob:
+    """Where a declared job runs, from terraform's outputs."""
+
+    job: str
+    definition: str  # job definition ARN without revision
+    queue: str  # job queue ARN
+    log_group: str | None = None
+
+
+@dataclass
+class SubmitRequest:
+    job: str
+    name: str | None = None
+    env: dict[str, str] = field(default_factory=dict)
+    params: dict[str, str] = field(default_factory=dict)
+    command: list[str] | None = None
+    array_size: int | None = None
+    # (job id, None | "N_TO_N" | "SEQUENTIAL"); SEQUENTIAL has the empty job id
+    depends_on: list[tuple[str, str | None]] = field(default_factory=list)
+    tags: dict[str, str] = field(default_factory=dict)
+    timeout: int | None = None  # seconds per attempt
+    retries: int | None = None  # attempts
+    items: list[str] | None = None  # fan-out, one job or array child per item
+
+    def __post_init__(self) -> None:
+        # Command-line tasks hand over numbers as text (invoke types a flag by its default,
+        # and None says nothing): take whole numbers in either form, refuse anything else.
+        for field_name, flag in (
+            ("array_size", "--array-size"),
+            ("timeout", "--timeout"),
+            ("retries", "--retries"),
+        ):
+            value = getattr(self, field_name)
+            if value is None or (isinstance(value, int) and not isinstance(value, bool)):
+                continue
+            if isinstance(value, str) and re.fullmatch(r"\s*[+-]?[0-9]+\s*", value):
+                setattr(self, field_name, int(value))
+                continue
+            raise UserError(f"{flag} {value!r}: must be a whole number")
+
+
+@dataclass
+class SubmitResult:
+    job_id: str
+    name: str
+    token: str
+    reattached: bool  # True: submitted before, this call only found it again
+    array_size: int | None
+    submitted_at: float  # seconds since the epoch
+    children: int = 0  # items covered by this job
+
+
+def deployed_job(account: Account, job: str) -> DeployedJob:
+    """Where `job` runs in `account`, from terraform's outputs (cached after every apply)."""
     deployed = outputs(account)
     # Without the revision, Batch runs the latest ACTIVE one: an apply by someone else since
     # our outputs were cached cannot leave us submitting a stale (or deregistered) revision.
-    definitions = deployed.get("job_definition_arn_prefixes", {})
+    declared = deployed.get("jobs") or {}
+    if job in declared:
+        where = declared[job]
+        return DeployedJob(job, where["definition"], where["queue"], where.get("log_group"))
+    definitions = deployed.get("job_definition_arn_prefixes") or {}
     if job not in definitions:
-        known = ", ".join(sorted(definitions)) or "none"
+        known = ", ".join(sorted(set(definitions) | set(declared))) or "none"
         raise UserError(f"unknown job '{job}' in account {account.name} (deployed: {known})")
-    request: dict[str, Any] = {
-        "jobName": name or default_job_name(job),
-        "jobQueue": deployed["job_queue_arns"]["default"],
-        "jobDefinition": definitions[job],
-    }
+    return DeployedJob(
+        job,
+        definitions[job],
+        deployed["job_queue_arns"]["default"],
+        (deployed.get("log_group_names") or {}).get(job),
+    )
+
+
+# ---- command-line values --------------------------------------------------------------------
+
+
+def _check_env_name(name: str) -> None:
+    if not ENV_NAME.match(name):
+        raise UserError(
+            f"--env {name!r}: names are letters, digits and underscores, not starting with a digit"
+        )
+    if name.startswith("AWS_BATCH"):
+        raise UserError(f"--env {name}: names starting with AWS_BATCH are reserved by AWS Batch")
+
+
+def parse_env(pairs: Iterable[str]) -> dict[str, str]:
+    env: dict[str, str] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep:
+            raise UserError(f"--env {pair!r}: expected NAME=VALUE")
+        _check_env_name(name)
+        env[name] = value
+    return env
+
+
+def parse_pairs(pairs: Iterable[str], what: str) -> dict[str, str]:
+    """`KEY=VALUE` values of the flag `what` (`--param`, `--tag`); a later key wins."""
+    found: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise UserError(f"{what} {pair!r}: expected KEY=VALUE")
+        if not key:
+            raise UserError(f"{what} {pair!r}: empty key")
+        found[key] = value
+    return found
+
+
+def parse_depends_on(values: Iterable[str]) -> list[tuple[str, str | None]]:
+    """`JOBID`, `JOBID:N_TO_N`, or `SEQUENTIAL` (which names no job) -> (job id, type)."""
+    found: list[tuple[str, str | None]] = []
+    for value in values:
+        text = value.strip()
+        if text.upper() == "SEQUENTIAL":
+            found.append(("", "SEQUENTIAL"))
+            continue
+        head, sep, tail = text.rpartition(":")
+        kind: str | None = None
+        job_id = text
+        if sep and tail.upper() in DEPENDENCY_TYPES:
+            job_id, kind = head, tail.upper()
+        elif sep and not tail.isdigit():  # `JOBID:3` is a child of an array job, not a type
+            raise UserError(f"--depends-on {value}: expected JOBID, JOBID:N_TO_N or SEQUENTIAL")
+        if kind == "SEQUENTIAL":
+            raise UserError(f"--depends-on {value}: SEQUENTIAL names no job; give --depends-on SEQUENTIAL")
+        if not job_id:
+            raise UserError(f"--depends-on {value!r}: no job id")
+        found.append((job_id, kind))
+    return found
+
+
+def load_items(path: str | Path) -> list[str]:
+    """The items of `--each FILE`: a JSON array, or one item per non-empty line.
+
+    Items of a JSON array that are not strings become their compact JSON text. A line's
+    surrounding whitespace is dropped.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UserError(f"--each {path}: no such file") from None
+    except UnicodeDecodeError:
+        raise UserError(f"--each {path}: not UTF-8 text") from None
+    except OSError as exc:
+        raise UserError(f"--each {path}: {exc.strerror}") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        if path.suffix.lower() == ".json":
+            raise UserError(f"--each {path}: invalid JSON at line {exc.lineno}: {exc.msg}") from None
+        data = None
+    if isinstance(data, list):
+        items = [v if isinstance(v, str) else json.dumps(v, separators=(",", ":")) for v in data]
+    elif path.suffix.lower() == ".json":
+        raise UserError(f"--each {path}: a JSON file of items must hold an array")
+    else:
+        items = [line.strip() for line in text.splitlines() if line.strip()]
+    if not items:
+        raise UserError(f"--each {path}: no items")
+    return items
+
+
+# ---- limits ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Chunk:
+    """One SubmitJob call of a request: the whole request, or a run of its items."""
+
+    index: int = 0
+    offset: int = 0  # index of the first item in the request's items
+    items: tuple[str, ...] | None = None  # None: the request has no items
+    array_size: int | None = None
+
+    @property
+    def children(self) -> int:
+        return len(self.items or ())
+
+
+# The largest queue and definition ARNs, job name and token a request can have. Fan-out is
+# planned against them, so the split depends on the request alone (the same on every
+# resubmission, whatever name or queue) and fits wherever it is sent.
+_ENVELOPE_TARGET = DeployedJob(
+    job="",
+    definition="arn:aws-iso-b:batch:us-isob-east-1:000000000000:job-definition/" + "d" * 128,
+    queue="arn:aws-iso-b:batch:us-isob-east-1:000000000000:job-queue/" + "q" * 128,
+)
+_ENVELOPE_NAME = "n" * 128
+_ENVELOPE_TOKEN = "t" * 128
+_DERIVED_TOKEN = "0" * 32  # as long as request_token()'s
+
+
+def _dependency_text(job_id: str, kind: str | None) -> str:
+    return ":".join(part for part in (job_id, kind) if part)
+
+
+def _check_tags(request: SubmitRequest) -> None:
+    ours = 2 if request.items is not None else 1
+    if len(request.tags) > MAX_TAGS - ours:
+        raise UserError(
+            f"--tag: at most {MAX_TAGS - ours} tags (AWS allows {MAX_TAGS} per job and batchform "
+            f"adds {ours}), got {len(request.tags)}"
+        )
+    for key, value in request.tags.items():
+        if not 1 <= len(key) <= MAX_TAG_KEY:
+            raise UserError(f"--tag {key[:40]!r}: keys are 1-{MAX_TAG_KEY} characters, got {len(key)}")
+        if key.lower().startswith("aws:"):
+            raise UserError(f"--tag {key}: keys starting with aws: are reserved by AWS")
+        if key in (TOKEN_TAG, CHUNK_TAG):
+            raise UserError(f"--tag {key}: set by batchform (choose the token with --token)")
+        if len(value) > MAX_TAG_VALUE:
+            raise UserError(f"--tag {key}: values are at most {MAX_TAG_VALUE} characters, got {len(value)}")
+
+
+def _check_dependencies(request: SubmitRequest) -> None:
+    if len(request.depends_on) > MAX_DEPENDENCIES:
+        raise UserError(
+            f"--depends-on: at most {MAX_DEPENDENCIES} dependencies, got {len(request.depends_on)}"
+        )
+    for job_id, kind in request.depends_on:
+        shown = _dependency_text(job_id, kind) or "''"
+        if kind is not None and kind not in DEPENDENCY_TYPES:
+            raise UserError(f"--depends-on {shown}: the type is N_TO_N or SEQUENTIAL")
+        if kind == "SEQUENTIAL" and job_id:
+            raise UserError(f"--depends-on {shown}: SEQUENTIAL names no job; give --depends-on SEQUENTIAL")
+        if kind != "SEQUENTIAL" and not job_id:
+            raise UserError(f"--depends-on {shown}: no job id")
+        if kind is not None and request.array_size is None:
+            if request.items is not None:
+                raise UserError(
+                    f"--depends-on {shown}: {kind} needs --array-size (--each may split its items "
+                    "over several array jobs)"
+                )
+            raise UserError(f"--depends-on {shown}: {kind} is only for array jobs (--array-size)")
+
+
+def _check_fields(request: SubmitRequest) -> None:
+    if request.name is not None and not JOB_NAME.match(request.name):
+        raise UserError(
+            f"--name {request.name[:140]!r}: job names are 1-128 letters, digits, hyphens and "
+            "underscores, starting with a letter or digit"
+        )
+    for name in request.env:
+        _check_env_name(name)
+    if request.items is not None:
+        taken = sorted({ITEM_ENV, ITEMS_ENV, OFFSET_ENV} & set(request.env))
+        if taken:
+            raise UserError(f"--env {taken[0]}: set by --each, which gives each job its items there")
+        if request.array_size is not None:
+            raise UserError(
+                "--each and --array-size: --each makes one array child per item; give one of them"
+            )
+        if not request.items:
+            raise UserError("--each: no items")
+    if request.array_size is not None and not MIN_ARRAY_SIZE <= request.array_size <= MAX_ARRAY_SIZE:
+        raise UserError(
+            f"--array-size {request.array_size}: must be from {MIN_ARRAY_SIZE} to {MAX_ARRAY_SIZE}"
+        )
+    if request.command is not None and not request.command:
+        raise UserError("--command: empty; leave it out to run the job definition's command")
+    for key in request.params:
+        if not key:
+            raise UserError("--param: empty name")
+    _check_tags(request)
+    _check_dependencies(request)
+    if request.timeout is not None and request.timeout < MIN_TIMEOUT:
+        raise UserError(f"--timeout {request.timeout}: must be at least {MIN_TIMEOUT} seconds")
+    if request.retries is not None and not MIN_ATTEMPTS <= request.retries <= MAX_ATTEMPTS:
+        raise UserError(f"--retries {request.retries}: must be from {MIN_ATTEMPTS} to {MAX_ATTEMPTS}")
+
+
+def _check_token(token: str) -> None:
+    if not TOKEN.match(token):
+        raise UserError(f"--token {token[:140]!r}: 1-128 letters, digits and the characters _ . : / = + @ -")
+
+
+def _job_env(request: SubmitRequest, chunk: _Chunk) -> dict[str, str]:
+    env = dict(request.env)
+    if chunk.items is not None:
+        if chunk.array_size is None:
+            env[ITEM_ENV] = chunk.items[0]
+        else:
+            env[ITEMS_ENV] = json.dumps(list(chunk.items), ensure_ascii=False, separators=(",", ":"))
+        env[OFFSET_ENV] = str(chunk.offset)
+    return env
+
+
+def _body(
+    target: DeployedJob, request: SubmitRequest, chunk: _Chunk, name: str, token: str
+) -> dict[str, Any]:
+    """The SubmitJob request for one chunk, as boto3 takes it."""
+    body: dict[str, Any] = {"jobName": name, "jobQueue": target.queue, "jobDefinition": target.definition}
+    overrides: dict[str, Any] = {}
+    env = _job_env(request, chunk)
     if env:
-        request["containerOverrides"] = {
-            "environment": [{"name": k, "value": v} for k, v in sorted(env.items())]
-        }
-    return account.client("batch").submit_job(**request)["jobId"]
+        overrides["environment"] = [{"name": k, "value": v} for k, v in sorted(env.items())]
+    if request.command is not None:
+        overrides["command"] = list(request.command)
+    if overrides:
+        body["containerOverrides"] = overrides
+    if request.params:
+        body["parameters"] = dict(sorted(request.params.items()))
+    if chunk.array_size is not None:
+        body["arrayProperties"] = {"size": chunk.array_size}
+    if request.depends_on:
+        body["dependsOn"] = [
+            {**({"jobId": job_id} if job_id else {}), **({"type": kind} if kind else {})}
+            for job_id, kind in request.depends_on
+        ]
+    tags = {**request.tags, TOKEN_TAG: token}
+    if chunk.items is not None:
+        tags[CHUNK_TAG] = str(chunk.index)
+    body["tags"] = tags
+    if request.timeout is not None:
+        body["timeout"] = {"attemptDurationSeconds": request.timeout}
+    if request.retries is not None:
+        body["retryStrategy"] = {"attempts": request.retries}
+    # The ECS tasks carry the token and the user's tags too: costs and resources trace back.
+    body["propagateTags"] = True
+    return body
+
+
+def request_bytes(body: dict[str, Any]) -> int:
+    """The size of a SubmitJob request as botocore sends it (json.dumps with its defaults)."""
+    return len(json.dumps(body).encode())
+
+
+def _too_large(size: int) -> UserError:
+    return UserError(
+        f"--env/--param/--command/--tag: the SubmitJob request would be {size} bytes, more than the "
+        f"{MAX_REQUEST_BYTES} (30 KiB) AWS Batch accepts"
+    )
+
+
+def _check_size(body: dict[str, Any]) -> None:
+    size = request_bytes(body)
+    if size > MAX_REQUEST_BYTES:
+        raise _too_large(size)
+
+
+def _item_bytes(item: str) -> int:
+    """What one item adds to a request: its JSON text, escaped again as part of the env value."""
+    return len(json.dumps(json.dumps(item, ensure_ascii=False))) - 2
+
+
+def _plan(request: SubmitRequest) -> list[_Chunk]:
+    """The SubmitJob calls of `request`: greedy runs of items, each as large as the limits allow."""
+    if request.items is None:
+        return [_Chunk(array_size=request.array_size)]
+
+    def envelope_bytes(chunk: _Chunk) -> int:
+        return request_bytes(_body(_ENVELOPE_TARGET, request, chunk, _ENVELOPE_NAME, _ENVELOPE_TOKEN))
+
+    items = request.items
+    chunks: list[_Chunk] = []
+    start = 0
+    while start < len(items):
+        index = len(chunks)
+        # An array job of no items ("[]"), sized as the largest array; each item then adds its
+        # escaped JSON text and a comma, as escaping is character by character.
+        size = envelope_bytes(_Chunk(index, start, (), MAX_ARRAY_SIZE))
+        end = start
+        while end < len(items) and end - start < MAX_ARRAY_SIZE:
+            cost = _item_bytes(items[end]) + (1 if end > start else 0)
+            if size + cost > MAX_REQUEST_BYTES:
+                break
+            size += cost
+            end += 1
+        if end - start >= MIN_ARRAY_SIZE:
+            chunk = _Chunk(index, start, tuple(items[start:end]), end - start)
+        else:
+            chunk = _Chunk(index, start, (items[start],), None)
+            single = envelope_bytes(chunk)
+            if single > MAX_REQUEST_BYTES:
+                without = envelope_bytes(_Chunk(index, start, ("",), None))
+                if without > MAX_REQUEST_BYTES:
+                    raise _too_large(without)
+                raise UserError(
+                    f"--each: item {start + 1} is too large: a job of it alone would be a {single}-byte "
+                    f"SubmitJob request, more than the {MAX_REQUEST_BYTES} (30 KiB) AWS Batch accepts"
+                )
+        chunks.append(chunk)
+        start += chunk.children
+    return chunks
+
+
+def _validated_plan(request: SubmitRequest, target: DeployedJob | None, token: str | None) -> list[_Chunk]:
+    _check_fields(request)
+    if token is not None:
+        _check_token(token)
+    chunks = _plan(request)
+    if request.items is None:
+        name = request.name or default_job_name(request.job)
+        _check_size(_body(target or _ENVELOPE_TARGET, request, chunks[0], name, token or _DERIVED_TOKEN))
+    return chunks
+
+
+def validate(request: SubmitRequest, target: DeployedJob | None = None, token: str | None = None) -> None:
+    """Check `request` against every limit of SubmitJob, without calling AWS; UserError names the flag.
+
+    The size is that of the request to be sent to `target` (without one, to the longest ARNs
+    Batch has, so a request passing here fits any queue). Fan-out is always planned that way.
+    """
+    _validated_plan(request, target, token)
+
+
+def request_token(account: Account, request: SubmitRequest) -> str:
+    """The token of a request: the same for the same account, job and content (not name)."""
+    identity = {
+        "account": account.account_id,
+        "job": request.job,
+        "env": sorted(request.env.items()),
+        "params": sorted(request.params.items()),
+        "command": request.command,
+        "array_size": request.array_size,
+        "depends_on": sorted([job_id, kind or ""] for job_id, kind in request.depends_on),
+        "tags": sorted(request.tags.items()),
+        "timeout": request.timeout,
+        "retries": request.retries,
+        "items": request.items,
+    }
+    text = json.dumps(identity, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def _chunk_name(base: str, chunk: _Chunk, count: int) -> str:
+    if count == 1:
+        return base
+    suffix = f"-{chunk.index}"
+    return base[: 128 - len(suffix)] + suffix
+
+
+# ---- journal --------------------------------------------------------------------------------
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _record_at(line: str) -> float:
+    try:
+        at = json.loads(line).get("at")
+    except (ValueError, AttributeError):
+        return float("-inf")
+    return at if isinstance(at, int | float) else float("-inf")
+
+
+class Journal:
+    """Submissions of one account as JSON lines, appended by any number of processes.
+
+    A lock file rather than the journal itself is locked, so that compaction can replace the
+    journal without a writer waiting on the old file appending to a file no one reads.
+    """
+
+    def __init__(self, path: Path, keep_seconds: float = JOURNAL_KEEP_SECONDS):
+        self.path = path
+        self.keep_seconds = keep_seconds
+        self._lock_path = path.with_name(path.name + ".lock")
+
+    @contextmanager
+    def _locked(self, exclusive: bool) -> Iterator[None]:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self._lock_path, "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def append(self, record: dict[str, Any]) -> None:
+        """Add `record`, on disk when this returns."""
+        line = json.dumps(record, sort_keys=True, separators=(",", ":")) + "\n"
+        with self._locked(exclusive=True):
+            created = not self.path.exists()
+            with open(self.path, "a+b") as journal:
+                journal.seek(0, os.SEEK_END)
+                if journal.tell():
+                    journal.seek(-1, os.SEEK_END)
+                    if journal.read(1) != b"\n":  # a line cut short by a crash must not swallow this one
+                        line = "\n" + line
+                journal.write(line.encode())
+                journal.flush()
+                os.fsync(journal.fileno())
+                size = journal.tell()
+            if created:
+                _fsync_dir(self.path.parent)
+            if size > JOURNAL_COMPACT_BYTES:
+                self._compact(float(record.get("at", time.time())) - self.keep_seconds)
+
+    def records(self, token: str, since: float) -> list[dict[str, Any]]:
+        """The records of `token` written at `since` or later, oldest first."""
+        with self._locked(exclusive=False):
+            try:
+                text = self.path.read_text(encoding="utf-8", errors="replace")
+            except FileNotFoundError:
+                return []
+        found = []
+        for line in text.splitlines():
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue
+            if (
+                isinstance(record, dict)
+                and record.get("token") == token
+                and isinstance(record.get("at"), int | float)
+                and record["at"] >= since
+            ):
+                found.append(record)
+        return found
+
+    def _compact(self, since: float) -> None:
+        keep = [line for line in self.path.read_text().splitlines(keepends=True) if _record_at(line) >= since]
+        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        with open(tmp, "w") as out:
+            out.writelines(keep)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, self.path)
+        _fsync_dir(self.path.parent)
+
+
+# ---- pacing ---------------------------------------------------------------------------------
+
+
+class _TokenBucket:
+    """At most `rate` calls per second on average, bursts of up to a second's worth."""
+
+    def __init__(self, rate: float, clock: Callable[[], float], sleep: Callable[[float], None]):
+        if rate <= 0:
+            raise ValueError("rate_per_second must be positive")
+        self.rate = rate
+        self.capacity = max(1.0, rate)
+        self.tokens = self.capacity
+        self.clock, self.sleep = clock, sleep
+        self.updated = clock()
+        self.lock = threading.Lock()
+
+    def take(self) -> None:
+        while True:
+            with self.lock:
+                now = self.clock()
+                self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.rate)
+                self.updated = now
+                # A tolerance: refills rounding to just under one token would otherwise wait ever
+                # shorter times, forever.
+                if self.tokens >= 1 - 1e-9:
+                    self.tokens = max(0.0, self.tokens - 1)
+                    return
+                wait = (1 - self.tokens) / self.rate
+            self.sleep(wait)  # outside the lock: other threads refill and take meanwhile
+
+
+def _transient(exc: ClientError) -> str | None:
+    """'throttling' or 'failing' when the call is worth repeating, else None."""
+    code = exc.response.get("Error", {}).get("Code", "")
+    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
+    if code in THROTTLING_CODES or status == 429:
+        return "throttling"
+    if status >= 500:
+        return "failing"
+    return None
+
+
+def _error_text(exc: ClientError) -> str:
+    error = exc.response.get("Error", {})
+    return f"{error.get('Code', 'error')}: {error.get('Message', '')}".rstrip(": ")
+
+
+# ---- submitting -----------------------------------------------------------------------------
+
+
+class Submitter:
+    """Submits requests to one account: checked, paced, journalled, and never twice.
+
+    One submitter can be shared by threads; its rate limit is for all of them together.
+    `wall_clock` stamps the journal (times must compare across processes); `clock` and
+    `sleep` pace the calls.
+    """
+
+    def __init__(
+        self,
+        account: Account,
+        journal_dir: Path | None = None,
+        rate_per_second: float = 50.0,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        max_retries: int = 8,
+        reattach_window: float = 3600.0,
+        wall_clock: Callable[[], float] = time.time,
+    ):
+        self.account = account
+        journal_dir = journal_dir if journal_dir is not None else paths().home / "journal"
+        self.journal = Journal(
+            journal_dir / f"{account.name}.jsonl", keep_seconds=max(reattach_window, JOURNAL_KEEP_SECONDS)
+        )
+        self.max_retries = max_retries
+        self.reattach_window = reattach_window
+        self._sleep = sleep
+        self._wall_clock = wall_clock
+        self._bucket = _TokenBucket(rate_per_second, clock, sleep)
+        self._random = random.Random()  # noqa: S311 -- backoff jitter, not a secret
+
+    def submit(
+        self, target: DeployedJob, request: SubmitRequest, token: str | None = None
+    ) -> list[SubmitResult]:
+        """Submit `request` to `target`, or find it again; one result per SubmitJob call, in order."""
+        chunks = _validated_plan(request, target, token)
+        token = token or request_token(self.account, request)
+        base = request.name or default_job_name(request.job)
+        history = self.journal.records(token, since=self._wall_clock() - self.reattach_window)
+        return [
+            self._submit_chunk(
+                target,
+                request,
+                token,
+                chunk,
+                _chunk_name(base, chunk, len(chunks)),
+                [r for r in history if r.get("chunk") == chunk.index],
+            )
+            for chunk in chunks
+        ]
+
+    def _submit_chunk(
+        self,
+        target: DeployedJob,
+        request: SubmitRequest,
+        token: str,
+        chunk: _Chunk,
+        name: str,
+        history: list[dict[str, Any]],
+    ) -> SubmitResult:
+        def result(job_id: str, job_name: str, reattached: bool, at: float) -> SubmitResult:
+            return SubmitResult(job_id, job_name, token, reattached, chunk.array_size, at, chunk.children)
+
+        done = [r for r in history if r.get("state") == "submitted" and r.get("job_id")]
+        # A recorded job AWS no longer knows (a reset local stack, a purged account) is not one to
+        # reattach to: the work was lost with it, so it is submitted again.
+        if done and self._exists(done[-1]["job_id"]):
+            return result(done[-1]["job_id"], done[-1].get("name") or name, True, done[-1]["at"])
+        tried = [r["name"] for r in history if r.get("state") == "submitting" and r.get("name")]
+        if tried:
+            name = tried[-1]  # a crash may have left the job submitted under this name
+        body = _body(target, request, chunk, name, token)
+        _check_size(body)
+        chunk_tag = str(chunk.index) if chunk.items is not None else None
+        if tried:
+            found = self._find(target, name, token, chunk_tag)
+            if found:
+                self._record(request, token, chunk, name, "submitted", found[0])
+                return result(found[0], name, True, found[1])
+        self._record(request, token, chunk, name, "submitting", None)
+
+        def submitted_after_all() -> dict[str, Any] | None:
+            # A 5xx does not say the job was not created: look before submitting it again.
+            found = self._find(target, name, token, chunk_tag)
+            return {"jobId": found[0]} if found else None
+
+        job_id = self._call("submit_job", recover=submitted_after_all, **body)["jobId"]
+        at = self._record(request, token, chunk, name, "submitted", job_id)
+        return result(job_id, name, False, at)
+
+    def _exists(self, job_id: str) -> bool:
+        described = self._call("describe_jobs", jobs=[job_id])
+        return any(job.get("jobId") == job_id for job in described.get("jobs", []))
+
+    def _record(
+        self, request: SubmitRequest, token: str, chunk: _Chunk, name: str, state: str, job_id: str | None
+    ) -> float:
+        at = self._wall_clock()
+        self.journal.append(
+            {
+                "token": token,
+                "chunk": chunk.index,
+                "job": request.job,
+                "name": name,
+                "state": state,
+                "job_id": job_id,
+                "at": at,
+            }
+        )
+        return at
+
+    def _find(
+        self, target: DeployedJob, name: str, token: str, chunk_tag: str | None
+    ) -> tuple[str, float] | None:
+        """The job `name` in the target queue tagged with `token` (and chunk), and when it was created."""
+        seen: set[str] = set()
+        for status in LOOKUP_STATUSES:
+            # With a JOB_NAME filter AWS lists every status at once (and ignores jobStatus); asking
+            # status by status and comparing names here still works where filters are ignored.
+            query: dict[str, Any] = {
+                "jobQueue": target.queue,
+                "jobStatus": status,
+                "filters": [{"name": "JOB_NAME", "values": [name]}],
+            }
+            while True:
+                page = self._call("list_jobs", **query)
+                ids = [
+                    s["jobId"]
+                    for s in page.get("jobSummaryList", [])
+                    if s.get("jobName") == name and ":" not in s["jobId"] and s["jobId"] not in seen
+                ]
+                seen.update(ids)
+                for start in range(0, len(ids), DESCRIBE_BATCH):
+                    for job in self._call("describe_jobs", jobs=ids[start : start + DESCRIBE_BATCH])["jobs"]:
+                        tags = job.get("tags") or {}
+                        if tags.get(TOKEN_TAG) == token and tags.get(CHUNK_TAG) == chunk_tag:
+                            return job["jobId"], job.get("createdAt", 0) / 1000
+                if not page.get("nextToken"):
+                    break
+                query["nextToken"] = page["nextToken"]
+        return None
+
+    def _call(
+        self, operation: str, recover: Callable[[], dict[str, Any] | None] | None = None, **kwargs: Any
+    ) -> dict[str, Any]:
+        """One Batch API call, paced, with throttling and server errors retried (full-jitter backoff)."""
+        method = getattr(self.account.client("batch"), operation)
+        attempt = 0
+        while True:
+            self._bucket.take()
+            try:
+                return method(**kwargs)
+            except ClientError as exc:
+                kind = _transient(exc)
+                if kind is None:
+                    raise UserError(
+                        f"{operation} in account {self.account.name}: {_error_text(exc)}"
+                    ) from None
+                if attempt >= self.max_retries:
+                    if kind == "throttling":
+                        raise UserError(
+                            f"account {self.account.name} is throttling AWS Batch requests: {operation} "
+                            f"refused {attempt + 1} times ({_error_text(exc)}); try again later, or slower"
+                        ) from None
+                    raise UserError(
+                        f"AWS Batch in account {self.account.name} keeps failing: {operation} failed "
+                        f"{attempt + 1} times ({_error_text(exc)}); try again later"
+                    ) from None
+            self._sleep(self._random.uniform(0.0, min(BACKOFF_CAP, BACKOFF_BASE * 2**attempt)))
+            attempt += 1
+            if kind == "failing" and recover is not None:
+                recovered = recover()
+                if recovered is not None:
+                    return recovered
+
+
+def submit(account: Account, job: str, env: dict[str, str] | None = None, name: str | None = None) -> str:
+    """Submit one job to the account's queue; returns its job id. Every call submits a new job."""
+    request = SubmitRequest(job=job, name=name, env=dict(env or {}))
+    # A fresh token: callers of this function expect a new run each time, as it always did.
+    results = Submitter(account).submit(deployed_job(account, job), request, token=uuid.uuid4().hex)
+    return results[0].job_id
+
+
+# ---- following ------------------------------------------------------------------------------
 
 
 def describe(account: Account, job_ids: list[str]) -> dict[str, dict[str, Any]]:
@@ -118,3 +912,45 @@ def wait(
                 )
             time.sleep(poll)
     return states
+
+
+# ---- listing and stopping ---------------------------------------------------------------------
+
+NOT_STARTED = ("SUBMITTED", "PENDING", "RUNNABLE")
+
+
+def list_jobs(account: Account, statuses: Iterable[str] | None = None) -> list[dict[str, Any]]:
+    """The jobs of the account's queues in the given statuses (default: all), newest first."""
+    wanted = [s.upper() for s in statuses] if statuses else list(LOOKUP_STATUSES)
+    for status in wanted:
+        if status not in LOOKUP_STATUSES:
+            raise UserError(f"--status {status}: must be one of {', '.join(LOOKUP_STATUSES)}")
+    deployed = outputs(account)
+    queues = sorted({job["queue"] for job in (deployed.get("jobs") or {}).values()}) or [
+        deployed["job_queue_arns"]["default"]
+    ]
+    batch = account.client("batch")
+    found: dict[str, dict[str, Any]] = {}
+    for queue in queues:
+        for status in wanted:
+            for page in batch.get_paginator("list_jobs").paginate(jobQueue=queue, jobStatus=status):
+                for summary in page["jobSummaryList"]:
+                    # The emulator ignores the status filter; AWS does not. Filter here for both.
+                    if summary.get("status", status) == status:
+                        found.setdefault(summary["jobId"], summary)
+    return sorted(found.values(), key=lambda s: s.get("createdAt", 0), reverse=True)
+
+
+def stop_job(account: Account, job_id: str, reason: str) -> str:
+    """Cancel a job that has not started, terminate one that has; one line saying which."""
+    described = describe(account, [job_id]).get(job_id)
+    if described is None:
+        raise UserError(f"no job {job_id} in account {account.name}")
+    status, batch = described["status"], account.client("batch")
+    if status in FINAL_STATES:
+        return f"{job_id} already {status}: nothing to stop"
+    if status in NOT_STARTED:
+        batch.cancel_job(jobId=job_id, reason=reason)
+        return f"cancelled {job_id} (was {status})"
+    batch.terminate_job(jobId=job_id, reason=reason)
+    return f"terminated {job_id} (was {status})"

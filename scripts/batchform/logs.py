@@ -11,21 +11,41 @@ from .errors import UserError
 DEFAULT_GROUP = "/aws/batch/job"
 
 
+def _awslogs_group(config: dict[str, Any] | None) -> str | None:
+    return (((config or {}).get("options")) or {}).get("awslogs-group")
+
+
+def log_group(account: Account, job: dict[str, Any]) -> str:
+    """A described job's log group: its container's awslogs-group, else its definition's, else the default."""
+    group = _awslogs_group((job.get("container") or {}).get("logConfiguration"))
+    if group is not None:
+        return group
+    definition_id = job.get("jobDefinition")
+    if not definition_id:
+        return DEFAULT_GROUP
+    found = account.client("batch").describe_job_definitions(jobDefinitions=[definition_id])["jobDefinitions"]
+    props = found[0].get("containerProperties", {}) if found else {}
+    return _awslogs_group(props.get("logConfiguration")) or DEFAULT_GROUP
+
+
+def attempt_streams(job: dict[str, Any]) -> list[str]:
+    """The log streams of a described job, one per attempt, oldest first, the running attempt's last.
+
+    Attempts that share a stream name (the local emulator names one stream per job) count once.
+    """
+    names: list[str] = []
+    containers = [attempt.get("container") or {} for attempt in job.get("attempts") or []]
+    containers.append(job.get("container") or {})
+    for container in containers:
+        name = container.get("logStreamName")
+        if name and name not in names:
+            names.append(name)
+    return names
+
+
 def log_location(account: Account, job: dict[str, Any]) -> tuple[str, str | None]:
     """(log group, stream) of a described job; stream is None until its container has run."""
-    container = job.get("container") or {}
-    stream = container.get("logStreamName")
-    options = ((container.get("logConfiguration") or {}).get("options")) or {}
-    group = options.get("awslogs-group")
-    if group is None:
-        definition = account.client("batch").describe_job_definitions(jobDefinitions=[job["jobDefinition"]])[
-            "jobDefinitions"
-        ]
-        props = definition[0].get("containerProperties", {}) if definition else {}
-        group = ((props.get("logConfiguration") or {}).get("options") or {}).get(
-            "awslogs-group", DEFAULT_GROUP
-        )
-    return group, stream
+    return log_group(account, job), (job.get("container") or {}).get("logStreamName")
 
 
 def lines(account: Account, job_id: str) -> Iterator[str]:

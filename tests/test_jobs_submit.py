@@ -1,0 +1,952 @@
+"""Submitting jobs: limits checked before any AWS call, fan-out, idempotency and pacing.
+
+Against in-process moto: no docker, no local stack, and no job container is ever run.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import moto.batch.models
+import pytest
+from batchform import jobs
+from batchform.errors import UserError
+from batchform.jobs import DeployedJob, SubmitRequest, Submitter
+from botocore.exceptions import ClientError, EndpointConnectionError
+from moto import mock_aws
+
+REGION = "us-east-1"
+ACCOUNT_ID = "123456789012"  # moto's default account
+LIMIT = 30 * 1024
+
+
+class RecordingBatch:
+    """A Batch client passing calls on to moto, recording each SubmitJob request.
+
+    `before_submit` runs before a request reaches moto and `after_submit` after, with the
+    response: either may raise to play a failure on one side of the call or the other.
+    """
+
+    def __init__(self, client: Any):
+        self.client = client
+        self.submitted: list[dict[str, Any]] = []
+        self.before_submit: Callable[[dict[str, Any]], None] | None = None
+        self.after_submit: Callable[[dict[str, Any]], None] | None = None
+
+    def submit_job(self, **kwargs: Any) -> dict[str, Any]:
+        self.submitted.append(kwargs)
+        if self.before_submit:
+            self.before_submit(kwargs)
+        response = self.client.submit_job(**kwargs)
+        if self.after_submit:
+            self.after_submit(response)
+        return response
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.client, name)
+
+
+class StandInAccount:
+    """What Submitter needs of an Account, counting the clients asked for."""
+
+    def __init__(self, batch: Any, name: str = "test", account_id: str = ACCOUNT_ID):
+        self.name = name
+        self.account_id = account_id
+        self.batch = batch
+        self.client_calls = 0
+
+    def client(self, service: str) -> Any:
+        self.client_calls += 1
+        assert service == "batch"
+        return self.batch
+
+
+@dataclass
+class Moto:
+    account: StandInAccount
+    target: DeployedJob
+    batch: RecordingBatch
+    journal_dir: Path
+
+    def submitter(self, **kwargs: Any) -> Submitter:
+        kwargs.setdefault("sleep", lambda _seconds: None)
+        return Submitter(self.account, journal_dir=self.journal_dir, **kwargs)
+
+    def describe(self, job_id: str) -> dict[str, Any]:
+        return self.batch.client.describe_jobs(jobs=[job_id])["jobs"][0]
+
+    def jobs_tagged(self, token: str) -> list[dict[str, Any]]:
+        """Every job (not array child) in the queue that carries `token`."""
+        client = self.batch.client
+        summaries = client.list_jobs(jobQueue=self.target.queue)["jobSummaryList"]  # moto: every status
+        ids = [s["jobId"] for s in summaries if ":" not in s["jobId"]]
+        found = []
+        for start in range(0, len(ids), 100):
+            for job in client.describe_jobs(jobs=ids[start : start + 100])["jobs"]:
+                if job.get("tags", {}).get("batchform:token") == token:
+                    found.append(job)
+        return found
+
+
+def environment(job: dict[str, Any]) -> dict[str, str]:
+    return {e["name"]: e["value"] for e in job["container"]["environment"]}
+
+
+def request_env(request: dict[str, Any]) -> dict[str, str]:
+    return {e["name"]: e["value"] for e in request.get("containerOverrides", {}).get("environment", [])}
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Moto]:
+    """An UNMANAGED compute environment, a queue and a job definition `hello` in moto."""
+    for var in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_BATCH", "AWS_PROFILE"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    # moto would run each job's container with docker; these tests only read what was submitted.
+    monkeypatch.setattr(moto.batch.models.Job, "run", lambda self: None)
+    with mock_aws():
+        iam = boto3.client("iam", region_name=REGION)
+        role = iam.create_role(
+            RoleName="batch-service",
+            AssumeRolePolicyDocument=json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Principal": {"Service": "batch.amazonaws.com"},
+                            "Action": "sts:AssumeRole",
+                        }
+                    ],
+                }
+            ),
+        )["Role"]["Arn"]
+        client = boto3.client("batch", region_name=REGION)
+        environment_arn = client.create_compute_environment(
+            computeEnvironmentName="batchform-test", type="UNMANAGED", state="ENABLED", serviceRole=role
+        )["computeEnvironmentArn"]
+        queue = client.create_job_queue(
+            jobQueueName="batchform-default",
+            state="ENABLED",
+            priority=1,
+            computeEnvironmentOrder=[{"order": 1, "computeEnvironment": environment_arn}],
+        )["jobQueueArn"]
+        client.register_job_definition(
+            jobDefinitionName="hello",
+            type="container",
+            containerProperties={
+                "image": "busybox",
+                "resourceRequirements": [{"type": "VCPU", "value": "1"}, {"type": "MEMORY", "value": "512"}],
+            },
+        )
+        batch = RecordingBatch(client)
+        # By name: like an ARN without revision, the latest revision (moto resolves no such ARN).
+        target = DeployedJob("hello", "hello", queue, "/batchform/test/hello")
+        yield Moto(StandInAccount(batch), target, batch, tmp_path / "journal")
+
+
+class FakeClock:
+    """A monotonic clock that only moves when someone sleeps on it."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.sleeps: list[float] = []
+        self._lock = threading.Lock()
+
+    def __call__(self) -> float:
+        with self._lock:
+            return self.now
+
+    def sleep(self, seconds: float) -> None:
+        with self._lock:
+            self.sleeps.append(seconds)
+            self.now += seconds
+
+
+class FakeBatch:
+    """SubmitJob that fails with `failures` first, then succeeds; nothing to find in any queue."""
+
+    def __init__(self, failures: list[Exception] | None = None):
+        self.failures = list(failures or [])
+        self.calls = 0
+        self._lock = threading.Lock()
+
+    def submit_job(self, **kwargs: Any) -> dict[str, Any]:
+        with self._lock:
+            self.calls += 1
+            failure = self.failures.pop(0) if self.failures else None
+            number = self.calls
+        if failure is not None:
+            raise failure
+        return {"jobId": f"job-{number}", "jobName": kwargs["jobName"]}
+
+    def list_jobs(self, **_kwargs: Any) -> dict[str, Any]:
+        return {"jobSummaryList": []}
+
+
+def client_error(code: str, status: int = 400, operation: str = "SubmitJob") -> ClientError:
+    return ClientError(
+        {"Error": {"Code": code, "Message": "say so"}, "ResponseMetadata": {"HTTPStatusCode": status}},
+        operation,
+    )
+
+
+TARGET = DeployedJob(
+    "hello",
+    f"arn:aws:batch:{REGION}:{ACCOUNT_ID}:job-definition/batchform-test-hello",
+    f"arn:aws:batch:{REGION}:{ACCOUNT_ID}:job-queue/batchform-test",
+)
+
+
+def fake_submitter(tmp_path: Path, batch: FakeBatch, clock: FakeClock, **kwargs: Any) -> Submitter:
+    return Submitter(
+        StandInAccount(batch), journal_dir=tmp_path / "journal", sleep=clock.sleep, clock=clock, **kwargs
+    )
+
+
+# ---- command-line values --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("pair", ["NOVALUE", "1X=a", "AWS_BATCH_X=1", "BAD-NAME=1"])
+def test_parse_env_errors_name_the_env_flag(pair: str) -> None:
+    with pytest.raises(UserError, match=r"^--env "):
+        jobs.parse_env([pair])
+
+
+@pytest.mark.parametrize(("flag", "pair"), [("--param", "novalue"), ("--tag", "=value"), ("--param", "=")])
+def test_parse_pairs_errors_name_the_flag(flag: str, pair: str) -> None:
+    with pytest.raises(UserError, match=rf"^{flag} "):
+        jobs.parse_pairs([pair], flag)
+
+
+def test_parse_pairs_keeps_equals_signs_in_values_and_a_later_key_wins() -> None:
+    assert jobs.parse_pairs(["a=1=2", "b=", "a=3"], "--param") == {"a": "3", "b": ""}
+
+
+def test_parse_depends_on_reads_job_ids_types_and_sequential() -> None:
+    parsed = jobs.parse_depends_on(["abc", "abc:N_TO_N", "SEQUENTIAL", "abc:3", "def:n_to_n"])
+    assert parsed == [
+        ("abc", None),
+        ("abc", "N_TO_N"),
+        ("", "SEQUENTIAL"),
+        ("abc:3", None),
+        ("def", "N_TO_N"),
+    ]
+
+
+@pytest.mark.parametrize("value", ["abc:ONE_TO_ONE", "abc:SEQUENTIAL", ":N_TO_N", ""])
+def test_parse_depends_on_refuses_unknown_types_and_sequential_with_a_job_id(value: str) -> None:
+    with pytest.raises(UserError, match=r"^--depends-on "):
+        jobs.parse_depends_on([value])
+
+
+def test_load_items_reads_a_json_array_keeping_strings_and_compacting_other_values(tmp_path: Path) -> None:
+    path = tmp_path / "items.json"
+    path.write_text('[\n  "s3://bucket/a.csv",\n  {"b": 1, "c": [1, 2]},\n  3,\n  null\n]\n')
+    assert jobs.load_items(path) == ["s3://bucket/a.csv", '{"b":1,"c":[1,2]}', "3", "null"]
+
+
+def test_load_items_reads_one_item_per_non_empty_line(tmp_path: Path) -> None:
+    path = tmp_path / "items.txt"
+    path.write_text("first item\r\n\n   \n  second  \n{not json\n")
+    assert jobs.load_items(path) == ["first item", "second", "{not json"]
+
+
+@pytest.mark.parametrize(
+    ("file_name", "text", "message"),
+    [
+        ("empty.txt", "\n  \n", "no items"),
+        ("empty.json", "[]", "no items"),
+        ("broken.json", '["a",', "invalid JSON"),
+        ("object.json", '{"a": 1}', "must hold an array"),
+    ],
+)
+def test_load_items_refuses_files_without_items(
+    tmp_path: Path, file_name: str, text: str, message: str
+) -> None:
+    path = tmp_path / file_name
+    path.write_text(text)
+    with pytest.raises(UserError, match=rf"^--each .*{message}"):
+        jobs.load_items(path)
+
+
+def test_load_items_of_a_missing_file_is_a_user_error(tmp_path: Path) -> None:
+    with pytest.raises(UserError, match="--each .*no such file"):
+        jobs.load_items(tmp_path / "missing.txt")
+
+
+# ---- limits ---------------------------------------------------------------------------------
+
+NAME_RULE = "letters, digits, hyphens and underscores, starting with a letter or digit"
+
+REFUSED: list[tuple[str, dict[str, Any], str]] = [
+    ("empty name", {"name": ""}, f"--name .*{NAME_RULE}"),
+    ("name with a leading hyphen", {"name": "-hello"}, f"--name .*{NAME_RULE}"),
+    ("name of 129 characters", {"name": "a" * 129}, f"--name .*{NAME_RULE}"),
+    ("name with a space", {"name": "hello world"}, f"--name .*{NAME_RULE}"),
+    ("name with a dot", {"name": "hello.world"}, f"--name .*{NAME_RULE}"),
+    ("array of 1", {"array_size": 1}, r"^--array-size 1: must be from 2 to 10000$"),
+    ("array of 10001", {"array_size": 10_001}, r"^--array-size 10001: must be from 2 to 10000$"),
+    ("timeout of 59 s", {"timeout": 59}, r"^--timeout 59: must be at least 60 seconds$"),
+    ("no attempt", {"retries": 0}, r"^--retries 0: must be from 1 to 10$"),
+    ("11 attempts", {"retries": 11}, r"^--retries 11: must be from 1 to 10$"),
+    ("env name with a digit first", {"env": {"1X": "a"}}, r"^--env '1X'"),
+    ("env name with a hyphen", {"env": {"A-B": "a"}}, r"^--env 'A-B'"),
+    (
+        "env name reserved by Batch",
+        {"env": {"AWS_BATCH_JOB_ID": "a"}},
+        r"^--env AWS_BATCH_JOB_ID: .*reserved",
+    ),
+    ("50 tags", {"tags": {f"k{i}": "v" for i in range(50)}}, r"^--tag: at most 49 tags"),
+    ("empty tag key", {"tags": {"": "v"}}, r"^--tag '': keys are 1-128"),
+    ("tag key of 129", {"tags": {"k" * 129: "v"}}, r"^--tag .*keys are 1-128"),
+    ("tag value of 257", {"tags": {"k": "v" * 257}}, r"^--tag k: values are at most 256"),
+    ("aws: tag", {"tags": {"aws:owner": "me"}}, r"^--tag aws:owner: .*reserved by AWS"),
+    ("AWS: tag", {"tags": {"AWS:owner": "me"}}, r"^--tag AWS:owner: .*reserved by AWS"),
+    ("batchform's own tag", {"tags": {"batchform:token": "x"}}, r"^--tag batchform:token: set by batchform"),
+    (
+        "21 dependencies",
+        {"depends_on": [(f"job-{i}", None) for i in range(21)]},
+        r"^--depends-on: at most 20",
+    ),
+    (
+        "unknown dependency type",
+        {"depends_on": [("a", "ONE_TO_ONE")]},
+        r"^--depends-on a:ONE_TO_ONE: the type",
+    ),
+    ("N_TO_N of a plain job", {"depends_on": [("a", "N_TO_N")]}, r"^--depends-on a:N_TO_N: .*only for array"),
+    ("SEQUENTIAL of a plain job", {"depends_on": [("", "SEQUENTIAL")]}, r"^--depends-on SEQUENTIAL: .*only"),
+    (
+        "SEQUENTIAL with a job id",
+        {"array_size": 2, "depends_on": [("a", "SEQUENTIAL")]},
+        r"^--depends-on a:SEQUENTIAL: SEQUENTIAL names no job",
+    ),
+    ("dependency without job id", {"depends_on": [("", None)]}, r"^--depends-on '': no job id"),
+    (
+        "N_TO_N of a fan-out",
+        {"items": ["a", "b"], "depends_on": [("a", "N_TO_N")]},
+        r"^--depends-on a:N_TO_N: N_TO_N needs --array-size",
+    ),
+    (
+        "request over 30 KiB by env",
+        {"env": {"BIG": "x" * LIMIT}},
+        r"^--env/--param/--command/--tag: .* 30720 ",
+    ),
+    (
+        "request over 30 KiB by command",
+        {"command": ["x" * LIMIT]},
+        r"^--env/--param/--command/--tag: .*30720",
+    ),
+    ("items and array size", {"items": ["a", "b"], "array_size": 2}, r"^--each and --array-size"),
+    ("no items", {"items": []}, r"^--each: no items$"),
+    ("env set by --each", {"items": ["a"], "env": {"BATCHFORM_ITEMS": "x"}}, r"^--env BATCHFORM_ITEMS: set"),
+    ("item over 30 KiB", {"items": ["a", "x" * LIMIT, "c"]}, r"^--each: item 2 is too large"),
+    (
+        "fan-out over 30 KiB without its items",
+        {"items": ["a", "b"], "env": {"BIG": "x" * LIMIT}},
+        r"^--env/--param/--command/--tag: .*30720",
+    ),
+    ("empty command", {"command": []}, r"^--command: empty"),
+    ("empty parameter name", {"params": {"": "x"}}, r"^--param: empty name$"),
+]
+
+
+@pytest.mark.parametrize(("fields", "message"), [r[1:] for r in REFUSED], ids=[r[0] for r in REFUSED])
+def test_a_request_over_a_limit_is_refused_before_any_aws_call(
+    aws: Moto, fields: dict[str, Any], message: str
+) -> None:
+    request = SubmitRequest("hello", **fields)
+    with pytest.raises(UserError, match=message):
+        jobs.validate(request)
+    with pytest.raises(UserError, match=message):
+        aws.submitter().submit(aws.target, request)
+    assert aws.account.client_calls == 0
+    assert not aws.journal_dir.exists() or not any(aws.journal_dir.iterdir())
+
+
+@pytest.mark.parametrize("token", ["", "has space", "t" * 129, "semi;colon"])
+def test_an_invalid_explicit_token_is_refused_before_any_aws_call(aws: Moto, token: str) -> None:
+    with pytest.raises(UserError, match=r"^--token "):
+        aws.submitter().submit(aws.target, SubmitRequest("hello"), token=token)
+    assert aws.account.client_calls == 0
+
+
+def test_whole_numbers_given_as_text_are_taken_as_numbers() -> None:
+    request = SubmitRequest("hello", array_size="3", timeout=" 90 ", retries="2")  # type: ignore[arg-type]
+    assert (request.array_size, request.timeout, request.retries) == (3, 90, 2)
+    with pytest.raises(UserError, match=r"^--array-size 1: must be from 2 to 10000$"):
+        jobs.validate(SubmitRequest("hello", array_size="1"))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("fields", "flag"),
+    [
+        ({"array_size": "ten"}, "--array-size"),
+        ({"timeout": "1.5"}, "--timeout"),
+        ({"retries": True}, "--retries"),
+    ],
+)
+def test_numbers_that_are_not_whole_numbers_are_refused_naming_the_flag(
+    fields: dict[str, Any], flag: str
+) -> None:
+    with pytest.raises(UserError, match=rf"^{flag} .*: must be a whole number$"):
+        SubmitRequest("hello", **fields)
+
+
+def test_every_limit_at_its_bound_is_accepted() -> None:
+    tags = {f"k{i}": "v" for i in range(48)} | {"k" * 128: "v" * 256}
+    jobs.validate(
+        SubmitRequest(
+            "hello",
+            name="a" * 128,
+            env={"_underscore": "1", "A9": "x", "AWS_BATC": "not the reserved prefix"},
+            array_size=10_000,
+            depends_on=[(f"job-{i}", None) for i in range(19)] + [("", "SEQUENTIAL")],
+            tags=tags,
+            timeout=60,
+            retries=10,
+        )
+    )
+    jobs.validate(SubmitRequest("hello", array_size=2, retries=1, depends_on=[("a", "N_TO_N")]))
+
+
+def test_a_request_of_exactly_30_kib_is_sent_and_one_byte_more_is_refused(aws: Moto) -> None:
+    def request(padding: int) -> SubmitRequest:
+        return SubmitRequest("hello", name="exactly-at-the-limit", env={"PAD": "x" * padding})
+
+    def fits(padding: int) -> bool:
+        try:
+            jobs.validate(request(padding), aws.target, token="t" * 32)
+        except UserError:
+            return False
+        return True
+
+    low, high = 0, LIMIT  # fits(low), not fits(high)
+    while high - low > 1:
+        middle = (low + high) // 2
+        low, high = (middle, high) if fits(middle) else (low, middle)
+    aws.submitter().submit(aws.target, request(low), token="t" * 32)
+    assert len(json.dumps(aws.batch.submitted[0])) == LIMIT
+    with pytest.raises(UserError, match="30720"):
+        aws.submitter().submit(aws.target, request(low + 1), token="u" * 32)
+    assert len(aws.batch.submitted) == 1
+
+
+# ---- what is submitted ----------------------------------------------------------------------
+
+
+def test_the_submit_job_request_carries_every_setting(aws: Moto) -> None:
+    first = aws.submitter().submit(aws.target, SubmitRequest("hello", array_size=3))[0]
+    request = SubmitRequest(
+        "hello",
+        name="every-setting",
+        env={"ZED": "last", "ALPHA": "first"},
+        params={"input": "s3://bucket/key"},
+        command=["python", "run.py", "Ref::input"],
+        array_size=3,
+        depends_on=[(first.job_id, "N_TO_N"), ("", "SEQUENTIAL")],
+        tags={"team": "data"},
+        timeout=120,
+        retries=3,
+    )
+    result = aws.submitter().submit(aws.target, request)[0]
+    sent = aws.batch.submitted[-1]
+    assert sent["jobName"] == "every-setting"
+    assert sent["jobQueue"] == aws.target.queue
+    assert sent["jobDefinition"] == aws.target.definition
+    assert sent["containerOverrides"]["environment"] == [
+        {"name": "ALPHA", "value": "first"},
+        {"name": "ZED", "value": "last"},
+    ]
+    assert sent["retryStrategy"] == {"attempts": 3}
+    assert sent["propagateTags"] is True
+    job = aws.describe(result.job_id)
+    assert environment(job)["ALPHA"] == "first"
+    assert job["container"]["command"] == ["python", "run.py", "Ref::input"]
+    assert job["parameters"] == {"input": "s3://bucket/key"}
+    assert job["arrayProperties"]["size"] == 3
+    assert job["dependsOn"] == [{"jobId": first.job_id, "type": "N_TO_N"}, {"type": "SEQUENTIAL"}]
+    assert job["timeout"] == {"attemptDurationSeconds": 120}
+    assert job["tags"] == {"team": "data", "batchform:token": result.token}
+    assert (result.array_size, result.children, result.reattached) == (3, 0, False)
+
+
+def test_a_plain_dependency_has_no_type(aws: Moto) -> None:
+    aws.submitter().submit(aws.target, SubmitRequest("hello", depends_on=[("some-job-id", None)]))
+    assert aws.batch.submitted[0]["dependsOn"] == [{"jobId": "some-job-id"}]
+
+
+def test_without_a_name_the_job_is_named_after_it_and_the_utc_time(aws: Moto) -> None:
+    result = aws.submitter().submit(aws.target, SubmitRequest("hello"))[0]
+    assert re.fullmatch(r"hello-\d{8}T\d{6}Z", result.name)
+    assert aws.describe(result.job_id)["jobName"] == result.name
+
+
+@pytest.mark.parametrize("name", ["a1", "A_b-1", "9" * 128])
+def test_a_valid_name_is_used_as_given(aws: Moto, name: str) -> None:
+    result = aws.submitter().submit(aws.target, SubmitRequest("hello", name=name))[0]
+    assert aws.describe(result.job_id)["jobName"] == name
+
+
+# ---- fan-out --------------------------------------------------------------------------------
+
+
+def test_one_item_is_a_plain_job_with_its_item_in_the_environment(aws: Moto) -> None:
+    results = aws.submitter().submit(aws.target, SubmitRequest("hello", items=['{"file":"a.csv"}']))
+    assert len(results) == 1
+    assert (results[0].array_size, results[0].children) == (None, 1)
+    job = aws.describe(results[0].job_id)
+    assert "arrayProperties" not in job
+    env = environment(job)
+    assert env["BATCHFORM_ITEM"] == '{"file":"a.csv"}'
+    assert env["BATCHFORM_ITEMS_OFFSET"] == "0"
+    assert "BATCHFORM_ITEMS" not in env
+    assert job["tags"]["batchform:chunk"] == "0"
+
+
+def test_a_thousand_short_items_are_one_array_job(aws: Moto) -> None:
+    items = [f"input/{i:04d}.csv" for i in range(1000)]
+    results = aws.submitter().submit(aws.target, SubmitRequest("hello", items=items))
+    assert len(aws.batch.submitted) == 1
+    assert [(r.array_size, r.children) for r in results] == [(1000, 1000)]
+    job = aws.describe(results[0].job_id)
+    assert job["arrayProperties"]["size"] == 1000
+    env = environment(job)
+    assert json.loads(env["BATCHFORM_ITEMS"]) == items
+    assert env["BATCHFORM_ITEMS_OFFSET"] == "0"
+
+
+def test_large_items_are_split_into_as_few_array_jobs_as_fit(aws: Moto) -> None:
+    items = [f"{i:04d}" + "x" * 1996 for i in range(40)]  # 40 x 2000 bytes: 3 requests of 30 KiB at least
+    results = aws.submitter().submit(aws.target, SubmitRequest("hello", name="split", items=items))
+    assert len(results) == 3
+    sent = aws.batch.submitted
+    assert len(sent) == 3
+    seen: list[str] = []
+    for index, (result, request) in enumerate(zip(results, sent, strict=True)):
+        size = len(json.dumps(request))
+        assert size <= LIMIT
+        env = request_env(request)
+        chunk = json.loads(env["BATCHFORM_ITEMS"])
+        assert int(env["BATCHFORM_ITEMS_OFFSET"]) == len(seen)
+        assert request["arrayProperties"] == {"size": len(chunk)} == {"size": result.children}
+        assert request["tags"]["batchform:chunk"] == str(index)
+        assert result.name == request["jobName"] == f"split-{index}"
+        if len(seen) + len(chunk) < len(items):
+            # Greedy: the next item would not have fitted. The split is planned for the longest
+            # name, token and ARNs (so it is the same on every resubmission): a few hundred
+            # bytes short of the limit at most.
+            assert size + len(json.dumps(json.dumps(items[len(seen) + len(chunk)]))) - 2 + 1 > LIMIT - 600
+        seen += chunk
+    assert seen == items
+    assert len({r.job_id for r in results}) == 3
+
+
+def test_non_ascii_items_are_measured_as_botocore_sends_them(aws: Moto) -> None:
+    items = [f"{i}-" + "é😀" * 400 for i in range(10)]  # 18 bytes a character pair once escaped
+    results = aws.submitter().submit(aws.target, SubmitRequest("hello", items=items))
+    assert len(results) > 1
+    assert all(len(json.dumps(request)) <= LIMIT for request in aws.batch.submitted)
+    found = [
+        item
+        for request in aws.batch.submitted
+        for item in json.loads(request_env(request)["BATCHFORM_ITEMS"])
+    ]
+    assert found == items
+
+
+def test_the_array_size_limit_splits_items_and_a_last_single_item_is_a_plain_job(
+    aws: Moto, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(jobs, "MAX_ARRAY_SIZE", 100)
+    items = [str(i) for i in range(201)]
+    results = aws.submitter().submit(aws.target, SubmitRequest("hello", items=items))
+    assert [(r.array_size, r.children) for r in results] == [(100, 100), (100, 100), (None, 1)]
+    offsets = [request_env(request)["BATCHFORM_ITEMS_OFFSET"] for request in aws.batch.submitted]
+    assert offsets == ["0", "100", "200"]
+    assert request_env(aws.batch.submitted[2])["BATCHFORM_ITEM"] == "200"
+    assert json.loads(request_env(aws.batch.submitted[1])["BATCHFORM_ITEMS"]) == items[100:200]
+
+
+# ---- idempotency ----------------------------------------------------------------------------
+
+
+def test_the_same_request_again_reattaches_instead_of_submitting(aws: Moto) -> None:
+    submitter = aws.submitter()
+    request = SubmitRequest("hello", env={"GREETING": "hi"})
+    first = submitter.submit(aws.target, request)[0]
+    again = aws.submitter().submit(aws.target, SubmitRequest("hello", env={"GREETING": "hi"}))[0]
+    assert not first.reattached
+    assert again.reattached
+    assert (again.job_id, again.name, again.token) == (first.job_id, first.name, first.token)
+    assert again.submitted_at == first.submitted_at
+    assert len(aws.batch.submitted) == 1
+    assert len(aws.jobs_tagged(first.token)) == 1
+
+
+def test_the_journal_says_submitting_before_submit_job_and_submitted_after(aws: Moto) -> None:
+    journal = aws.journal_dir / "test.jsonl"
+    during: list[list[dict[str, Any]]] = []
+    aws.batch.before_submit = lambda _request: during.append(
+        [json.loads(line) for line in journal.read_text().splitlines()]
+    )
+    result = aws.submitter().submit(aws.target, SubmitRequest("hello", name="journalled"))[0]
+    assert [r["state"] for r in during[0]] == ["submitting"]
+    records = [json.loads(line) for line in journal.read_text().splitlines()]
+    assert [(r["state"], r["job_id"]) for r in records] == [
+        ("submitting", None),
+        ("submitted", result.job_id),
+    ]
+    for record in records:
+        assert (record["token"], record["chunk"], record["name"]) == (result.token, 0, "journalled")
+        assert isinstance(record["at"], float)
+
+
+def test_the_default_token_depends_on_account_job_and_content_but_not_name() -> None:
+    account = StandInAccount(None)
+    token = jobs.request_token(
+        account, SubmitRequest("hello", name="a", env={"X": "1"}, depends_on=[("b", None), ("a", None)])
+    )
+    assert re.fullmatch(r"[0-9a-f]{32}", token)
+    assert token == jobs.request_token(
+        account, SubmitRequest("hello", name="b", env={"X": "1"}, depends_on=[("a", None), ("b", None)])
+    )
+    assert token != jobs.request_token(
+        account, SubmitRequest("hello", env={"X": "2"}, depends_on=[("a", None), ("b", None)])
+    )
+    assert token != jobs.request_token(
+        account, SubmitRequest("other", env={"X": "1"}, depends_on=[("a", None), ("b", None)])
+    )
+    other_account = StandInAccount(None, account_id="210987654321")
+    assert token != jobs.request_token(
+        other_account, SubmitRequest("hello", env={"X": "1"}, depends_on=[("a", None), ("b", None)])
+    )
+    assert jobs.request_token(account, SubmitRequest("hello", items=["a", "b"])) != jobs.request_token(
+        account, SubmitRequest("hello", items=["b", "a"])
+    )
+
+
+class Crash(Exception):
+    """The process dying at this point."""
+
+
+def crash_on_submitted_line(monkeypatch: pytest.MonkeyPatch, number: int) -> None:
+    """Make the `number`th `submitted` journal line fail to be written, once."""
+    original = jobs.Journal.append
+    seen = {"submitted": 0}
+
+    def append(self: jobs.Journal, record: dict[str, Any]) -> None:
+        if record["state"] == "submitted":
+            seen["submitted"] += 1
+            if seen["submitted"] == number:
+                raise Crash
+        original(self, record)
+
+    monkeypatch.setattr(jobs.Journal, "append", append)
+
+
+def test_after_a_crash_between_submit_job_and_the_journal_the_job_is_found_not_resubmitted(
+    aws: Moto, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    crash_on_submitted_line(monkeypatch, 1)
+    request = SubmitRequest("hello", env={"RUN": "once"})
+    with pytest.raises(Crash):
+        aws.submitter().submit(aws.target, request)
+    created = aws.batch.client.list_jobs(jobQueue=aws.target.queue)["jobSummaryList"]
+    again = aws.submitter().submit(aws.target, request)[0]
+    assert again.reattached
+    assert again.job_id == created[0]["jobId"]
+    assert len(aws.batch.submitted) == 1
+    assert [job["jobId"] for job in aws.jobs_tagged(again.token)] == [again.job_id]
+    # Found once, recorded: a third submit reads the journal and only checks the job still exists.
+    calls = aws.account.client_calls
+    assert aws.submitter().submit(aws.target, request)[0].job_id == again.job_id
+    assert aws.account.client_calls == calls + 1
+    assert len(aws.batch.submitted) == 1
+
+
+def test_a_recorded_job_that_aws_no_longer_knows_is_submitted_again(aws: Moto) -> None:
+    """A reset local stack or a purged account lost the job: reattaching to it would lose the work."""
+    request = SubmitRequest("hello", env={"RUN": "lost"})
+    first = aws.submitter().submit(aws.target, request)[0]
+    aws.batch.client.cancel_job(jobId=first.job_id, reason="x")
+    from moto.batch.models import batch_backends
+
+    backend = batch_backends[aws.account.account_id]["us-east-1"]
+    backend._jobs.pop(first.job_id)  # noqa: SLF001 - the emulator forgetting the job
+    again = aws.submitter().submit(aws.target, request)[0]
+    assert not again.reattached and again.job_id != first.job_id
+
+
+def test_after_a_crash_before_the_job_reached_aws_it_is_submitted_under_the_recorded_name(
+    aws: Moto, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    numbers = itertools.count(1)
+    monkeypatch.setattr(jobs, "default_job_name", lambda _job, now=None: f"hello-{next(numbers)}")
+
+    def unreachable(_request: dict[str, Any]) -> None:
+        aws.batch.before_submit = None
+        raise EndpointConnectionError(endpoint_url="https://batch.us-east-1.amazonaws.com")
+
+    aws.batch.before_submit = unreachable
+    request = SubmitRequest("hello")
+    with pytest.raises(EndpointConnectionError):
+        aws.submitter().submit(aws.target, request)
+    first_name = aws.batch.submitted[0]["jobName"]
+    result = aws.submitter().submit(aws.target, request)[0]
+    assert not result.reattached
+    assert result.name == first_name
+    assert jobs.default_job_name("hello") != first_name  # a new default name would differ
+    assert [job["jobName"] for job in aws.jobs_tagged(result.token)] == [first_name]
+
+
+def test_an_interrupted_fan_out_submits_only_the_missing_jobs(
+    aws: Moto, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    items = [f"{i:04d}" + "x" * 1996 for i in range(40)]  # three array jobs
+    request = SubmitRequest("hello", items=items)
+    crash_on_submitted_line(monkeypatch, 2)  # chunk 0 journalled, chunk 1 submitted only, chunk 2 not
+    with pytest.raises(Crash):
+        aws.submitter().submit(aws.target, request)
+    assert len(aws.batch.submitted) == 2
+    results = aws.submitter().submit(aws.target, request)
+    assert [r.reattached for r in results] == [True, True, False]
+    assert len(aws.batch.submitted) == 3
+    assert [request_env(r)["BATCHFORM_ITEMS_OFFSET"] for r in aws.batch.submitted] == ["0", "14", "28"]
+    tagged = aws.jobs_tagged(results[0].token)
+    assert sorted(job["jobId"] for job in tagged) == sorted(r.job_id for r in results)
+    assert sorted(job["tags"]["batchform:chunk"] for job in tagged) == ["0", "1", "2"]
+
+
+def test_the_lookup_after_a_crash_trusts_the_token_and_chunk_tags_not_the_name(aws: Moto) -> None:
+    request = SubmitRequest("hello", items=["only item"])
+    token = jobs.request_token(aws.account, request)
+    for tags in (
+        {},
+        {"batchform:token": "someone-else", "batchform:chunk": "0"},
+        {"batchform:token": token, "batchform:chunk": "1"},
+    ):
+        aws.batch.client.submit_job(
+            jobName="hello-crashed", jobQueue=aws.target.queue, jobDefinition="hello", tags=tags
+        )
+    jobs.Journal(aws.journal_dir / "test.jsonl").append(
+        {
+            "token": token,
+            "chunk": 0,
+            "name": "hello-crashed",
+            "state": "submitting",
+            "job_id": None,
+            "at": time.time(),
+        }
+    )
+    result = aws.submitter().submit(aws.target, request)[0]
+    assert not result.reattached
+    assert result.name == "hello-crashed"
+    assert [job["jobId"] for job in aws.jobs_tagged(token) if job["tags"].get("batchform:chunk") == "0"] == [
+        result.job_id
+    ]
+
+
+def test_a_server_error_after_the_job_was_created_does_not_submit_it_twice(aws: Moto) -> None:
+    created: list[str] = []
+
+    def fail_after_creating(response: dict[str, Any]) -> None:
+        aws.batch.after_submit = None
+        created.append(response["jobId"])
+        raise client_error("InternalServerError", 500)
+
+    aws.batch.after_submit = fail_after_creating
+    sleeps: list[float] = []
+    result = aws.submitter(sleep=sleeps.append).submit(aws.target, SubmitRequest("hello"))[0]
+    assert result.job_id == created[0]
+    assert len(aws.batch.submitted) == 1
+    assert len(sleeps) == 1
+    assert len(aws.jobs_tagged(result.token)) == 1
+
+
+def test_submitting_again_outside_the_reattach_window_submits_a_new_job(aws: Moto) -> None:
+    now = {"t": 1_000_000.0}
+    submitter = aws.submitter(wall_clock=lambda: now["t"])
+    request = SubmitRequest("hello", env={"DAILY": "report"})
+    first = submitter.submit(aws.target, request)[0]
+    now["t"] += 3601
+    later = submitter.submit(aws.target, request)[0]
+    assert not later.reattached
+    assert later.job_id != first.job_id
+    now["t"] += 3599
+    again = submitter.submit(aws.target, request)[0]
+    assert again.reattached
+    assert again.job_id == later.job_id
+    assert len(aws.jobs_tagged(first.token)) == 2
+
+
+def test_an_explicit_token_names_the_submission(aws: Moto) -> None:
+    submitter = aws.submitter()
+    first = submitter.submit(
+        aws.target, SubmitRequest("hello", env={"DAY": "1"}), token="nightly-2024-06-01"
+    )[0]
+    assert first.token == "nightly-2024-06-01"
+    assert aws.describe(first.job_id)["tags"]["batchform:token"] == "nightly-2024-06-01"
+    same = submitter.submit(aws.target, SubmitRequest("hello", env={"DAY": "2"}), token="nightly-2024-06-01")[
+        0
+    ]
+    assert same.reattached
+    assert same.job_id == first.job_id
+    other = submitter.submit(
+        aws.target, SubmitRequest("hello", env={"DAY": "1"}), token="nightly-2024-06-02"
+    )[0]
+    assert not other.reattached
+    assert other.job_id != first.job_id
+
+
+def test_a_journal_line_cut_short_by_a_crash_does_not_hide_later_ones(aws: Moto) -> None:
+    aws.journal_dir.mkdir(parents=True)
+    (aws.journal_dir / "test.jsonl").write_text('{"token": "abc", "state": "subm')
+    first = aws.submitter().submit(aws.target, SubmitRequest("hello"))[0]
+    again = aws.submitter().submit(aws.target, SubmitRequest("hello"))[0]
+    assert again.reattached
+    assert again.job_id == first.job_id
+
+
+def test_the_journal_is_compacted_to_recent_lines_when_it_grows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(jobs, "JOURNAL_COMPACT_BYTES", 2_000)
+    journal = jobs.Journal(tmp_path / "test.jsonl", keep_seconds=100)
+    for at in range(0, 300, 10):
+        journal.append({"token": "t", "chunk": 0, "state": "submitted", "job_id": f"j{at}", "at": float(at)})
+    kept = [json.loads(line)["at"] for line in (tmp_path / "test.jsonl").read_text().splitlines()]
+    assert kept[-1] == 290
+    assert min(kept) >= 100
+    assert [r["job_id"] for r in journal.records("t", since=280)] == ["j280", "j290"]
+
+
+# ---- pacing ---------------------------------------------------------------------------------
+
+
+def test_submits_beyond_the_rate_wait_their_turn(tmp_path: Path) -> None:
+    clock, batch = FakeClock(), FakeBatch()
+    submitter = fake_submitter(tmp_path, batch, clock, rate_per_second=50)
+    for i in range(120):
+        submitter.submit(TARGET, SubmitRequest("hello", env={"N": str(i)}))
+    assert batch.calls == 120
+    assert 1.39 <= clock.now <= 1.45  # 50 at once, then 70 at 50 a second
+
+
+def test_the_rate_limit_is_shared_by_threads(tmp_path: Path) -> None:
+    clock, batch = FakeClock(), FakeBatch()
+    submitter = fake_submitter(tmp_path, batch, clock, rate_per_second=50)
+
+    def submit_many(thread: int) -> None:
+        for i in range(30):
+            submitter.submit(TARGET, SubmitRequest("hello", env={"N": f"{thread}-{i}"}))
+
+    threads = [threading.Thread(target=submit_many, args=(t,)) for t in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert batch.calls == 120
+    assert sum(clock.sleeps) >= 1.39  # 30 a thread is within the burst: only a shared bucket waits
+
+
+def test_a_throttled_submit_is_retried_after_backoff(tmp_path: Path) -> None:
+    clock = FakeClock()
+    batch = FakeBatch([client_error("ThrottlingException"), client_error("ThrottlingException")])
+    result = fake_submitter(tmp_path, batch, clock).submit(TARGET, SubmitRequest("hello"))[0]
+    assert result.job_id == "job-3"
+    assert batch.calls == 3
+    assert len(clock.sleeps) == 2
+    assert 0 <= clock.sleeps[0] <= 0.2
+    assert 0 <= clock.sleeps[1] <= 0.4
+
+
+@pytest.mark.parametrize(
+    ("code", "status"),
+    [("TooManyRequestsException", 400), ("Throttling", 400), ("SlowDown", 429), ("ServiceUnavailable", 503)],
+)
+def test_throttling_codes_and_server_errors_are_retried(tmp_path: Path, code: str, status: int) -> None:
+    clock = FakeClock()
+    batch = FakeBatch([client_error(code, status)])
+    fake_submitter(tmp_path, batch, clock).submit(TARGET, SubmitRequest("hello"))
+    assert batch.calls == 2
+    assert len(clock.sleeps) == 1
+
+
+def test_backoff_doubles_from_a_fifth_of_a_second_up_to_ten_seconds(tmp_path: Path) -> None:
+    clock = FakeClock()
+    batch = FakeBatch([client_error("ThrottlingException") for _ in range(8)])
+    submitter = fake_submitter(tmp_path, batch, clock, max_retries=8)
+    submitter._random.uniform = lambda _low, high: high  # type: ignore[method-assign]  # the longest jitter
+    submitter.submit(TARGET, SubmitRequest("hello"))
+    assert clock.sleeps == pytest.approx([0.2, 0.4, 0.8, 1.6, 3.2, 6.4, 10.0, 10.0])
+
+
+def test_persistent_throttling_is_a_user_error_saying_so(tmp_path: Path) -> None:
+    clock = FakeClock()
+    batch = FakeBatch([client_error("ThrottlingException") for _ in range(10)])
+    with pytest.raises(UserError, match=r"^account test is throttling AWS Batch requests"):
+        fake_submitter(tmp_path, batch, clock, max_retries=3).submit(TARGET, SubmitRequest("hello"))
+    assert batch.calls == 4
+    assert len(clock.sleeps) == 3
+
+
+def test_other_aws_errors_are_user_errors_without_retry(tmp_path: Path) -> None:
+    clock = FakeClock()
+    batch = FakeBatch([client_error("ClientException")])
+    with pytest.raises(UserError, match=r"^submit_job in account test: ClientException"):
+        fake_submitter(tmp_path, batch, clock).submit(TARGET, SubmitRequest("hello"))
+    assert batch.calls == 1
+    assert clock.sleeps == []
+
+
+# ---- deployed jobs and the one-call submit --------------------------------------------------
+
+
+def outputs_for(target: DeployedJob) -> dict[str, Any]:
+    return {
+        "job_definition_arn_prefixes": {"hello": target.definition, "stats": "stats-definition"},
+        "job_queue_arns": {"default": target.queue},
+        "log_group_names": {"hello": "/batchform/test/hello"},
+    }
+
+
+def test_deployed_job_comes_from_terraform_outputs(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(jobs, "outputs", lambda _account: outputs_for(TARGET))
+    found = jobs.deployed_job(StandInAccount(None), "hello")
+    assert found == DeployedJob("hello", TARGET.definition, TARGET.queue, "/batchform/test/hello")
+
+
+def test_deployed_job_prefers_the_jobs_output(monkeypatch: pytest.MonkeyPatch) -> None:
+    deployed = outputs_for(TARGET) | {"jobs": {"hello": {"definition": "d", "queue": "q", "log_group": "g"}}}
+    monkeypatch.setattr(jobs, "outputs", lambda _account: deployed)
+    assert jobs.deployed_job(StandInAccount(None), "hello") == DeployedJob("hello", "d", "q", "g")
+
+
+def test_an_unknown_job_is_a_user_error_listing_the_deployed_ones(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(jobs, "outputs", lambda _account: outputs_for(TARGET))
+    with pytest.raises(UserError, match=r"^unknown job 'nope' in account test \(deployed: hello, stats\)$"):
+        jobs.deployed_job(StandInAccount(None), "nope")
+
+
+def test_submit_submits_a_new_job_on_every_call(
+    aws: Moto, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("BATCHFORM_HOME", str(tmp_path / "home"))
+    monkeypatch.setattr(jobs, "outputs", lambda _account: outputs_for(aws.target))
+    first = jobs.submit(aws.account, "hello", env={"GREETING": "hi"})
+    second = jobs.submit(aws.account, "hello", env={"GREETING": "hi"})
+    assert first != second
+    assert environment(aws.describe(first))["GREETING"] == "hi"
+    assert (tmp_path / "home" / "journal" / "test.jsonl").is_file()
