@@ -221,3 +221,34 @@ def test_every_aws_limit_is_checked_before_calling_aws(args: list[str], message:
     assert result.returncode == 2
     assert message in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+def test_a_submit_killed_before_recording_its_job_is_completed_once_by_the_rerun(
+    local_account, demo_run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The process dies after SubmitJob returned but before the journal said so: the re-run finds the job."""
+    request = jobs.SubmitRequest(job="hello", env={"GREETING": f"crash {uuid.uuid4().hex[:6]}"})
+    target = jobs.deployed_job(local_account, "hello")
+    original = jobs.Journal.append
+
+    class Killed(BaseException):
+        pass
+
+    def append(self, record: dict) -> None:  # noqa: ANN001
+        if record.get("state") == "submitted":
+            raise Killed
+        original(self, record)
+
+    monkeypatch.setattr(jobs.Journal, "append", append)
+    with pytest.raises(Killed):
+        jobs.Submitter(local_account).submit(target, request)
+    monkeypatch.setattr(jobs.Journal, "append", original)
+
+    [again] = jobs.Submitter(local_account).submit(target, request)
+    assert again.reattached
+    tagged = [
+        job
+        for job in jobs.describe(local_account, [j["jobId"] for j in jobs.list_jobs(local_account)]).values()
+        if job.get("tags", {}).get("batchform:token") == again.token
+    ]
+    assert [job["jobId"] for job in tagged] == [again.job_id]
