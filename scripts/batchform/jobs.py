@@ -596,7 +596,11 @@ class Journal:
             if created:
                 _fsync_dir(self.path.parent)
             if size > JOURNAL_COMPACT_BYTES:
-                self._compact(float(record.get("at", time.time())) - self.keep_seconds)
+                since = float(record.get("at", time.time())) - self.keep_seconds
+                # Only when the oldest record has aged out: a journal that is big with recent
+                # records alone would otherwise be rewritten on every append.
+                if self._oldest_at() < since:
+                    self._compact(since)
 
     def records(self, token: str, since: float) -> list[dict[str, Any]]:
         """The records of `token` written at `since` or later, oldest first."""
@@ -606,7 +610,12 @@ class Journal:
             except FileNotFoundError:
                 return []
         found = []
+        # Records are written with sorted keys and compact separators, so a token's lines all
+        # contain this text; only those are parsed (the journal holds every recent submit).
+        marker = json.dumps({"token": token}, separators=(",", ":"))[1:-1]
         for line in text.splitlines():
+            if marker not in line:
+                continue
             try:
                 record = json.loads(line)
             except ValueError:
@@ -619,6 +628,13 @@ class Journal:
             ):
                 found.append(record)
         return found
+
+    def _oldest_at(self) -> float:
+        with open(self.path, encoding="utf-8", errors="replace") as journal:
+            for line in journal:
+                if line.strip():
+                    return _record_at(line)
+        return float("inf")
 
     def _compact(self, since: float) -> None:
         keep = [line for line in self.path.read_text().splitlines(keepends=True) if _record_at(line) >= since]

@@ -248,6 +248,9 @@ class TagGuardServer(ThreadingHTTPServer):
 
 class TagGuardHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body leave in separate small writes: without TCP_NODELAY each response waits
+    # for the client's delayed ACK (about 40 ms a request).
+    disable_nagle_algorithm = True
     server_version = SERVICE_NAME
     sys_version = ""
     timeout = CLIENT_TIMEOUT
