@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-TARGETS = ["scripts", "tests", "images", "tasks.py"]
+TARGETS = ["scripts", "tests", "images", "bench", "tasks.py"]
 
 
 def _ruff(*args: str) -> subprocess.CompletedProcess[str]:

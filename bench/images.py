@@ -1,0 +1,183 @@
+"""`build push` of every example image: from cold, then again with nothing changed.
+
+ours       batchform.images.build_images + push_images to an account of the private stack,
+           whose registry starts empty
+reference  by hand, as a team does without reuse: `docker build` then `docker push` of the same
+           images with the same build arguments (docker SDK, low-level API), with a new tag on
+           each run (the repositories are immutable), into a second private stack's registry,
+           empty too, so that neither side gains from layers the other uploaded
+
+The base images already exist on the engine, and the engine's build cache is warm for both
+sides alike. Bytes uploaded are what each registry stored (its blob files) during a run.
+Engine tags the project's builds share with other work on this engine (`batchform/<image>:<n>`)
+are put back as they were afterwards.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+if not __package__:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from batchform.accounts import Account
+from batchform.images import ImageSpec, build_images, discover, docker_client, push_images
+
+from bench.stack import Echo, PrivateStack, Result, exclusive, number, registry_blobs, standalone, timed
+
+QUICK_IMAGES = ["hello", "csv-stats"]  # one busybox image and one python image
+
+
+@dataclass
+class Run:
+    seconds: float
+    builds: dict[str, int]
+    layers: int
+    blobs: int
+    bytes: int
+
+    def text(self) -> str:
+        builds = ", ".join(f"{name} {build}" for name, build in sorted(self.builds.items()))
+        return (
+            f"{number(self.seconds)} s, builds [{builds}], {self.layers} layer(s) pushed, "
+            f"{self.blobs} blob(s) / {self.bytes / 1e6:.1f} MB stored"
+        )
+
+
+def _ours(stack: PrivateStack, account: Account, names: list[str], built_ids: set[str]) -> Run:
+    """build push, adding the ids of the images it builds on the engine to `built_ids`."""
+    quiet: Echo = lambda _line: None  # noqa: E731
+    blobs, size = registry_blobs(stack.settings)
+    with timed() as elapsed:
+        built = build_images([account], names, False, quiet)
+        built_ids.update(r.image_id for r in built if r.image_id)
+        pushed = push_images([account], names, quiet)
+        built_ids.update(r.image_id for r in pushed if r.image_id)
+    after_blobs, after_size = registry_blobs(stack.settings)
+    return Run(
+        elapsed(),
+        {r.image: r.build for r in pushed},
+        sum(sum(r.uploaded.values()) for r in pushed),
+        after_blobs - blobs,
+        after_size - size,
+    )
+
+
+def _by_hand(stack: PrivateStack, account: Account, specs: list[ImageSpec], tag: int, api: Any) -> Run:
+    """docker build + docker push of each image, after `aws ecr get-login-password | docker login`."""
+    blobs, size = registry_blobs(stack.settings)
+    layers = 0
+    with timed() as elapsed:
+        token = account.client("ecr").get_authorization_token()["authorizationData"][0]["authorizationToken"]
+        username, _, password = base64.b64decode(token).decode().partition(":")
+        auth = {"username": username, "password": password}
+        for spec in specs:
+            repository = f"{account.registry}/{spec.name}"
+            for chunk in api.build(
+                path=str(spec.context),
+                tag=f"{repository}:{tag}",
+                buildargs=spec.build_args,
+                rm=True,
+                decode=True,
+                network_mode="host",
+            ):
+                if "error" in chunk:
+                    raise RuntimeError(f"{spec.name}: docker build failed: {chunk['error']}")
+            for chunk in api.push(repository, tag=str(tag), auth_config=auth, stream=True, decode=True):
+                if "error" in chunk:
+                    raise RuntimeError(f"{spec.name}: docker push failed: {chunk['error']}")
+                layers += chunk.get("status") == "Pushed"
+    after_blobs, after_size = registry_blobs(stack.settings)
+    return Run(elapsed(), {s.name: tag for s in specs}, layers, after_blobs - blobs, after_size - size)
+
+
+def _engine_tags(engine: Any, names: list[str]) -> dict[str, str]:
+    """Every engine tag of the project's local repositories (`batchform/<image>`) -> image id."""
+    tags: dict[str, str] = {}
+    for name in names:
+        for image in engine.images.list(name=f"batchform/{name}"):
+            for tag in image.tags:
+                tags[tag] = image.id
+    return tags
+
+
+def _restore_tags(engine: Any, names: list[str], before: dict[str, str], ours: set[str]) -> None:
+    """Point the tags our builds took back where they were, and remove the images we built."""
+    import docker
+
+    ours = {image_id if image_id.startswith("sha256:") else f"sha256:{image_id}" for image_id in ours}
+    for tag, image_id in _engine_tags(engine, names).items():
+        if image_id not in ours:
+            continue
+        with contextlib.suppress(docker.errors.APIError):
+            if tag in before:
+                repository, _, version = tag.rpartition(":")
+                engine.api.tag(before[tag], repository, version)
+            else:
+                engine.api.remove_image(tag, noprune=True)
+    for image_id in ours - set(before.values()):
+        with contextlib.suppress(docker.errors.APIError):
+            engine.api.remove_image(image_id, noprune=True)
+
+
+def _remove_references(engine: Any, account: Account, specs: list[ImageSpec], tags: list[int]) -> None:
+    import docker
+
+    for spec in specs:
+        for tag in tags:
+            with contextlib.suppress(docker.errors.APIError):
+                engine.api.remove_image(f"{account.registry}/{spec.name}:{tag}", noprune=True)
+
+
+def _verdict(met: bool) -> str:
+    return "met" if met else "NOT met"
+
+
+def bench(stack: PrivateStack, quick: bool, echo: Echo) -> Result:
+    specs = discover(QUICK_IMAGES if quick else None)
+    names = [spec.name for spec in specs]
+    echo(f"# images: build + push of {', '.join(names)}, cold then unchanged")
+    engine = docker_client()
+    account = stack.accounts({"bench-images": "456789012345"}).get("bench-images")
+    # Two benchmark runs at once would take the same engine tags from each other.
+    with exclusive("images"):
+        before = _engine_tags(engine, names)
+        built: set[str] = set()
+        try:
+            cold = _ours(stack, account, names, built)
+            warm = _ours(stack, account, names, built)
+        finally:
+            _restore_tags(engine, names, before, built)
+    with PrivateStack(echo) as other:
+        ref_account = other.accounts({"bench-images": "456789012345"}).get("bench-images")
+        try:
+            ref_cold = _by_hand(other, ref_account, specs, 1, engine.api)
+            ref_warm = _by_hand(other, ref_account, specs, 2, engine.api)
+        finally:
+            _remove_references(engine, ref_account, specs, [1, 2])
+    fraction = warm.seconds / cold.seconds
+    unchanged = warm.builds == cold.builds
+    details = [
+        f"ours cold: {cold.text()}",
+        f"ours unchanged: {warm.text()}",
+        f"reference cold: {ref_cold.text()}",
+        f"reference again: {ref_warm.text()}",
+        f"ours unchanged / ours cold: {fraction:.1%} (target < 5%: {_verdict(fraction < 0.05)}); "
+        f"build numbers unchanged: {'yes' if unchanged else 'NO'}; layers uploaded: {warm.layers}, "
+        f"bytes stored: {warm.bytes} (target zero: {_verdict(warm.layers == 0 and warm.bytes == 0)})",
+        f"cold, ours / reference: {number(cold.seconds / ref_cold.seconds)}",
+    ]
+    return Result("images", warm.seconds, ref_warm.seconds, "s (unchanged run)", "lower", details)
+
+
+def main(argv: list[str] | None = None) -> int:
+    return standalone("images", bench, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
