@@ -11,11 +11,13 @@ inherits os.environ and cannot give two accounts two environments at once.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import re
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -221,14 +223,17 @@ class TerraformRunner:
         wanted = self._init_fingerprint()
         if stamp.exists() and stamp.read_text() == wanted:
             return
-        code, out = self.run(
-            "init",
-            capture=True,
-            reconfigure=IsFlagged,
-            input=False,
-            no_color=IsFlagged,
-            backend_config=str(self.backend_file),
-        )
+        # Terraform's plugin cache is not safe for concurrent installs: accounts planned in
+        # parallel on a machine whose cache is still empty would race for it. One init at a time.
+        with _init_lock(self.paths):
+            code, out = self.run(
+                "init",
+                capture=True,
+                reconfigure=IsFlagged,
+                input=False,
+                no_color=IsFlagged,
+                backend_config=str(self.backend_file),
+            )
         self._check("init", code, out)
         write_atomic(stamp, wanted)
 
@@ -326,6 +331,19 @@ def _plan_summary(output: str) -> str:
         if _SUMMARY.match(line.strip()):
             return line.strip()
     return ""
+
+
+@contextlib.contextmanager
+def _init_lock(p: Paths) -> Iterator[None]:
+    """A machine-wide lock around `terraform init` (a file lock: other processes wait too)."""
+    path = p.home / "terraform" / "init.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _hcl_value(value: Any) -> str:
