@@ -10,7 +10,6 @@ image is recognised and its existing build number reused.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import fnmatch
 import hashlib
 import re
@@ -26,7 +25,7 @@ import yaml
 from .accounts import Account
 from .errors import ComponentMissing, UserError
 from .registry import Registry, utc_now
-from .settings import Paths, paths
+from .settings import Paths, file_lock, paths
 
 Echo = Callable[[str], None]
 
@@ -374,15 +373,9 @@ class ImageBuilder:
 @contextlib.contextmanager
 def engine_tag_lock(reference: str) -> Iterator[None]:
     """Hold a machine-wide lock on one engine tag (a file lock, so other processes wait too)."""
-    locks = paths().home / "locks"
-    locks.mkdir(parents=True, exist_ok=True)
-    path = locks / f"tag-{hashlib.sha256(reference.encode()).hexdigest()[:32]}.lock"
-    with open(path, "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    name = f"tag-{hashlib.sha256(reference.encode()).hexdigest()[:32]}.lock"
+    with file_lock(paths().home / "locks" / name):
+        yield
 
 
 # ---- what the tasks run -----------------------------------------------------------------------

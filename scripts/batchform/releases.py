@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import datetime
 import difflib
-import fcntl
 import json
 import math
 import re
@@ -33,7 +32,7 @@ from .accounts import Account, Accounts
 from .errors import ComponentMissing, ConfigError, UserError
 from .images import discover
 from .registry import Registry
-from .settings import PACKAGE_DIR, Paths, paths, write_atomic
+from .settings import PACKAGE_DIR, Paths, file_lock, paths, write_atomic
 
 Echo = Callable[[str], None]
 
@@ -255,14 +254,8 @@ def _child(node: Any, key: str) -> Any:
 @contextlib.contextmanager
 def account_lock(p: Paths, account: str) -> Iterator[None]:
     """One writer of an account's release files at a time, across processes."""
-    locks = p.home / "locks"
-    locks.mkdir(parents=True, exist_ok=True)
-    with open(locks / f"release-{account}.lock", "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    with file_lock(p.home / "locks" / f"release-{account}.lock"):
+        yield
 
 
 # ---- results -------------------------------------------------------------------------------------

@@ -8,7 +8,10 @@ repository, which git ignores.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -116,3 +119,15 @@ def check_keys(where: str, data: dict[str, Any], allowed: set[str]) -> None:
         if key not in allowed:
             known = ", ".join(sorted(allowed))
             raise ConfigError(f"{where}.{key}: unknown key (known: {known})")
+
+
+@contextlib.contextmanager
+def file_lock(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on `path` (created if missing): other threads and processes wait."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

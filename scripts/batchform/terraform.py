@@ -12,7 +12,6 @@ inherits os.environ and cannot give two accounts two environments at once.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import re
@@ -27,7 +26,7 @@ from python_terraform import IsFlagged, Terraform
 
 from .accounts import Account
 from .errors import UserError
-from .settings import Paths, paths, project_config, write_atomic
+from .settings import Paths, file_lock, paths, project_config, write_atomic
 
 Echo = Callable[[str], None]
 
@@ -336,14 +335,8 @@ def _plan_summary(output: str) -> str:
 @contextlib.contextmanager
 def _init_lock(p: Paths) -> Iterator[None]:
     """A machine-wide lock around `terraform init` (a file lock: other processes wait too)."""
-    path = p.home / "terraform" / "init.lock"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    with file_lock(p.home / "terraform" / "init.lock"):
+        yield
 
 
 def _hcl_value(value: Any) -> str:
