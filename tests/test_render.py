@@ -25,7 +25,7 @@ from batchform import settings as settings_module
 from batchform.errors import ConfigError, UserError
 from batchform.releases import HCL_KEYWORDS, Releases, hcl, set_build, validate_source
 from conftest import missing, project_releases, release_source
-from hypothesis import HealthCheck, given
+from hypothesis import HealthCheck, assume, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
@@ -449,9 +449,12 @@ def test_backspace_and_form_feed_round_trip(project: Path, value: str) -> None:
 def test_any_environment_value_round_trips(project: Path, value: str) -> None:
     """Any text in a job's environment renders to a file that parses back to exactly that text.
 
-    Lone surrogates are left out: they cannot be written in a UTF-8 source at all.
+    Lone surrogates are left out: they cannot be written in a UTF-8 source at all. So is `%{`:
+    it renders as HCL's escape `%%{`, which terraform reads back (the injection tests check that
+    with terraform itself) but python-hcl2's grammar, used here to parse, rejects.
     The source is handed to render_text as data, so YAML's own quoting plays no part.
     """
+    assume("%{" not in value)
     data = validate_source(
         "rel-a.yaml",
         {
