@@ -234,7 +234,11 @@ class TagGuardServer(ThreadingHTTPServer):
     def __init__(self, address: tuple[str, int], upstream: Upstream):
         self.upstream = upstream
         self.tag_locks = KeyedLocks()
-        super().__init__(address, TagGuardHandler)
+        super().__init__(address, self.handler())
+
+    @staticmethod
+    def handler() -> type[BaseHTTPRequestHandler]:
+        return TagGuardHandler
 
     def server_bind(self) -> None:
         # HTTPServer.server_bind resolves the host's FQDN, which can stall on a broken resolver.
@@ -306,7 +310,10 @@ class TagGuardHandler(BaseHTTPRequestHandler):
             self._error(exc.status, "UNSUPPORTED", exc.message, close=True)
             return
         self._body_pending = framing == "chunked" or length > 0
-        path = self.path.partition("?")[0]
+        self._route(host, self.path.partition("?")[0], framing, length)
+
+    def _route(self, host: str, path: str, framing: str, length: int) -> None:
+        """Answer a well-formed request: the health check, a guarded tag push, or a forward."""
         if self.command in ("GET", "HEAD") and path == HEALTH_PATH:
             self._health()
             return
