@@ -103,7 +103,7 @@ variable "images" {
 }
 
 variable "jobs" {
-  description = "Job definitions this account registers; each names one of var.images."
+  description = "Job definitions this account registers; each names one of var.images. `secrets` maps variable names to ARNs of SSM parameters or Secrets Manager secrets (the execution role may read exactly those); `policy_statements` are the job role's Allow statements, without wildcard actions."
   type = map(object({
     image           = string
     owner           = optional(string)
@@ -158,6 +158,23 @@ variable "jobs" {
   validation {
     condition     = alltrue([for name, job in var.jobs : job.timeout_seconds >= 60])
     error_message = "Every jobs.<name>.timeout_seconds must be at least 60 (the AWS Batch minimum)."
+  }
+
+  # Secrets only by reference, so that the execution role can be granted exactly these ARNs.
+  validation {
+    condition = alltrue(flatten([
+      for name, job in var.jobs : [
+        for arn in values(job.secrets) : can(regex("^arn:aws[a-z-]*:ssm:[a-z]{2}(-[a-z]+)+-[0-9]+:[0-9]{12}:parameter/[A-Za-z0-9_./-]+$|^arn:aws[a-z-]*:secretsmanager:[a-z]{2}(-[a-z]+)+-[0-9]+:[0-9]{12}:secret:[A-Za-z0-9/_+=.@-]+-[A-Za-z0-9]{6}(:[^:]*:[A-Za-z0-9_-]*:[A-Za-z0-9-]*)?$", arn))
+      ]
+    ]))
+    error_message = "Every jobs.<name>.secrets value must be the full ARN of an SSM parameter (arn:aws:ssm:<region>:<account>:parameter/<name>) or of a Secrets Manager secret (arn:aws:secretsmanager:<region>:<account>:secret:<name>-<6 characters>)."
+  }
+
+  validation {
+    condition = alltrue(flatten([
+      for name, job in var.jobs : [for s in job.policy_statements : [for action in s.actions : !strcontains(action, "*") && !strcontains(action, "?")]]
+    ]))
+    error_message = "Every jobs.<name>.policy_statements actions entry must be one `service:Action` name without a wildcard (no `*`, `s3:*` or `s3:Get*`): list each action the job needs."
   }
 }
 

@@ -18,7 +18,7 @@ variable "jobs" {
     `environment` holds plain variables; `secrets` maps variable names to SSM parameter or Secrets Manager secret ARNs (never put secrets in `environment`).
     `retry_attempts` is 1-10, `evaluate_on_exit` at most 5 conditions (action RETRY or EXIT), `timeout_seconds` at least 60.
     `log_group_name` must name an existing log group (e.g. from the log-groups module) in `region`.
-    `job_role_policy_statements` are Allow statements for the job's own role (no `*` or `service:*` actions).
+    `job_role_policy_statements` are Allow statements for the job's own role (no `*` in any action).
   EOT
   type = map(object({
     image            = string
@@ -108,10 +108,10 @@ variable "jobs" {
   validation {
     condition = alltrue(flatten([
       for k, j in var.jobs : [
-        for arn in values(j.secrets) : can(regex("^arn:aws[a-z-]*:ssm:[a-z0-9-]+:[0-9]{12}:parameter/.+$|^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:.+$", arn))
+        for arn in values(j.secrets) : can(regex("^arn:aws[a-z-]*:ssm:[a-z]{2}(-[a-z]+)+-[0-9]+:[0-9]{12}:parameter/[A-Za-z0-9_./-]+$|^arn:aws[a-z-]*:secretsmanager:[a-z]{2}(-[a-z]+)+-[0-9]+:[0-9]{12}:secret:[A-Za-z0-9/_+=.@-]+-[A-Za-z0-9]{6}(:[^:]*:[A-Za-z0-9_-]*:[A-Za-z0-9-]*)?$", arn))
       ]
     ]))
-    error_message = "Each secret must be the ARN of an SSM parameter (arn:aws:ssm:<region>:<account>:parameter/...) or a Secrets Manager secret (arn:aws:secretsmanager:<region>:<account>:secret:...)."
+    error_message = "Each jobs.<key>.secrets value must be the full ARN of an SSM parameter (arn:aws:ssm:<region>:<account>:parameter/<name>) or of a Secrets Manager secret including the 6-character suffix IAM matches on (arn:aws:secretsmanager:<region>:<account>:secret:<name>-AbCdEf, optionally followed by :json-key:version-stage:version-id)."
   }
 
   validation {
@@ -155,11 +155,11 @@ variable "jobs" {
     condition = alltrue(flatten([
       for k, j in var.jobs : [
         for s in j.job_role_policy_statements : length(s.actions) >= 1 && alltrue([
-          for a in s.actions : can(regex("^[a-z0-9-]+:[A-Za-z0-9*]+$", a)) && !can(regex("^[a-z0-9-]+:\\*$", a))
+          for a in s.actions : can(regex("^[a-z0-9-]+:[A-Za-z0-9]+$", a))
         ])
       ]
     ]))
-    error_message = "job_role_policy_statements actions must be `service:Action` names; `*` and `service:*` are not allowed (least privilege)."
+    error_message = "Each jobs.<key>.job_role_policy_statements actions entry must be one `service:Action` name: no `*` anywhere in it (not `*`, `s3:*` nor `s3:Get*`), so that the job role is granted exactly the actions listed (least privilege)."
   }
 
   validation {

@@ -860,6 +860,36 @@ run "rejects_service_wide_wildcard_action" {
   expect_failures = [var.jobs]
 }
 
+run "rejects_action_with_a_wildcard_in_its_name" {
+  command = plan
+
+  variables {
+    jobs = { bad = { image = "batchform/worker:1", log_group_name = "/batchform/jobs", job_role_policy_statements = [{ actions = ["s3:GetObject", "s3:Get*"], resources = ["arn:aws:s3:::b/*"] }] } }
+  }
+
+  expect_failures = [var.jobs]
+}
+
+run "rejects_action_with_a_single_character_wildcard" {
+  command = plan
+
+  variables {
+    jobs = { bad = { image = "batchform/worker:1", log_group_name = "/batchform/jobs", job_role_policy_statements = [{ actions = ["s3:?etObject"], resources = ["arn:aws:s3:::b/*"] }] } }
+  }
+
+  expect_failures = [var.jobs]
+}
+
+run "rejects_secrets_manager_arn_without_its_suffix" {
+  command = plan
+
+  variables {
+    jobs = { bad = { image = "batchform/worker:1", log_group_name = "/batchform/jobs", secrets = { DB = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:bf/db" } } }
+  }
+
+  expect_failures = [var.jobs]
+}
+
 run "rejects_statement_without_actions" {
   command = plan
 
