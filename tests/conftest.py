@@ -7,11 +7,15 @@ fails, so that a green run always means every test really ran.
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import shutil
 import socket
+import subprocess
+from collections import Counter
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -19,7 +23,18 @@ from batchform.accounts import Accounts
 from batchform.localstack import LocalStack, LocalStackSettings
 
 REQUIRE_ALL = os.environ.get("BATCHFORM_REQUIRE_ALL") == "1"
+REPO = Path(__file__).resolve().parent.parent
 SUMMARY = pytest.StashKey[list[str]]()
+TALLY = pytest.StashKey[Counter]()
+
+# What the reliability summary line counts, in its order; tests add to these through `tally`.
+TALLIES = {
+    "bad inputs refused": "bad inputs refused",
+    "faults injected": "faults injected",
+    "concurrent operations": "concurrent operations",
+    "checkov passed": "checkov checks passed",
+    "checkov suppressed": "checkov checks suppressed",
+}
 
 
 def missing(what: str) -> None:
@@ -113,12 +128,33 @@ def suite_summary(request: pytest.FixtureRequest) -> list[str]:
     return request.config.stash.setdefault(SUMMARY, [])
 
 
+@pytest.fixture(scope="session")
+def tally(request: pytest.FixtureRequest) -> Counter:
+    """Counts for the run's reliability summary line: `tally["faults injected"] += n`.
+
+    Keys are those of TALLIES; a test adds what it really did (inputs refused, faults the proxy
+    injected, operations it ran at once), so the line reports what was proven, not planned.
+    """
+    counts = request.config.stash.setdefault(TALLY, Counter())
+    return counts
+
+
+def reliability_line(counts: Counter) -> str:
+    unknown = set(counts) - set(TALLIES)
+    if unknown:
+        raise KeyError(f"unknown tally keys: {', '.join(sorted(unknown))}")
+    return "reliability: " + ", ".join(f"{counts[key]} {label}" for key, label in TALLIES.items())
+
+
 def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:  # noqa: ANN001
     lines = config.stash.get(SUMMARY, [])
-    if lines:
+    counts = config.stash.get(TALLY, None)
+    if lines or counts:
         terminalreporter.section("batchform")
         for line in lines:
             terminalreporter.write_line(line)
+        if counts:
+            terminalreporter.write_line(reliability_line(counts))
 
 
 def release_accounts() -> dict[str, dict]:
@@ -199,3 +235,153 @@ def project_releases(root: Path, echo=None):  # noqa: ANN001, ANN201
         Paths(root=root, home=root / ".batchform"),
         echo=echo or (lambda _line: None),
     )
+
+
+@dataclass(frozen=True)
+class BatchQueue:
+    """A job queue of a private emulator account, with one job definition (busybox, exits 0)."""
+
+    config: dict  # the account's batchform.yaml entry
+    account: object  # batchform.accounts.Account
+    target: object  # batchform.jobs.DeployedJob
+
+
+def private_account_config() -> dict:
+    account_id = f"{random.randint(10**11, 10**12 - 1)}"
+    return {
+        "account_id": account_id,
+        "region": "us-east-1",
+        "endpoints": "local-stack",
+        "role_arn": f"arn:aws:iam::{account_id}:role/batchform-deployer",
+    }
+
+
+@pytest.fixture(scope="module")
+def batch_queue(local_stack: LocalStack) -> Iterator[BatchQueue]:
+    """A Fargate queue in an emulator account no other test uses, made with boto3 (no terraform),
+    deleted afterwards with whatever jobs it still holds."""
+    from batchform.baseimages import BUSYBOX_LOCAL
+    from batchform.jobs import DeployedJob
+
+    config = private_account_config()
+    account = Accounts({"accounts": {"queued": config}}).get("queued")
+    ec2, iam, batch = (account.client(service) for service in ("ec2", "iam", "batch"))
+    subnet = ec2.describe_subnets()["Subnets"][0]["SubnetId"]
+    group = ec2.describe_security_groups()["SecurityGroups"][0]["GroupId"]
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": "batch.amazonaws.com"}, "Action": "sts:AssumeRole"}
+        ],
+    }
+    role = iam.create_role(RoleName="queued-batch", AssumeRolePolicyDocument=json.dumps(trust))["Role"]
+    environment = batch.create_compute_environment(
+        computeEnvironmentName="queued",
+        type="MANAGED",
+        state="ENABLED",
+        serviceRole=role["Arn"],
+        computeResources={"type": "FARGATE", "maxvCpus": 4, "subnets": [subnet], "securityGroupIds": [group]},
+    )["computeEnvironmentArn"]
+    queue = batch.create_job_queue(
+        jobQueueName="queued",
+        state="ENABLED",
+        priority=1,
+        computeEnvironmentOrder=[{"order": 1, "computeEnvironment": environment}],
+    )["jobQueueArn"]
+    definition = batch.register_job_definition(
+        jobDefinitionName="queued-work",
+        type="container",
+        platformCapabilities=["FARGATE"],
+        containerProperties={
+            "image": BUSYBOX_LOCAL,  # made by `./batchform test`, so no pull is needed
+            "command": ["true"],
+            "resourceRequirements": [{"type": "VCPU", "value": "0.25"}, {"type": "MEMORY", "value": "512"}],
+        },
+    )["jobDefinitionArn"]
+    yield BatchQueue(config, account, DeployedJob("work", definition.rsplit(":", 1)[0], queue))
+
+    for page in batch.get_paginator("list_jobs").paginate(jobQueue=queue):
+        for summary in page["jobSummaryList"]:
+            batch.cancel_job(jobId=summary["jobId"], reason="test over")
+    batch.deregister_job_definition(jobDefinition=definition)
+    batch.update_job_queue(jobQueue=queue, state="DISABLED")
+    batch.delete_job_queue(jobQueue=queue)
+    batch.update_compute_environment(computeEnvironment=environment, state="DISABLED")
+    batch.delete_compute_environment(computeEnvironment=environment)
+    iam.delete_role(RoleName=role["RoleName"])
+
+
+def push_manifest_only(account, image: str, tag: int) -> None:  # noqa: ANN001
+    """A minimal image straight through the registry API: fast, for tests that need many builds."""
+    import hashlib
+
+    import requests
+    from batchform.registry import Registry
+
+    registry = Registry(account)
+    base = f"{registry.base_url}/v2/{registry.repository_path(image)}"
+    config = json.dumps(
+        {
+            "architecture": "amd64",
+            "os": "linux",
+            "rootfs": {"type": "layers", "diff_ids": []},
+            "config": {"Labels": {"org.opencontainers.image.version": str(tag)}},
+        }
+    ).encode()
+    digest = "sha256:" + hashlib.sha256(config).hexdigest()
+    upload = requests.post(f"{base}/blobs/uploads/", timeout=30)
+    location = upload.headers["Location"]
+    separator = "&" if "?" in location else "?"
+    location = location if location.startswith("http") else f"{registry.base_url}{location}"
+    requests.put(f"{location}{separator}digest={digest}", data=config, timeout=30).raise_for_status()
+    manifest = {
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {
+            "mediaType": "application/vnd.oci.image.config.v1+json",
+            "digest": digest,
+            "size": len(config),
+        },
+        "layers": [],
+    }
+    requests.put(
+        f"{base}/manifests/{tag}",
+        data=json.dumps(manifest),
+        headers={"Content-Type": "application/vnd.oci.image.manifest.v1+json"},
+        timeout=30,
+    ).raise_for_status()
+
+
+@pytest.fixture(scope="module")
+def root_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The root configuration with a local backend (an override file), beside the real modules."""
+    base = tmp_path_factory.mktemp("root")
+    copy = base / "terraform"
+    copy.mkdir()
+    for tf in (REPO / "terraform").glob("*.tf"):
+        shutil.copy(tf, copy / tf.name)
+    (copy / "backend_override.tf").write_text('terraform {\n  backend "local" {}\n}\n')
+    (base / "modules").symlink_to(REPO / "modules")
+    return copy
+
+
+@pytest.fixture(scope="module")
+def tf_env(
+    tmp_path_factory: pytest.TempPathFactory, root_copy: Path, terraform_binary: str
+) -> dict[str, str]:
+    env = dict(os.environ, TF_DATA_DIR=str(tmp_path_factory.mktemp("tfdata")), TF_IN_AUTOMATION="1")
+    from batchform.terraform import cli_config_file
+
+    rc = cli_config_file()
+    if rc:
+        env["TF_CLI_CONFIG_FILE"] = str(rc)
+    init = subprocess.run(
+        [terraform_binary, "init", "-input=false", "-no-color"],
+        cwd=root_copy,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert init.returncode == 0, init.stdout + init.stderr
+    return env

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 from batchform.checks import StaticCheckResult, inline_suppressions, run_checkov
 from batchform.settings import paths
 
 
-def test_terraform_and_modules_have_no_failed_checkov_check(checkov: Path, suite_summary: list[str]) -> None:
+def test_terraform_and_modules_have_no_failed_checkov_check(
+    checkov: Path, suite_summary: list[str], tally: Counter
+) -> None:
     p = paths()
     directories = [p.terraform_dir, p.modules_dir]
     result = StaticCheckResult(run_checkov(directories, checkov), inline_suppressions(directories, p.root))
     suite_summary.extend(result.lines())
+    tally["checkov passed"] += result.report.passed
+    tally["checkov suppressed"] += len(result.suppressions)
     assert result.report.passed > 0
     assert result.problems == []
 

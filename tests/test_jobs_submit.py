@@ -21,7 +21,7 @@ import pytest
 from batchform import jobs
 from batchform.errors import UserError
 from batchform.jobs import DeployedJob, SubmitRequest, Submitter
-from botocore.exceptions import ClientError, EndpointConnectionError
+from botocore.exceptions import ClientError, ConnectionClosedError
 from moto import mock_aws
 
 REGION = "us-east-1"
@@ -64,7 +64,7 @@ class StandInAccount:
         self.batch = batch
         self.client_calls = 0
 
-    def client(self, service: str) -> Any:
+    def client(self, service: str, retries: bool = True) -> Any:
         self.client_calls += 1
         assert service == "batch"
         return self.batch
@@ -695,13 +695,13 @@ def test_after_a_crash_before_the_job_reached_aws_it_is_submitted_under_the_reco
     numbers = itertools.count(1)
     monkeypatch.setattr(jobs, "default_job_name", lambda _job, now=None: f"hello-{next(numbers)}")
 
-    def unreachable(_request: dict[str, Any]) -> None:
+    def dies(_request: dict[str, Any]) -> None:
         aws.batch.before_submit = None
-        raise EndpointConnectionError(endpoint_url="https://batch.us-east-1.amazonaws.com")
+        raise Crash
 
-    aws.batch.before_submit = unreachable
+    aws.batch.before_submit = dies
     request = SubmitRequest("hello")
-    with pytest.raises(EndpointConnectionError):
+    with pytest.raises(Crash):
         aws.submitter().submit(aws.target, request)
     first_name = aws.batch.submitted[0]["jobName"]
     result = aws.submitter().submit(aws.target, request)[0]
@@ -709,6 +709,20 @@ def test_after_a_crash_before_the_job_reached_aws_it_is_submitted_under_the_reco
     assert result.name == first_name
     assert jobs.default_job_name("hello") != first_name  # a new default name would differ
     assert [job["jobName"] for job in aws.jobs_tagged(result.token)] == [first_name]
+
+
+@pytest.mark.parametrize("lost", ["before", "after"], ids=["request-lost", "answer-lost"])
+def test_a_connection_lost_during_submit_job_ends_with_exactly_one_job(aws: Moto, lost: str) -> None:
+    """Whether the request or only its answer was lost, the submitter looks before sending again."""
+
+    def drop(_message: dict[str, Any]) -> None:
+        setattr(aws.batch, f"{lost}_submit", None)
+        raise ConnectionClosedError(endpoint_url="https://batch.us-east-1.amazonaws.com")
+
+    setattr(aws.batch, f"{lost}_submit", drop)
+    [result] = aws.submitter().submit(aws.target, SubmitRequest("hello"))
+    assert [job["jobId"] for job in aws.jobs_tagged(result.token)] == [result.job_id]
+    assert len(aws.batch.submitted) == (2 if lost == "before" else 1)
 
 
 def test_an_interrupted_fan_out_submits_only_the_missing_jobs(

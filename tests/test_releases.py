@@ -15,13 +15,12 @@ import sys
 from pathlib import Path
 
 import pytest
-import requests
 from batchform.errors import UserError
 from batchform.images import ImageBuilder, discover
 from batchform.registry import Registry
 from batchform.settings import Paths
 from batchform.terraform import TerraformRunner, cli_config_file
-from conftest import project_releases, release_source
+from conftest import project_releases, push_manifest_only, release_source
 
 pytestmark = [pytest.mark.stack, pytest.mark.docker]
 
@@ -43,44 +42,6 @@ def _push(root: Path, releases, account_names: list[str], image: str, content: s
     builder = ImageBuilder(accounts, echo=lambda _line: None)
     spec = discover([image], releases.paths)[0]
     return builder.push(builder.build(spec)).build
-
-
-def _push_manifest_only(account, image: str, tag: int) -> None:  # noqa: ANN001
-    """A minimal image straight through the registry API: fast, for tests that need many builds."""
-    registry = Registry(account)
-    base = f"{registry.base_url}/v2/{registry.repository_path(image)}"
-    config = json.dumps(
-        {
-            "architecture": "amd64",
-            "os": "linux",
-            "rootfs": {"type": "layers", "diff_ids": []},
-            "config": {"Labels": {"org.opencontainers.image.version": str(tag)}},
-        }
-    ).encode()
-    import hashlib
-
-    digest = "sha256:" + hashlib.sha256(config).hexdigest()
-    upload = requests.post(f"{base}/blobs/uploads/", timeout=30)
-    location = upload.headers["Location"]
-    separator = "&" if "?" in location else "?"
-    location = location if location.startswith("http") else f"{registry.base_url}{location}"
-    requests.put(f"{location}{separator}digest={digest}", data=config, timeout=30).raise_for_status()
-    manifest = {
-        "schemaVersion": 2,
-        "mediaType": "application/vnd.oci.image.manifest.v1+json",
-        "config": {
-            "mediaType": "application/vnd.oci.image.config.v1+json",
-            "digest": digest,
-            "size": len(config),
-        },
-        "layers": [],
-    }
-    requests.put(
-        f"{base}/manifests/{tag}",
-        data=json.dumps(manifest),
-        headers={"Content-Type": "application/vnd.oci.image.manifest.v1+json"},
-        timeout=30,
-    ).raise_for_status()
 
 
 def _cli(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -151,7 +112,7 @@ def test_twenty_bumps_of_one_account_at_once_all_land(local_stack, release_proje
     releases.render()
     account = releases.accounts.get("rel-a")
     for image in images:
-        _push_manifest_only(account, image, 7)
+        push_manifest_only(account, image, 7)
 
     env = dict(
         os.environ,

@@ -419,8 +419,10 @@ def test_names_that_are_not_identifiers_are_refused(kind: str, name: str) -> Non
         data = {"images": {name: {"build": 1}}}
     with pytest.raises(ConfigError) as caught:
         validate_source("rel-a.yaml", data)
-    assert f"{kind}.{name}" in str(caught.value)
+    shown = name if name.isprintable() else repr(name)  # a name is never allowed to break the line
+    assert f"{kind}.{shown}" in str(caught.value)
     assert "letters, digits" in str(caught.value)
+    assert "\n" not in str(caught.value)
 
 
 def test_an_environment_key_ending_in_a_newline_is_quoted(project: Path) -> None:

@@ -3,51 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
-from batchform.terraform import cli_config_file
 
 ROOT = Path(__file__).resolve().parent.parent
 TF_DIR = ROOT / "terraform"
 
 pytestmark = pytest.mark.terraform
-
-
-@pytest.fixture(scope="module")
-def root_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The root configuration with a local backend (an override file), beside the real modules."""
-    base = tmp_path_factory.mktemp("root")
-    copy = base / "terraform"
-    copy.mkdir()
-    for tf in TF_DIR.glob("*.tf"):
-        shutil.copy(tf, copy / tf.name)
-    (copy / "backend_override.tf").write_text('terraform {\n  backend "local" {}\n}\n')
-    (base / "modules").symlink_to(ROOT / "modules")
-    return copy
-
-
-@pytest.fixture(scope="module")
-def tf_env(
-    tmp_path_factory: pytest.TempPathFactory, root_copy: Path, terraform_binary: str
-) -> dict[str, str]:
-    env = dict(os.environ, TF_DATA_DIR=str(tmp_path_factory.mktemp("tfdata")), TF_IN_AUTOMATION="1")
-    rc = cli_config_file()
-    if rc:
-        env["TF_CLI_CONFIG_FILE"] = str(rc)
-    init = subprocess.run(
-        ["terraform", "init", "-input=false", "-no-color"],
-        cwd=root_copy,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert init.returncode == 0, init.stdout + init.stderr
-    return env
 
 
 def test_root_configuration_is_formatted(terraform_binary: str) -> None:

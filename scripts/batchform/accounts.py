@@ -60,6 +60,10 @@ BOTO_CONFIG = BotoConfig(
     max_pool_connections=32,
 )
 
+# For callers that retry themselves, and must decide what a failed call means first: botocore
+# repeating a SubmitJob whose answer was lost would start the job twice.
+BOTO_CONFIG_ONE_ATTEMPT = BOTO_CONFIG.merge(BotoConfig(retries={"mode": "standard", "total_max_attempts": 1}))
+
 BUILTIN_LOCAL: dict[str, Any] = {
     "account_id": EMULATOR_ACCOUNT_ID,
     "region": "us-east-1",
@@ -129,14 +133,20 @@ class Account:
         botocore_session.set_config_variable("region", self.region)
         return boto3.Session(botocore_session=botocore_session)
 
-    def client(self, service: str) -> Any:
-        """A cached, thread-safe boto3 client for `service` in this account."""
+    def client(self, service: str, retries: bool = True) -> Any:
+        """A cached, thread-safe boto3 client for `service` in this account.
+
+        `retries=False`: one attempt per call, for callers with their own retry policy.
+        """
         with self._lock:
-            if service not in self._clients:
-                self._clients[service] = self.session.client(
-                    service, endpoint_url=self.endpoints.aws, config=BOTO_CONFIG
+            key = service if retries else f"{service}/one-attempt"
+            if key not in self._clients:
+                self._clients[key] = self.session.client(
+                    service,
+                    endpoint_url=self.endpoints.aws,
+                    config=BOTO_CONFIG if retries else BOTO_CONFIG_ONE_ATTEMPT,
                 )
-            return self._clients[service]
+            return self._clients[key]
 
     def credentials_env(self) -> dict[str, str]:
         """Environment variables that give a child process (terraform) this account's credentials.
@@ -198,16 +208,18 @@ def _parse_endpoints(where: str, value: Any, account_id: str, stack: LocalStackS
 
 
 def _require_str(where: str, value: Any, pattern: re.Pattern[str], what: str) -> str:
-    if not isinstance(value, str) or not pattern.match(value):
+    if not isinstance(value, str) or not pattern.fullmatch(value):  # `$` would let a trailing newline in
         raise ConfigError(f"{where}: {what}, got {value!r}")
     return value
 
 
 def _parse_account(name: str, raw: Any, stack: LocalStackSettings) -> Account:
-    where = f"accounts.{name}"
-    if not ACCOUNT_NAME.match(name):
+    # A name that would break the message's line (or is no text) is shown as its repr.
+    where = f"accounts.{name if isinstance(name, str) and name.isprintable() else repr(name)}"
+    if not isinstance(name, str) or not ACCOUNT_NAME.fullmatch(name):
         raise ConfigError(
-            f"{where}: account names are lowercase letters, digits and hyphens, starting with a letter"
+            f"{where}: account names are lowercase letters, digits and hyphens, starting with a letter "
+            "(at most 31)"
         )
     if not isinstance(raw, dict):
         raise ConfigError(f"{where}: must be a mapping")
@@ -220,7 +232,7 @@ def _parse_account(name: str, raw: Any, stack: LocalStackSettings) -> Account:
     region = _require_str(f"{where}.region", raw.get("region", "us-east-1"), REGION, "must be an AWS region")
     aliases = raw.get("aliases", [])
     if not isinstance(aliases, list) or not all(
-        isinstance(a, str) and ACCOUNT_NAME.match(a) for a in aliases
+        isinstance(a, str) and ACCOUNT_NAME.fullmatch(a) for a in aliases
     ):
         raise ConfigError(f"{where}.aliases: must be a list of short lowercase names")
     role_arn = raw.get("role_arn")
@@ -268,8 +280,8 @@ class Accounts:
         if not isinstance(declared, dict):
             raise ConfigError("accounts: must be a mapping of account name to settings")
         raw_accounts = {"local": dict(BUILTIN_LOCAL), **declared}
-        if "local" in declared:
-            raw_accounts["local"] = {**BUILTIN_LOCAL, **(declared["local"] or {})}
+        if isinstance(declared.get("local"), dict) or declared.get("local") is None:
+            raw_accounts["local"] = {**BUILTIN_LOCAL, **(declared.get("local") or {})}
         self._accounts = {name: _parse_account(name, raw, stack) for name, raw in raw_accounts.items()}
         self._aliases: dict[str, str] = {}
         for account in self._accounts.values():
@@ -281,9 +293,12 @@ class Accounts:
                     )
                 self._aliases[alias] = account.name
         default = config.get("default_account", "local")
-        self.default = self.get(default) if isinstance(default, str) else None
+        key = self._aliases.get(default, default) if isinstance(default, str) else None
+        self.default = self._accounts.get(key) if key is not None else None
         if self.default is None:
-            raise ConfigError("default_account: must name a declared account")
+            raise ConfigError(
+                f"default_account: must name a declared account ({', '.join(self.names)}), got {default!r}"
+            )
 
     @property
     def names(self) -> list[str]:
@@ -294,7 +309,7 @@ class Accounts:
         try:
             return self._accounts[key]
         except KeyError:
-            raise UserError(f"unknown account '{name}' (known: {', '.join(self.names)})") from None
+            raise UserError(f"unknown account {name!r} (known: {', '.join(self.names)})") from None
 
     def select(self, names: list[str] | tuple[str, ...] | str | None) -> list[Account]:
         """Accounts named on the command line: none -> the default, `all` -> every one, no repeats."""

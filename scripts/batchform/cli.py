@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import re
 import sys
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -38,7 +39,9 @@ def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return fn(*args, **kwargs)
         except errors.UserError as exc:
-            raise Exit(f"error: {exc}", code=exc.exit_code) from None
+            # Messages quote what services answered, which may hold line breaks: one line anyway.
+            message = " ".join(part.strip() for part in str(exc).splitlines() if part.strip())
+            raise Exit(f"error: {message}", code=exc.exit_code) from None
 
     return wrapper
 
@@ -201,9 +204,11 @@ def build(
     c: Context, account: list[str] | None = None, image: list[str] | None = None, force: bool = False
 ) -> None:
     """Build each image under images/ with the next build number of the target accounts' registries."""
-    from .images import build_images
+    from .images import build_images, discover
 
-    for result in build_images(select_accounts(account), image, force, echo):
+    targets = select_accounts(account)
+    discover(image)  # refuse a bad image name before the docker engine or a registry is asked
+    for result in build_images(targets, image, force, echo):
         echo(f"{result.image}: build {result.build}{' (reused)' if result.reused else ''}")
 
 
@@ -213,9 +218,11 @@ def build(
 @user_errors
 def push(c: Context, account: list[str] | None = None, image: list[str] | None = None) -> None:
     """Push the current build of each image to every target account's registry."""
-    from .images import push_images
+    from .images import discover, push_images
 
-    for result in push_images(select_accounts(account), image, echo):
+    targets = select_accounts(account)
+    discover(image)  # refuse a bad image name before the docker engine or a registry is asked
+    for result in push_images(targets, image, echo):
         layers = ", ".join(f"{name}: {count}" for name, count in result.uploaded.items())
         echo(f"{result.image}: build {result.build} in every target registry (layers uploaded: {layers})")
 
@@ -234,7 +241,7 @@ def images_list(
     c: Context,
     account: str | None = None,
     image: list[str] | None = None,
-    limit: int = 10,
+    limit: str = "10",
     json_: bool = False,
 ) -> None:
     """Show each image's builds in an account's registry, newest first, with revision and date."""
@@ -242,8 +249,11 @@ def images_list(
 
     from .images import discover, list_builds
 
-    target = select_accounts([account] if account else None)[0]
-    found = list_builds(target, [spec.name for spec in discover(image)], limit=limit)
+    target = _one_account(account)
+    text = str(limit).strip()
+    if not re.fullmatch(r"[0-9]+", text) or int(text) < 1:
+        raise errors.UserError(f"--limit {limit!r}: must be a positive whole number")
+    found = list_builds(target, [spec.name for spec in discover(image)], limit=int(text))
     if json_:
         echo(json.dumps([asdict(b) for b in found], indent=2))
         return
@@ -379,7 +389,20 @@ DETACH_WINDOW = 3.0  # a second Ctrl-C within this many seconds stops the job in
 
 
 def _one_account(account: str | None) -> Account:
-    return select_accounts([account] if account else None)[0]
+    return select_accounts([account] if account is not None else None)[0]
+
+
+def _seconds(flag: str, value: str | float | None) -> float | None:
+    """A number of seconds given on the command line (invoke hands it over as text), or None."""
+    if value is None:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = float("nan")
+    if not 0 < seconds < float("inf"):
+        raise errors.UserError(f"{flag} {str(value)!r}: must be a positive number of seconds")
+    return seconds
 
 
 def _attend(target: Account, job_ids: list[str], follow_logs: bool, runnable_timeout: float | None) -> dict:
@@ -504,6 +527,7 @@ def submit(
     from . import jobs
 
     target = _one_account(account)
+    limit = _seconds("--runnable-timeout", runnable_timeout)
     request = jobs.SubmitRequest(
         job=job,
         name=name,
@@ -526,7 +550,6 @@ def submit(
             line = f"{verb} {job} as {r.job_id}{size} in account {target.name}"
             echo(json.dumps(asdict_(r)) if json_ else line)
     if wait or follow:
-        limit = float(runnable_timeout) if runnable_timeout is not None else None
         outcomes = _attend(target, [r.job_id for r in results], follow, limit)
         _report(outcomes, json_, results)
 
@@ -555,8 +578,11 @@ def jobs_follow(
     json_: bool = False,
 ) -> None:
     """Follow a submitted job to its end (status and log lines); the exit code mirrors the outcome."""
+    from . import jobs
+
+    jobs.check_job_id(job_id)
     target = _one_account(account)
-    limit = float(runnable_timeout) if runnable_timeout is not None else None
+    limit = _seconds("--runnable-timeout", runnable_timeout)
     _report(_attend(target, [job_id], logs, limit), json_)
 
 
@@ -567,8 +593,10 @@ def jobs_logs(c: Context, job_id: str, account: str | None = None, follow: bool 
     import tempfile
     from pathlib import Path
 
+    from . import jobs
     from .follow import LogFollower
 
+    jobs.check_job_id(job_id)  # it names the position file of --follow: no path separators get there
     target = _one_account(account)
     if follow:
         LogFollower(target, job_id, echo=echo).follow()
@@ -612,6 +640,7 @@ def jobs_cancel(
     """Cancel a job that has not started, or terminate it when it runs (chosen by its state)."""
     from . import jobs
 
+    jobs.check_job_id(job_id)
     echo(jobs.stop_job(_one_account(account), job_id, reason))
 
 

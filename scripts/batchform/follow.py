@@ -18,7 +18,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    ConnectionClosedError,
+    EndpointConnectionError,
+    ReadTimeoutError,
+)
 
 from .accounts import Account
 from .errors import UserError
@@ -32,6 +38,7 @@ Echo = Callable[[str], None]
 FINAL_STATES = ("SUCCEEDED", "FAILED")
 DESCRIBE_BATCH = 100  # DescribeJobs takes at most 100 ids per call
 THROTTLING = {"TooManyRequestsException", "ThrottlingException", "Throttling"}
+CONNECTION_ERRORS = (ConnectionClosedError, EndpointConnectionError, ReadTimeoutError)
 BAR_WIDTH = 10
 SHOWN_FAILED_CHILDREN = 20
 MISSING_POLLS = 3  # a job id DescribeJobs does not know for this many polls in a row is an error
@@ -40,10 +47,19 @@ DRAIN_TRIES = 10
 log = logging.getLogger("batchform.follow")
 
 
-def _is_throttling(exc: ClientError) -> bool:
+def _is_transient(exc: Exception) -> bool:
+    """Throttling, a server error or a broken connection: worth asking again after a pause.
+
+    Every call a watcher makes is a read (or a terminate, asked again at the next poll), so
+    repeating one is always safe.
+    """
+    if isinstance(exc, BotoCoreError):
+        return isinstance(exc, CONNECTION_ERRORS)
+    if not isinstance(exc, ClientError):
+        return False
     code = exc.response.get("Error", {}).get("Code")
-    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-    return code in THROTTLING or status == 429
+    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
+    return code in THROTTLING or status == 429 or status >= 500
 
 
 def job_reason(job: dict[str, Any]) -> str:
@@ -189,8 +205,8 @@ class JobWatcher:
                 delay = self.poll
                 try:
                     described = self._describe(pending)
-                except ClientError as exc:
-                    if not _is_throttling(exc):
+                except (ClientError, BotoCoreError) as exc:
+                    if not _is_transient(exc):
                         raise
                     throttled += 1
                     delay = self._backoff(throttled)
@@ -254,8 +270,8 @@ class JobWatcher:
         while True:
             try:
                 return call()
-            except ClientError as exc:
-                if not _is_throttling(exc):
+            except (ClientError, BotoCoreError) as exc:
+                if not _is_transient(exc):
                     raise
                 attempt += 1
                 self._pause(self._backoff(attempt))
@@ -310,8 +326,8 @@ class JobWatcher:
         why = f"RUNNABLE for more than {runnable_timeout:g} s"
         try:
             self.account.client("batch").terminate_job(jobId=track.job_id, reason=f"batchform: {why}")
-        except ClientError as exc:
-            if _is_throttling(exc):
+        except (ClientError, BotoCoreError) as exc:
+            if _is_transient(exc):
                 return  # tried again at the next poll
             raise
         track.terminated = True
@@ -476,8 +492,8 @@ class LogFollower:
                 return self._job
         try:
             found = self.account.client("batch").describe_jobs(jobs=[self.job_id])["jobs"]
-        except ClientError as exc:
-            if _is_throttling(exc):
+        except (ClientError, BotoCoreError) as exc:
+            if _is_transient(exc):
                 return self._job
             raise
         if not found:

@@ -12,9 +12,11 @@ from __future__ import annotations
 import contextlib
 import fnmatch
 import hashlib
+import random
 import re
 import shutil
 import subprocess
+import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -75,10 +77,11 @@ def discover(names: Iterable[str] | None = None, p: Paths | None = None) -> list
     substitutes = base_image_substitutes()
     specs = []
     for name in wanted:
-        if not IMAGE_NAME.match(name or ""):
-            raise UserError(f"image '{name}': names are lowercase letters, digits and . _ - separators")
+        # fullmatch: `$` would let a trailing newline through. repr keeps the message one line.
+        if not isinstance(name, str) or not IMAGE_NAME.fullmatch(name):
+            raise UserError(f"image {name!r}: names are lowercase letters, digits and . _ - separators")
         if name not in found:
-            raise UserError(f"unknown image '{name}' (known: {', '.join(found) or 'none'})")
+            raise UserError(f"unknown image {name!r} (known: {', '.join(found) or 'none'})")
         args = {}
         for arg, default in ARG_LINE.findall(found[name].joinpath("Dockerfile").read_text()):
             if default and default in substitutes:
@@ -169,7 +172,18 @@ class TagTaken(Exception):  # noqa: N818 - reads as what happened
 TAG_TAKEN = re.compile(r"tag invalid|already exists|cannot be overwritten|immutable", re.IGNORECASE)
 # A registry credential that expired mid-way: renew it and try once more.
 AUTH_EXPIRED = re.compile(r"expired|no basic auth credentials|authentication required|401", re.IGNORECASE)
-RACE_ATTEMPTS = 5
+# Each refusal means another build took a number, so N builds racing for one number need up
+# to N attempts: ten builds of one image at once, from any number of machines.
+RACE_ATTEMPTS = 10
+# Refusals a second push would only repeat; anything else (throttling, 5xx, a dropped
+# connection) is tried again, which is safe: pushing an image that is there changes nothing.
+PUSH_REFUSED = re.compile(
+    r"denied|name unknown|name invalid|manifest invalid|unsupported|no space left|does not exist",
+    re.IGNORECASE,
+)
+PUSH_ATTEMPTS = 30
+PUSH_BACKOFF_BASE = 0.2
+PUSH_BACKOFF_CAP = 2.0
 
 
 class ImageBuilder:
@@ -281,13 +295,21 @@ class ImageBuilder:
                     raise UserError(f"{result.image}: {taken}") from None
                 newest = max((found[0] for found in self.builds(result.image).values() if found), default=0)
                 self.echo(f"{result.image}: {taken}; taking build {newest + 1}")
-                stale = result.local_tag
+                stale, stale_id = result.local_tag, result.image_id
                 result = self._build_number(result.spec, result.digest, newest + 1)
                 if stale.startswith(f"{result.spec.local_repository}:"):
-                    self.docker.api.remove_image(stale, noprune=True)
+                    self._untag(stale, stale_id)
         raise UserError(
             f"{result.image}: gave up after {RACE_ATTEMPTS} build numbers were taken by other builds"
         )
+
+    def _untag(self, tag: str, image_id: str | None) -> None:
+        """Drop a local tag this build lost, unless it names another racer's build by now."""
+        import docker
+
+        with contextlib.suppress(docker.errors.ImageNotFound):
+            if image_id is None or self.docker.images.get(tag).id == image_id:
+                self.docker.api.remove_image(tag, noprune=True)
 
     def _push_everywhere(self, result: BuildResult) -> dict[str, int]:
         uploaded: dict[str, int] = {}
@@ -344,30 +366,49 @@ class ImageBuilder:
                     self.docker.api.remove_image(f"{repository}:{result.build}", noprune=True)
 
     def _push_tagged(self, account: Account, registry: Registry, repository: str, result: BuildResult) -> int:
-        for renewed in (False, True):
-            count, error = 0, None
-            for chunk in self.docker.api.push(
-                repository,
-                tag=str(result.build),
-                auth_config=registry.credentials().docker_auth(),
-                stream=True,
-                decode=True,
-            ):
-                if "error" in chunk:
-                    error = chunk["error"].strip()
-                    break
-                if chunk.get("status") == "Pushed":
-                    count += 1
+        """docker push, again until it completes: layers already sent are skipped by the next try,
+        and the manifest goes last, so an interrupted push never leaves a tag behind."""
+        count, renewed = 0, False
+        for attempt in range(1, PUSH_ATTEMPTS + 1):
+            error, pushed = self._docker_push(registry, repository, result)
+            count += pushed
             if error is None:
                 return count
             if TAG_TAKEN.search(error):
                 if self._same_content(account, result):
                     return count  # an identical image got there first: it is ours
                 raise TagTaken(f"build {result.build} was taken in {account.name}'s registry meanwhile")
-            if renewed or not AUTH_EXPIRED.search(error):
-                raise UserError(f"{result.image}: push to {account.name} failed: {error}")
-            registry.forget_credentials()
+            if AUTH_EXPIRED.search(error) and not renewed:
+                renewed = True
+                registry.forget_credentials()
+                continue
+            if PUSH_REFUSED.search(error) or attempt == PUSH_ATTEMPTS:
+                tries = f" (tried {attempt} times)" if attempt > 1 else ""
+                raise UserError(f"{result.image}: push to {account.name} failed: {error}{tries}")
+            delay = random.uniform(0, min(PUSH_BACKOFF_CAP, PUSH_BACKOFF_BASE * 2**attempt))  # noqa: S311
+            self.echo(
+                f"{result.image}:{result.build} push to {account.name} interrupted ({error}); trying again"
+            )
+            time.sleep(delay)
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _docker_push(
+        self, registry: Registry, repository: str, result: BuildResult
+    ) -> tuple[str | None, int]:
+        """One docker push: (its error or None, layers it uploaded)."""
+        count = 0
+        for chunk in self.docker.api.push(
+            repository,
+            tag=str(result.build),
+            auth_config=registry.credentials().docker_auth(),
+            stream=True,
+            decode=True,
+        ):
+            if "error" in chunk:
+                return chunk["error"].strip(), count
+            if chunk.get("status") == "Pushed":
+                count += 1
+        return None, count
 
 
 @contextlib.contextmanager

@@ -11,7 +11,8 @@ Idempotency
     name) before SubmitJob and `submitted` (with the job id) after. The same token again
     within the reattach window returns the recorded job instead of a second one; after a
     crash during the call, the job is looked up in the queue by its recorded name and token
-    tag, and submitted (under the same name) only when it is not there.
+    tag, and submitted (under the same name) only when it is not there. Submits of one token
+    take turns (a lock file under the journal's directory), so two at once start one job.
 
 Fan-out (`items`, from `--each FILE`)
     The items reach the containers in the environment:
@@ -40,18 +41,25 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    ConnectionClosedError,
+    EndpointConnectionError,
+    ReadTimeoutError,
+)
 
 from .accounts import Account
 from .deployment import outputs
 from .errors import UserError
-from .settings import paths
+from .secretnames import PLAIN_VARIABLE_REFUSAL, looks_like_secret
+from .settings import file_lock, fsync_dir, paths
 
 Echo = Callable[[str], None]
 
@@ -61,6 +69,8 @@ ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 JOB_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$")
 # A token is a tag value, so it keeps to characters every AWS tag accepts.
 TOKEN = re.compile(r"^[A-Za-z0-9_.:/=+@-]{1,128}$")
+# What Batch gives a job: a UUID, with `:N` for a child of an array job and `#N` for a node.
+JOB_ID = re.compile(r"[0-9a-fA-F]{8}(?:-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}(?::[0-9]{1,5})?(?:#[0-9]{1,5})?")
 
 MAX_REQUEST_BYTES = 30 * 1024  # SubmitJob's whole request
 MIN_ARRAY_SIZE, MAX_ARRAY_SIZE = 2, 10_000
@@ -77,6 +87,7 @@ ITEM_ENV, ITEMS_ENV, OFFSET_ENV = "BATCHFORM_ITEM", "BATCHFORM_ITEMS", "BATCHFOR
 # In lifecycle order: a job moving on while we look is found in a later status, not missed.
 LOOKUP_STATUSES = ("SUBMITTED", "PENDING", "RUNNABLE", "STARTING", "RUNNING", "SUCCEEDED", "FAILED")
 THROTTLING_CODES = frozenset({"TooManyRequestsException", "ThrottlingException", "Throttling"})
+CONNECTION_ERRORS = (ConnectionClosedError, EndpointConnectionError, ReadTimeoutError)
 BACKOFF_BASE, BACKOFF_CAP = 0.2, 10.0
 JOURNAL_COMPACT_BYTES = 1 << 20
 JOURNAL_KEEP_SECONDS = 86_400.0
@@ -167,7 +178,7 @@ def deployed_job(account: Account, job: str) -> DeployedJob:
     definitions = deployed.get("job_definition_arn_prefixes") or {}
     if job not in definitions:
         known = ", ".join(sorted(set(definitions) | set(declared))) or "none"
-        raise UserError(f"unknown job '{job}' in account {account.name} (deployed: {known})")
+        raise UserError(f"unknown job {job!r} in account {account.name} (deployed: {known})")
     return DeployedJob(
         job,
         definitions[job],
@@ -179,13 +190,30 @@ def deployed_job(account: Account, job: str) -> DeployedJob:
 # ---- command-line values --------------------------------------------------------------------
 
 
+def _shown(value: str) -> str:
+    """A value as a message names it: itself, or its repr when it would break the message's line."""
+    return value if value.isprintable() else repr(value)
+
+
+def check_job_id(value: str) -> str:
+    """A job id as Batch gives them (jobs.follow, jobs.logs, jobs.cancel), refused before any call."""
+    if not isinstance(value, str) or not JOB_ID.fullmatch(value):
+        raise UserError(
+            f"JOB_ID {str(value)[:80]!r}: a job id is a UUID such as 8bef592f-1d2e-4c3b-9a7f-0123456789ab "
+            "(:N for a child of an array job); jobs.list shows them"
+        )
+    return value
+
+
 def _check_env_name(name: str) -> None:
-    if not ENV_NAME.match(name):
+    if not ENV_NAME.fullmatch(name):  # `$` would let a trailing newline through
         raise UserError(
             f"--env {name!r}: names are letters, digits and underscores, not starting with a digit"
         )
     if name.startswith("AWS_BATCH"):
         raise UserError(f"--env {name}: names starting with AWS_BATCH are reserved by AWS Batch")
+    if looks_like_secret(name):
+        raise UserError(f"--env {name}: {PLAIN_VARIABLE_REFUSAL}")
 
 
 def parse_env(pairs: Iterable[str]) -> dict[str, str]:
@@ -226,9 +254,11 @@ def parse_depends_on(values: Iterable[str]) -> list[tuple[str, str | None]]:
         if sep and tail.upper() in DEPENDENCY_TYPES:
             job_id, kind = head, tail.upper()
         elif sep and not tail.isdigit():  # `JOBID:3` is a child of an array job, not a type
-            raise UserError(f"--depends-on {value}: expected JOBID, JOBID:N_TO_N or SEQUENTIAL")
+            raise UserError(f"--depends-on {_shown(value)}: expected JOBID, JOBID:N_TO_N or SEQUENTIAL")
         if kind == "SEQUENTIAL":
-            raise UserError(f"--depends-on {value}: SEQUENTIAL names no job; give --depends-on SEQUENTIAL")
+            raise UserError(
+                f"--depends-on {_shown(value)}: SEQUENTIAL names no job; give --depends-on SEQUENTIAL"
+            )
         if not job_id:
             raise UserError(f"--depends-on {value!r}: no job id")
         found.append((job_id, kind))
@@ -312,11 +342,13 @@ def _check_tags(request: SubmitRequest) -> None:
         if not 1 <= len(key) <= MAX_TAG_KEY:
             raise UserError(f"--tag {key[:40]!r}: keys are 1-{MAX_TAG_KEY} characters, got {len(key)}")
         if key.lower().startswith("aws:"):
-            raise UserError(f"--tag {key}: keys starting with aws: are reserved by AWS")
+            raise UserError(f"--tag {_shown(key)}: keys starting with aws: are reserved by AWS")
         if key in (TOKEN_TAG, CHUNK_TAG):
             raise UserError(f"--tag {key}: set by batchform (choose the token with --token)")
         if len(value) > MAX_TAG_VALUE:
-            raise UserError(f"--tag {key}: values are at most {MAX_TAG_VALUE} characters, got {len(value)}")
+            raise UserError(
+                f"--tag {_shown(key)}: values are at most {MAX_TAG_VALUE} characters, got {len(value)}"
+            )
 
 
 def _check_dependencies(request: SubmitRequest) -> None:
@@ -325,7 +357,7 @@ def _check_dependencies(request: SubmitRequest) -> None:
             f"--depends-on: at most {MAX_DEPENDENCIES} dependencies, got {len(request.depends_on)}"
         )
     for job_id, kind in request.depends_on:
-        shown = _dependency_text(job_id, kind) or "''"
+        shown = _shown(_dependency_text(job_id, kind)) or "''"
         if kind is not None and kind not in DEPENDENCY_TYPES:
             raise UserError(f"--depends-on {shown}: the type is N_TO_N or SEQUENTIAL")
         if kind == "SEQUENTIAL" and job_id:
@@ -342,7 +374,7 @@ def _check_dependencies(request: SubmitRequest) -> None:
 
 
 def _check_fields(request: SubmitRequest) -> None:
-    if request.name is not None and not JOB_NAME.match(request.name):
+    if request.name is not None and not JOB_NAME.fullmatch(request.name):
         raise UserError(
             f"--name {request.name[:140]!r}: job names are 1-128 letters, digits, hyphens and "
             "underscores, starting with a letter or digit"
@@ -377,7 +409,7 @@ def _check_fields(request: SubmitRequest) -> None:
 
 
 def _check_token(token: str) -> None:
-    if not TOKEN.match(token):
+    if not TOKEN.fullmatch(token):
         raise UserError(f"--token {token[:140]!r}: 1-128 letters, digits and the characters _ . : / = + @ -")
 
 
@@ -540,14 +572,6 @@ def _chunk_name(base: str, chunk: _Chunk, count: int) -> str:
 # ---- journal --------------------------------------------------------------------------------
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _record_at(line: str) -> float:
     try:
         at = json.loads(line).get("at")
@@ -594,7 +618,7 @@ class Journal:
                 os.fsync(journal.fileno())
                 size = journal.tell()
             if created:
-                _fsync_dir(self.path.parent)
+                fsync_dir(self.path.parent)
             if size > JOURNAL_COMPACT_BYTES:
                 since = float(record.get("at", time.time())) - self.keep_seconds
                 # Only when the oldest record has aged out: a journal that is big with recent
@@ -644,7 +668,7 @@ class Journal:
             out.flush()
             os.fsync(out.fileno())
         os.replace(tmp, self.path)
-        _fsync_dir(self.path.parent)
+        fsync_dir(self.path.parent)
 
 
 # ---- pacing ---------------------------------------------------------------------------------
@@ -678,8 +702,14 @@ class _TokenBucket:
             self.sleep(wait)  # outside the lock: other threads refill and take meanwhile
 
 
-def _transient(exc: ClientError) -> str | None:
-    """'throttling' or 'failing' when the call is worth repeating, else None."""
+def _transient(exc: ClientError | BotoCoreError) -> str | None:
+    """'throttling' or 'failing' when the call is worth repeating, else None.
+
+    A connection that broke or timed out is 'failing': like a 5xx, it does not say whether
+    the call took effect.
+    """
+    if isinstance(exc, BotoCoreError):
+        return "failing" if isinstance(exc, CONNECTION_ERRORS) else None
     code = exc.response.get("Error", {}).get("Code", "")
     status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
     if code in THROTTLING_CODES or status == 429:
@@ -689,12 +719,19 @@ def _transient(exc: ClientError) -> str | None:
     return None
 
 
-def _error_text(exc: ClientError) -> str:
+def _error_text(exc: ClientError | BotoCoreError) -> str:
+    if isinstance(exc, BotoCoreError):
+        return str(exc)
     error = exc.response.get("Error", {})
     return f"{error.get('Code', 'error')}: {error.get('Message', '')}".rstrip(": ")
 
 
 # ---- submitting -----------------------------------------------------------------------------
+
+# Submits of one token hold a lock file chosen by a hash of the token, one of this many per
+# account: few enough files to need no cleaning up however many tokens there are, and enough
+# that submits of different tokens seldom wait for one another.
+TOKEN_LOCKS = 4096
 
 
 class Submitter:
@@ -721,6 +758,7 @@ class Submitter:
         self.journal = Journal(
             journal_dir / f"{account.name}.jsonl", keep_seconds=max(reattach_window, JOURNAL_KEEP_SECONDS)
         )
+        self._lock_dir = journal_dir / "locks"
         self.max_retries = max_retries
         self.reattach_window = reattach_window
         self._sleep = sleep
@@ -735,18 +773,26 @@ class Submitter:
         chunks = _validated_plan(request, target, token)
         token = token or request_token(self.account, request)
         base = request.name or default_job_name(request.job)
-        history = self.journal.records(token, since=self._wall_clock() - self.reattach_window)
-        return [
-            self._submit_chunk(
-                target,
-                request,
-                token,
-                chunk,
-                _chunk_name(base, chunk, len(chunks)),
-                [r for r in history if r.get("chunk") == chunk.index],
-            )
-            for chunk in chunks
-        ]
+        # From reading the token's history to recording its jobs, one submit of the token at a
+        # time (threads and processes alike): a second one reads what the first recorded.
+        with self._token_lock(token):
+            history = self.journal.records(token, since=self._wall_clock() - self.reattach_window)
+            return [
+                self._submit_chunk(
+                    target,
+                    request,
+                    token,
+                    chunk,
+                    _chunk_name(base, chunk, len(chunks)),
+                    [r for r in history if r.get("chunk") == chunk.index],
+                )
+                for chunk in chunks
+            ]
+
+    def _token_lock(self, token: str) -> AbstractContextManager[None]:
+        digest = hashlib.sha256(f"{self.account.account_id}/{token}".encode()).digest()
+        slot = int.from_bytes(digest[:4], "big") % TOKEN_LOCKS
+        return file_lock(self._lock_dir / f"{self.account.name}-{slot:04d}.lock")
 
     def _submit_chunk(
         self,
@@ -842,14 +888,18 @@ class Submitter:
     def _call(
         self, operation: str, recover: Callable[[], dict[str, Any] | None] | None = None, **kwargs: Any
     ) -> dict[str, Any]:
-        """One Batch API call, paced, with throttling and server errors retried (full-jitter backoff)."""
-        method = getattr(self.account.client("batch"), operation)
+        """One Batch API call, paced, with throttling and server errors retried (full-jitter backoff).
+
+        botocore does not retry here (one attempt per call): every attempt is paced, and a failed
+        SubmitJob is looked for (`recover`) before it is sent again.
+        """
+        method = getattr(self.account.client("batch", retries=False), operation)
         attempt = 0
         while True:
             self._bucket.take()
             try:
                 return method(**kwargs)
-            except ClientError as exc:
+            except (ClientError, BotoCoreError) as exc:
                 kind = _transient(exc)
                 if kind is None:
                     raise UserError(

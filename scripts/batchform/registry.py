@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+import random
 import re
 import threading
 import time
@@ -35,6 +36,12 @@ MANIFEST_TYPES = ", ".join(
 # when fetched (some emulators) is trusted for this long instead, so renewal cannot loop.
 RENEW_MARGIN = 15 * 60
 FALLBACK_LIFETIME = 60 * 60
+# Answers that say "not now" rather than "no": the same request may well succeed again.
+TRANSIENT_STATUSES = frozenset({429, 500, 502, 503, 504})
+ATTEMPTS = 10
+BACKOFF_BASE = 0.1
+BACKOFF_CAP = 5.0
+CHUNK = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -95,16 +102,34 @@ class Registry:
         return f"{ref}:{tag}" if tag is not None else ref
 
     # ---- v2 API ---------------------------------------------------------------------------
-    def _request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
-        creds = self.credentials()
+    def _request(self, method: str, path: str, replayable: bool = True, **kwargs: Any) -> requests.Response:
+        """One registry call; throttling, server errors and broken connections are retried with
+        backoff when the request can be sent again (`replayable`: its body is not a stream)."""
         url = path if path.startswith("http") else f"{self.base_url}{path}"
         kwargs.setdefault("timeout", 60)
-        try:
-            return self._http.request(method, url, auth=(creds.username, creds.password), **kwargs)
-        except requests.RequestException as exc:
-            raise UserError(
-                f"account {self.account.name}: registry {self.base_url} unreachable: {exc}"
-            ) from None
+        attempts = ATTEMPTS if replayable else 1
+        for attempt in range(1, attempts + 1):
+            creds = self.credentials()
+            try:
+                response = self._http.request(method, url, auth=(creds.username, creds.password), **kwargs)
+            except requests.RequestException as exc:
+                if attempt == attempts:
+                    raise UserError(
+                        f"account {self.account.name}: registry {self.base_url} unreachable: {exc}"
+                    ) from None
+                self._backoff(attempt, None)
+                continue
+            if response.status_code not in TRANSIENT_STATUSES or attempt == attempts:
+                return response
+            response.close()
+            self._backoff(attempt, response.headers.get("Retry-After"))
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _backoff(self, attempt: int, retry_after: str | None) -> None:
+        delay = random.uniform(0, min(BACKOFF_CAP, BACKOFF_BASE * 2**attempt))  # noqa: S311 - jitter
+        if retry_after and retry_after.isdigit():
+            delay = max(delay, min(float(retry_after), BACKOFF_CAP))
+        time.sleep(delay)
 
     def _get(self, path: str, **kwargs: Any) -> requests.Response:
         return self._request("GET", path, **kwargs)
@@ -194,16 +219,35 @@ class Registry:
         return sent
 
     def _copy_blob(self, source: Registry, image: str, digest: str) -> bool:
-        """Make sure this registry has the blob; True when its bytes had to be sent."""
+        """Make sure this registry has the blob; True when its bytes had to be sent.
+
+        The bytes stream from one registry to the other, so a failed upload cannot simply be
+        sent again: the whole upload is started over (a registry discards unfinished ones).
+        """
+        for attempt in range(1, ATTEMPTS + 1):
+            done = self._upload_blob(source, image, digest)
+            if done is None:
+                return False
+            if done.status_code == 201:
+                return True
+            if done.status_code not in TRANSIENT_STATUSES or attempt == ATTEMPTS:
+                raise UserError(
+                    f"{image}: uploading blob {digest} to {self.account.name} failed ({done.status_code})"
+                )
+            self._backoff(attempt, done.headers.get("Retry-After"))
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _upload_blob(self, source: Registry, image: str, digest: str) -> requests.Response | None:
+        """One upload of the blob; None when there was nothing to send (present, or mounted)."""
         repository = self.repository_path(image)
         if self._request("HEAD", f"/v2/{repository}/blobs/{digest}").status_code == 200:
-            return False
+            return None
         start = f"/v2/{repository}/blobs/uploads/"
         if source.base_url == self.base_url:
             start += f"?mount={digest}&from={source.repository_path(image)}"
         response = self._request("POST", start)
         if response.status_code == 201:
-            return False  # mounted from the source repository: nothing sent
+            return None  # mounted from the source repository: nothing sent
         if response.status_code != 202:
             raise UserError(
                 f"{image}: the registry of {self.account.name} refused an upload ({response.status_code})"
@@ -213,17 +257,23 @@ class Registry:
         with source._get(f"/v2/{source.repository_path(image)}/blobs/{digest}", stream=True) as blob:
             blob.raise_for_status()
             size = blob.headers.get("Content-Length")
-            headers = {"Content-Type": "application/octet-stream"}
-            if size:
-                headers["Content-Length"] = size
-            done = self._request(
-                "PUT", f"{location}{separator}digest={digest}", data=blob.raw, headers=headers, timeout=600
-            )
-        if done.status_code != 201:
-            raise UserError(
-                f"{image}: uploading blob {digest} to {self.account.name} failed ({done.status_code})"
-            )
-        return True
+            body: Any = blob.iter_content(CHUNK)
+            if size and size.isdigit():
+                body = _SizedStream(blob.raw, int(size))
+            try:
+                return self._request(
+                    "PUT",
+                    f"{location}{separator}digest={digest}",
+                    replayable=False,
+                    data=body,
+                    headers={"Content-Type": "application/octet-stream"},
+                    timeout=600,
+                )
+            except UserError:
+                # The connection broke mid-upload: report it as the server error it amounts to.
+                failed = requests.Response()
+                failed.status_code = 503
+                return failed
 
     def _put_manifest(self, image: str, reference: str, media_type: str, body: bytes, digest: str) -> None:
         response = self._request(
@@ -240,6 +290,20 @@ class Registry:
         stored = response.headers.get("Docker-Content-Digest")
         if stored and stored != digest:
             raise UserError(f"{image}:{reference}: stored as {stored}, expected {digest}")
+
+
+class _SizedStream:
+    """A response body passed on as a request body of known length: sent as it is read, with a
+    Content-Length (requests would otherwise ask the socket for a file size, or send it chunked)."""
+
+    def __init__(self, raw: Any, size: int):
+        self.raw, self.size = raw, size
+
+    def __len__(self) -> int:
+        return self.size
+
+    def read(self, amount: int = -1) -> bytes:
+        return self.raw.read(amount)
 
 
 def utc_now() -> str:

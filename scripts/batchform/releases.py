@@ -32,6 +32,7 @@ from .accounts import Account, Accounts
 from .errors import ComponentMissing, ConfigError, UserError
 from .images import discover
 from .registry import Registry
+from .secretnames import PLAIN_VARIABLE_REFUSAL, REFERENCE_HINT, is_secret_reference, looks_like_secret
 from .settings import PACKAGE_DIR, Paths, file_lock, paths, write_atomic
 
 Echo = Callable[[str], None]
@@ -65,6 +66,7 @@ JOB_TYPES = {
 }
 IMAGE_KEYS, JOB_KEYS = set(IMAGE_TYPES), set(JOB_TYPES)
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")  # used with fullmatch: no trailing newline slips in
+SECRET_VARIABLE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")  # a container environment name; fullmatch
 # Words that mean something at the start of an HCL expression: such keys are always quoted.
 HCL_KEYWORDS = {"for", "in", "if", "else", "endif", "endfor", "null", "true", "false"}
 BUILD_TEXT = re.compile(r"[1-9][0-9]{0,17}")  # used with fullmatch
@@ -90,6 +92,8 @@ def hcl(value: Any) -> str:
     if isinstance(value, (datetime.date, datetime.time)):
         value = value.isoformat()  # YAML reads 2024-01-01 as a date; terraform wants the text
     if isinstance(value, str):
+        if any(0xD800 <= ord(ch) <= 0xDFFF for ch in value):  # a YAML "\ud800": no UTF-8 file can hold it
+            raise ConfigError(f"{value!r} is not valid Unicode text (it holds a surrogate code point)")
         escaped = "".join(
             HCL_ESCAPES.get(ch) or (f"\\u{ord(ch):04x}" if ord(ch) < 0x20 or ord(ch) == 0x7F else ch)
             for ch in value
@@ -187,40 +191,86 @@ _KIND_NAMES = {
 }
 
 
+def _shown(key: Any) -> str:
+    """A key as a message names it: itself, or its repr when it would break the message's line."""
+    return key if isinstance(key, str) and key.isprintable() else repr(key)
+
+
+def _check_renderable(where: str, value: Any) -> None:
+    """Refuse, naming the field, a value the template cannot write as HCL (NaN, a set, bytes, ...)."""
+    try:
+        hcl(value)
+    except ConfigError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+
+
 def validate_source(name: str, data: Any) -> dict[str, Any]:
     """Refuse what the template would drop or terraform misread, naming the field."""
     data = _check_mapping(name, data if data is not None else {})
     for key in data:
         if key not in (*SETTINGS, "images", "jobs"):
             known = ", ".join((*SETTINGS, "images", "jobs"))
-            raise ConfigError(f"{name}: {key}: unknown key (known: {known})")
+            raise ConfigError(f"{name}: {_shown(key)}: unknown key (known: {known})")
         if key in SETTING_TYPES:
             _check_type(f"{name}: {key}", data[key], SETTING_TYPES[key])
+            _check_renderable(f"{name}: {key}", data[key])
     images = _check_mapping(f"{name}: images", data.get("images") or {})
     for image, entry in images.items():
-        where = f"{name}: images.{image}"
+        where = f"{name}: images.{_shown(image)}"
         if not IDENTIFIER.fullmatch(str(image)):
             raise ConfigError(f"{where}: image names are letters, digits, - and _")
         entry = _check_mapping(where, entry)
         for key in entry:
             if key not in IMAGE_KEYS:
-                raise ConfigError(f"{where}.{key}: unknown key (known: {', '.join(sorted(IMAGE_KEYS))})")
+                raise ConfigError(
+                    f"{where}.{_shown(key)}: unknown key (known: {', '.join(sorted(IMAGE_KEYS))})"
+                )
+        if "build" not in entry:
+            raise ConfigError(f"{where}.build: required (the build number this account runs, such as 42)")
         _check_build(f"{where}.build", entry.get("build"))
         for key, value in entry.items():
             _check_type(f"{where}.{key}", value, IMAGE_TYPES[key])
+            _check_renderable(f"{where}.{key}", value)
     jobs = _check_mapping(f"{name}: jobs", data.get("jobs") or {})
     for job, entry in jobs.items():
-        where = f"{name}: jobs.{job}"
+        where = f"{name}: jobs.{_shown(job)}"
         if not IDENTIFIER.fullmatch(str(job)):
             raise ConfigError(f"{where}: job names are letters, digits, - and _")
         entry = _check_mapping(where, entry)
         for key in entry:
             if key not in JOB_KEYS:
-                raise ConfigError(f"{where}.{key}: unknown key (known: {', '.join(sorted(JOB_KEYS))})")
+                raise ConfigError(
+                    f"{where}.{_shown(key)}: unknown key (known: {', '.join(sorted(JOB_KEYS))})"
+                )
             _check_type(f"{where}.{key}", entry[key], JOB_TYPES[key])
+            _check_renderable(f"{where}.{key}", entry[key])
         if entry.get("image") not in images:
             raise ConfigError(f"{where}.image: must name one of this account's images ({', '.join(images)})")
+        _check_secrets(where, entry.get("environment") or {}, entry.get("secrets") or {})
     return data
+
+
+def _check_secrets(where: str, environment: dict[str, str], secrets: dict[str, str]) -> None:
+    """Secrets only by reference: refuse a plain variable named like a secret, and a reference
+    that is not an SSM parameter or Secrets Manager ARN (the execution role may read exactly those)."""
+
+    def shown(variable: str) -> str:  # one line, whatever the name holds
+        return variable if variable.isprintable() else repr(variable)
+
+    for variable in environment:
+        if looks_like_secret(variable):
+            raise ConfigError(f"{where}.environment.{shown(variable)}: {PLAIN_VARIABLE_REFUSAL}")
+    for variable, reference in secrets.items():
+        field = f"{where}.secrets.{shown(variable)}"
+        if not SECRET_VARIABLE.fullmatch(variable) or variable.startswith("AWS_BATCH"):
+            raise ConfigError(
+                f"{field}: names are letters, digits and _, not starting with a digit or AWS_BATCH"
+            )
+        if not is_secret_reference(reference):
+            # The value is not repeated: it may be the secret itself, put here by mistake.
+            raise ConfigError(f"{field}: {REFERENCE_HINT}")
+        if variable in environment:
+            raise ConfigError(f"{field}: also in environment; a variable is one or the other")
 
 
 def _load_yaml(path: Path, text: str) -> dict[str, Any]:
@@ -482,14 +532,20 @@ class Releases:
         The build defaults to the one the source account declares. Returns (build, digest, bump).
         """
         source, target = self.accounts.get(source_name), self.accounts.get(target_name)
+        if source.name == target.name:
+            raise UserError(
+                f"--to {target_name}: same account as --from {source_name} "
+                "(promote copies a build between two accounts)"
+            )
         number = self._parse_build(build)
+        discover([image], self.paths)  # an image that is not under images/ is unknown
+        self._declared(target, image)  # refuse before asking any registry, or copying anything
         if number is None:
             number = (
                 self._declared(source, image)
                 if self.source(source.name).exists()
                 else self._newest(source, image)
             )
-        self._declared(target, image)  # refuse before copying anything
         from_registry, to_registry = Registry(source), Registry(target)
         if number not in from_registry.builds(image):
             raise UserError(f"build {number} of {image} is not in account {source.name}'s registry")

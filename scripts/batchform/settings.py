@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
@@ -103,14 +104,56 @@ def reload() -> None:
 
 
 def write_atomic(path: Path, data: str | bytes) -> None:
-    """Replace `path` with `data` all at once: a reader, or a killed writer, never sees half a file."""
+    """Replace `path` with `data` all at once: a reader, or a killed writer, never sees half a file.
+
+    The data is on disk before the name points at it, and the name is on disk too by the time
+    this returns: even a crash of the machine leaves the old file or the new one. A temporary
+    file that a killed writer left next to `path` is removed by the next write of `path`.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    if isinstance(data, bytes):
-        tmp.write_bytes(data)
-    else:
-        tmp.write_text(data)
-    os.replace(tmp, path)
+    _remove_dead_writers_files(path)
+    # The pid says whose it is; the random part keeps threads of one process apart.
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
+    try:
+        with open(tmp, "wb" if isinstance(data, bytes) else "w") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        raise
+    fsync_dir(path.parent)
+
+
+def _remove_dead_writers_files(path: Path) -> None:
+    """Remove the temporary files of `path` whose writer (the pid in the name) no longer runs."""
+    pattern = re.compile(rf"\.{re.escape(path.name)}\.([0-9]+)(?:\.[0-9a-f]+)?\.tmp")
+    for name in os.listdir(path.parent):
+        match = pattern.fullmatch(name)
+        if match and not _running(int(match[1])):
+            with contextlib.suppress(FileNotFoundError):
+                (path.parent / name).unlink()
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
+def fsync_dir(path: Path) -> None:
+    """Make a rename or a new file in `path` durable (the directory entry itself)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def check_keys(where: str, data: dict[str, Any], allowed: set[str]) -> None:
@@ -118,7 +161,8 @@ def check_keys(where: str, data: dict[str, Any], allowed: set[str]) -> None:
     for key in data:
         if key not in allowed:
             known = ", ".join(sorted(allowed))
-            raise ConfigError(f"{where}.{key}: unknown key (known: {known})")
+            shown = key if isinstance(key, str) and key.isprintable() else repr(key)  # one line, always
+            raise ConfigError(f"{where}.{shown}: unknown key (known: {known})")
 
 
 @contextlib.contextmanager
