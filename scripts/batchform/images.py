@@ -265,10 +265,17 @@ class ImageBuilder:
     def current(self, spec: ImageSpec) -> BuildResult:
         """The build of this image's current content: a local one, else the registries' newest."""
         digest = content_digest(spec, self._base_ids(spec))
-        local = []
-        for image in self.docker.images.list(name=spec.local_repository):
-            if (image.labels or {}).get(LABEL_DIGEST) == digest:
-                local += [int(t.rsplit(":", 1)[1]) for t in image.tags if t.rsplit(":", 1)[1].isdigit()]
+        # One listing filtered by the engine: the high-level images.list() inspects every image of
+        # the repository, one request each, which grows with every build kept locally.
+        summaries = self.docker.api.images(
+            name=spec.local_repository, filters={"label": f"{LABEL_DIGEST}={digest}"}
+        )
+        local = [
+            int(tag.rsplit(":", 1)[1])
+            for summary in summaries
+            for tag in summary.get("RepoTags") or []
+            if tag.startswith(f"{spec.local_repository}:") and tag.rsplit(":", 1)[1].isdigit()
+        ]
         if local:
             number = max(local)
             return BuildResult(spec.name, number, False, f"{spec.local_repository}:{number}", digest, spec)
