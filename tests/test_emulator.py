@@ -35,6 +35,28 @@ def test_a_launch_templates_own_tags_stay_off_its_version_data(local_account) ->
         ec2.delete_launch_template(LaunchTemplateId=created["LaunchTemplateId"])
 
 
+def test_a_compute_environment_without_a_service_role_acts_as_batchs_service_linked_role(
+    local_account,
+) -> None:  # noqa: ANN001
+    """As on AWS: the role is created on first use, and every such environment shares it."""
+    batch = local_account.client("batch")
+    names = [f"linked-check-{uuid.uuid4().hex[:8]}" for _ in range(2)]
+    for name in names:
+        batch.create_compute_environment(computeEnvironmentName=name, type="UNMANAGED", state="ENABLED")
+    try:
+        described = batch.describe_compute_environments(computeEnvironments=names)["computeEnvironments"]
+        roles = {environment["serviceRole"] for environment in described}
+        assert len(described) == 2 and len(roles) == 1
+        [arn] = roles
+        role = local_account.client("iam").get_role(RoleName=arn.rsplit("/", 1)[1])["Role"]
+        assert role["Path"] == "/aws-service-role/batch.amazonaws.com/"
+        assert role["Arn"] == arn
+    finally:
+        for name in names:
+            batch.update_compute_environment(computeEnvironment=name, state="DISABLED")
+            batch.delete_compute_environment(computeEnvironment=name)
+
+
 @pytest.fixture
 def scratch_queue(local_account):  # noqa: ANN001, ANN201
     """A throwaway unmanaged compute environment and job queue in the local account."""

@@ -358,8 +358,7 @@ def test_the_scan_reads_the_statements_it_has_to_judge() -> None:
     assert ("sts:AssumeRole",) in [s.actions for s in grants.statements]
     assert [s.action_expression for s in grants.statements if s.actions is None] == ["s.actions"]
     managed = {policy for policy, _ in read_grants(MODULES_DIR / "batch-environment").managed}
-    assert managed == {
-        "service-role/AWSBatchServiceRole",
+    assert managed == {  # Batch itself acts as its service-linked role
         "service-role/AmazonEC2ContainerServiceforEC2Role",
         "service-role/AmazonEC2SpotFleetTaggingRole",
     }

@@ -14,7 +14,7 @@ locals {
   security_group_ids = concat([aws_security_group.this.id], var.additional_security_group_ids)
 
   assume_role_policies = {
-    for service in ["batch", "ec2", "spotfleet"] : service => jsonencode({
+    for service in ["ec2", "spotfleet"] : service => jsonencode({
       Version = "2012-10-17"
       Statement = [{
         Sid       = "AssumeRole"
@@ -24,22 +24,6 @@ locals {
       }]
     })
   }
-}
-
-################################################################################
-# Batch service role
-################################################################################
-
-resource "aws_iam_role" "service" {
-  name_prefix        = "${local.iam_prefix}-svc-"
-  description        = "AWS Batch service role for ${var.name}"
-  assume_role_policy = local.assume_role_policies["batch"]
-  tags               = var.tags
-}
-
-resource "aws_iam_role_policy_attachment" "service" {
-  role       = aws_iam_role.service.name
-  policy_arn = "arn:${local.partition}:iam::aws:policy/service-role/AWSBatchServiceRole"
 }
 
 ################################################################################
@@ -168,7 +152,9 @@ resource "aws_batch_compute_environment" "this" {
   compute_environment_name_prefix = "${var.name}-${each.key}-"
   type                            = "MANAGED"
   state                           = "ENABLED"
-  service_role                    = aws_iam_role.service.arn
+  # No service_role: Batch uses its service-linked role (AWSServiceRoleForBatch, created on
+  # first use), whose permissions AWS scopes to what Batch does, instead of a role of ours
+  # carrying the broad AWSBatchServiceRole policy.
 
   compute_resources {
     type               = each.value.type
@@ -214,7 +200,6 @@ resource "aws_batch_compute_environment" "this" {
 
   # Keep the policies attached until the environment is gone, or a destroy strands it in DELETING.
   depends_on = [
-    aws_iam_role_policy_attachment.service,
     aws_iam_role_policy_attachment.instance,
     aws_iam_role_policy_attachment.spot_fleet,
   ]

@@ -14,8 +14,8 @@ output "security_group_id" {
 }
 
 output "service_role_arn" {
-  description = "ARN of the AWS Batch service role."
-  value       = aws_iam_role.service.arn
+  description = "ARN of the role Batch acts as for these environments: its service-linked role, AWSServiceRoleForBatch."
+  value       = values(aws_batch_compute_environment.this)[0].service_role # the same for every environment
 }
 
 output "instance_role_arn" {

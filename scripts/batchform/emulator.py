@@ -273,6 +273,7 @@ def _describe_jobs_as_aws_does() -> None:
 
 
 REVISIONLESS_ARN = re.compile(r"^arn:[^:]+:batch:[^:]+:[0-9]{12}:job-definition/([^:]+)$")
+BATCH_SERVICE = "batch.amazonaws.com"
 
 
 def _resolve_revisionless_job_definitions() -> None:
@@ -315,12 +316,30 @@ def _keep_launch_template_tags_off_its_data() -> None:
     LaunchTemplateBackend.create_launch_template = create  # type: ignore[method-assign]
 
 
+def _use_the_batch_service_linked_role() -> None:
+    """Without serviceRole, AWS Batch acts as its service-linked role, creating it on first use."""
+    from moto.batch.models import BatchBackend
+
+    original_create = BatchBackend.create_compute_environment
+
+    def create(self: Any, **kwargs: Any) -> Any:
+        if not kwargs.get("service_role"):
+            iam = self.iam_backend
+            linked = [r for r in iam.roles.values() if r.path == f"/aws-service-role/{BATCH_SERVICE}/"]
+            role = linked[0] if linked else iam.create_service_linked_role(BATCH_SERVICE, "AWS Batch", "")
+            kwargs["service_role"] = role.arn
+        return original_create(self, **kwargs)
+
+    BatchBackend.create_compute_environment = create  # type: ignore[method-assign]
+
+
 def install_extensions() -> None:
     _honour_awslogs_options()
     _give_job_containers_their_aws_environment()
     _resolve_revisionless_job_definitions()
     _describe_jobs_as_aws_does()
     _keep_launch_template_tags_off_its_data()
+    _use_the_batch_service_linked_role()
 
 
 def make_app() -> Any:

@@ -64,16 +64,6 @@ run "fargate_only_creates_no_ec2_iam_and_sets_no_ec2_fields" {
   }
 
   assert {
-    condition     = jsondecode(aws_iam_role.service.assume_role_policy).Statement[0].Principal.Service == "batch.amazonaws.com"
-    error_message = "The service role must trust batch.amazonaws.com."
-  }
-
-  assert {
-    condition     = aws_iam_role_policy_attachment.service.policy_arn == "arn:aws:iam::aws:policy/service-role/AWSBatchServiceRole"
-    error_message = "The service role must have AWSBatchServiceRole."
-  }
-
-  assert {
     condition     = aws_security_group.this.vpc_id == var.vpc_id
     error_message = "The security group must live in vpc_id."
   }
@@ -119,7 +109,7 @@ run "fargate_environment_gets_module_and_additional_security_groups" {
   }
 
   assert {
-    condition     = aws_batch_compute_environment.this["fargate"].tags == tomap({ Project = "batchform" }) && aws_iam_role.service.tags == tomap({ Project = "batchform" }) && aws_security_group.this.tags == tomap({ Project = "batchform", Name = "batchform-test-batch" })
+    condition     = aws_batch_compute_environment.this["fargate"].tags == tomap({ Project = "batchform" }) && aws_security_group.this.tags == tomap({ Project = "batchform", Name = "batchform-test-batch" })
     error_message = "Tags must be merged onto the taggable resources."
   }
 }
