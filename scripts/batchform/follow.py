@@ -18,15 +18,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from botocore.exceptions import (
-    BotoCoreError,
-    ClientError,
-    ConnectionClosedError,
-    EndpointConnectionError,
-    ReadTimeoutError,
-)
+from botocore.exceptions import BotoCoreError, ClientError
 
 from .accounts import Account
+from .awserrors import transient_kind
 from .errors import UserError
 from .logs import attempt_streams, log_group
 from .settings import paths, write_atomic
@@ -37,8 +32,6 @@ Echo = Callable[[str], None]
 # submitting is organised; both follow the Batch API's own limits and states.
 FINAL_STATES = ("SUCCEEDED", "FAILED")
 DESCRIBE_BATCH = 100  # DescribeJobs takes at most 100 ids per call
-THROTTLING = {"TooManyRequestsException", "ThrottlingException", "Throttling"}
-CONNECTION_ERRORS = (ConnectionClosedError, EndpointConnectionError, ReadTimeoutError)
 BAR_WIDTH = 10
 SHOWN_FAILED_CHILDREN = 20
 MISSING_POLLS = 3  # a job id DescribeJobs does not know for this many polls in a row is an error
@@ -53,13 +46,7 @@ def _is_transient(exc: Exception) -> bool:
     Every call a watcher makes is a read (or a terminate, asked again at the next poll), so
     repeating one is always safe.
     """
-    if isinstance(exc, BotoCoreError):
-        return isinstance(exc, CONNECTION_ERRORS)
-    if not isinstance(exc, ClientError):
-        return False
-    code = exc.response.get("Error", {}).get("Code")
-    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
-    return code in THROTTLING or status == 429 or status >= 500
+    return transient_kind(exc) is not None
 
 
 def job_reason(job: dict[str, Any]) -> str:

@@ -47,15 +47,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from botocore.exceptions import (
-    BotoCoreError,
-    ClientError,
-    ConnectionClosedError,
-    EndpointConnectionError,
-    ReadTimeoutError,
-)
+from botocore.exceptions import BotoCoreError, ClientError
 
 from .accounts import Account
+from .awserrors import transient_kind
 from .deployment import outputs
 from .errors import UserError
 from .secretnames import PLAIN_VARIABLE_REFUSAL, looks_like_secret
@@ -86,8 +81,6 @@ ITEM_ENV, ITEMS_ENV, OFFSET_ENV = "BATCHFORM_ITEM", "BATCHFORM_ITEMS", "BATCHFOR
 
 # In lifecycle order: a job moving on while we look is found in a later status, not missed.
 LOOKUP_STATUSES = ("SUBMITTED", "PENDING", "RUNNABLE", "STARTING", "RUNNING", "SUCCEEDED", "FAILED")
-THROTTLING_CODES = frozenset({"TooManyRequestsException", "ThrottlingException", "Throttling"})
-CONNECTION_ERRORS = (ConnectionClosedError, EndpointConnectionError, ReadTimeoutError)
 BACKOFF_BASE, BACKOFF_CAP = 0.2, 10.0
 JOURNAL_COMPACT_BYTES = 1 << 20
 JOURNAL_KEEP_SECONDS = 86_400.0
@@ -702,23 +695,6 @@ class _TokenBucket:
             self.sleep(wait)  # outside the lock: other threads refill and take meanwhile
 
 
-def _transient(exc: ClientError | BotoCoreError) -> str | None:
-    """'throttling' or 'failing' when the call is worth repeating, else None.
-
-    A connection that broke or timed out is 'failing': like a 5xx, it does not say whether
-    the call took effect.
-    """
-    if isinstance(exc, BotoCoreError):
-        return "failing" if isinstance(exc, CONNECTION_ERRORS) else None
-    code = exc.response.get("Error", {}).get("Code", "")
-    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
-    if code in THROTTLING_CODES or status == 429:
-        return "throttling"
-    if status >= 500:
-        return "failing"
-    return None
-
-
 def _error_text(exc: ClientError | BotoCoreError) -> str:
     if isinstance(exc, BotoCoreError):
         return str(exc)
@@ -900,7 +876,7 @@ class Submitter:
             try:
                 return method(**kwargs)
             except (ClientError, BotoCoreError) as exc:
-                kind = _transient(exc)
+                kind = transient_kind(exc)
                 if kind is None:
                     raise UserError(
                         f"{operation} in account {self.account.name}: {_error_text(exc)}"
