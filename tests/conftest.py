@@ -385,3 +385,31 @@ def tf_env(
     )
     assert init.returncode == 0, init.stdout + init.stderr
     return env
+
+
+ROOT_VARIABLES = {
+    "account_name": "check",
+    "account_id": "123456789012",
+    "region": "us-east-1",
+    "images": {"hello": {"build": 1}},
+    "jobs": {},
+}
+
+
+def refused_plan(tf_env: dict[str, str], root_copy: Path, var_dir: Path, variables: dict) -> str:
+    """Plan the root with ROOT_VARIABLES overridden by `variables`; the plan must fail. Returns its
+    output on one line (terraform wraps long messages)."""
+    var_file = var_dir / "bad.tfvars.json"
+    var_file.write_text(json.dumps({**ROOT_VARIABLES, **variables}))
+    # Validation runs before any provider call: the plan fails on the variable, not on credentials.
+    result = subprocess.run(
+        ["terraform", "plan", "-input=false", "-no-color", "-refresh=false", f"-var-file={var_file}"],
+        cwd=root_copy,
+        env={**tf_env, "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    output = " ".join((result.stdout + result.stderr).split())
+    assert result.returncode != 0, output
+    return output

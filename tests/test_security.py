@@ -45,7 +45,7 @@ from batchform.releases import validate_source
 from batchform.secretnames import is_secret_reference, looks_like_secret
 from batchform.settings import Paths
 from batchform.terraform import TerraformRunner, cli_config_file
-from conftest import project_releases
+from conftest import project_releases, refused_plan
 from lark import Token, Tree
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -502,26 +502,7 @@ def _statement_job(*actions: str) -> dict:
 def test_wildcard_job_actions_and_secrets_that_are_not_references_are_refused_at_plan_time(
     tf_env: dict[str, str], root_copy: Path, tmp_path: Path, jobs_variable: dict, message: str
 ) -> None:
-    variables = {
-        "account_name": "check",
-        "account_id": "123456789012",
-        "region": "us-east-1",
-        "images": {"hello": {"build": 1}},
-        "jobs": jobs_variable,
-    }
-    var_file = tmp_path / "bad.tfvars.json"
-    var_file.write_text(json.dumps(variables))
-    # Validation runs before any provider call: the plan fails on the variable, not on credentials.
-    result = subprocess.run(
-        ["terraform", "plan", "-input=false", "-no-color", "-refresh=false", f"-var-file={var_file}"],
-        cwd=root_copy,
-        env={**tf_env, "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x"},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    output = " ".join((result.stdout + result.stderr).split())
-    assert result.returncode != 0
+    output = refused_plan(tf_env, root_copy, tmp_path, {"jobs": jobs_variable})
     assert "Invalid value for variable" in output and message in output, output
 
 
