@@ -22,6 +22,7 @@ from batchform import follow as follow_module
 from batchform import logs as joblogs
 from batchform.errors import UserError
 from batchform.follow import DRAIN_TRIES, JobWatcher, LogFollower
+from batchform.jobs import stop_job
 from batchform.settings import write_atomic
 from botocore.exceptions import ClientError, EndpointConnectionError
 from moto import mock_aws
@@ -467,6 +468,61 @@ def test_stop_returns_the_current_statuses_and_the_watcher_can_wait_again(
     assert len(batch.describe_calls) == 1
     clock.steps = [lambda: batch.jobs["a"].update(status="SUCCEEDED")]
     assert w.wait(["a"])["a"].succeeded
+
+
+# ---- stopping a job ----------------------------------------------------------------------------
+
+
+class StartingMeanwhile(FakeBatch):
+    """Batch as AWS documents CancelJob: "Jobs that progressed to the STARTING or RUNNING state
+    aren't canceled. However, the API operation still succeeds." The job is RUNNABLE when first
+    described and moves to STARTING before any stop call reaches it."""
+
+    def __init__(self, clock: Clock) -> None:
+        super().__init__(clock)
+        self.cancelled: list[str] = []
+
+    def describe_jobs(self, jobs: list[str]) -> dict[str, Any]:
+        described = super().describe_jobs(jobs)
+        for job_id in jobs:
+            if self.jobs[job_id]["status"] == "RUNNABLE":
+                self.jobs[job_id]["status"] = "STARTING"
+        return described
+
+    def cancel_job(self, jobId: str, reason: str) -> dict[str, Any]:  # noqa: N803
+        self.cancelled.append(jobId)
+        if self.jobs[jobId]["status"] in ("SUBMITTED", "PENDING", "RUNNABLE"):
+            self.jobs[jobId].update(status="FAILED", statusReason=reason)
+        return {}
+
+
+@pytest.mark.parametrize("status", ["SUBMITTED", "RUNNABLE", "STARTING", "RUNNING"])
+def test_stopping_a_job_ends_it_whatever_state_it_has_reached_and_says_what_happened(
+    clock: Clock, status: str
+) -> None:
+    batch = StartingMeanwhile(clock)
+    batch.jobs["a"] = job("a", status)
+
+    said = stop_job(FakeAccount(batch=batch), "a", "stopped by the test")
+
+    assert batch.jobs["a"]["status"] == "FAILED"
+    assert [t[0] for t in batch.terminated] == ["a"]
+    assert said == f"terminated a (was {status}; now FAILED)"
+
+
+def test_a_job_still_ending_after_terminate_is_said_to_be_stopping(batch: FakeBatch, clock: Clock) -> None:
+    batch.jobs["a"] = job("a", "RUNNING")
+    batch.terminate_job = lambda jobId, reason: batch.terminated.append((jobId, reason, 0.0))  # type: ignore[method-assign]  # noqa: N803
+
+    said = stop_job(FakeAccount(batch=batch), "a", "stopped by the test")
+
+    assert said == "terminated a (was RUNNING; now RUNNING, stopping)"
+
+
+def test_stopping_a_finished_job_sends_nothing(batch: FakeBatch, clock: Clock) -> None:
+    batch.jobs["a"] = job("a", "SUCCEEDED")
+    assert stop_job(FakeAccount(batch=batch), "a", "r") == "a already SUCCEEDED: nothing to stop"
+    assert batch.terminated == []
 
 
 # ---- JobWatcher against moto's own Batch -------------------------------------------------------

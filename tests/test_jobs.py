@@ -163,7 +163,7 @@ def test_follow_streams_lines_as_they_arrive_with_no_duplicate_or_missing_line(
     assert len(printed) == len(set(printed)), printed
 
 
-def test_cancel_stops_a_waiting_job_and_terminates_a_running_one(local_account, scripts) -> None:  # noqa: ANN001
+def test_cancel_ends_a_waiting_job_and_a_running_one(local_account, scripts) -> None:  # noqa: ANN001
     target = jobs.deployed_job(local_account, "fetch-and-run")
     submitter = jobs.Submitter(local_account)
     env = {"BATCH_FILE_URL": f"{scripts}/sleep.sh", "SECONDS_TO_SLEEP": "60"}
@@ -181,8 +181,8 @@ def test_cancel_stops_a_waiting_job_and_terminates_a_running_one(local_account, 
         assert time.monotonic() < deadline
         time.sleep(0.3)
 
-    assert "cancelled" in cli("jobs.cancel", waiting.job_id).stdout
-    assert "terminated" in cli("jobs.cancel", running.job_id).stdout
+    assert f"terminated {waiting.job_id} (was " in cli("jobs.cancel", waiting.job_id).stdout
+    assert f"terminated {running.job_id} (was RUNNING" in cli("jobs.cancel", running.job_id).stdout
     outcomes = watcher.wait([running.job_id, waiting.job_id], timeout=120)
     assert {o.status for o in outcomes.values()} == {"FAILED"}
 

@@ -637,7 +637,7 @@ def jobs_list(
 def jobs_cancel(
     c: Context, job_id: str, account: str | None = None, reason: str = "cancelled from the command line"
 ) -> None:
-    """Cancel a job that has not started, or terminate it when it runs (chosen by its state)."""
+    """Stop a job in whatever state it is (started or not), then say what it was and is now."""
     from . import jobs
 
     jobs.check_job_id(job_id)

@@ -958,8 +958,6 @@ def wait(
 
 # ---- listing and stopping ---------------------------------------------------------------------
 
-NOT_STARTED = ("SUBMITTED", "PENDING", "RUNNABLE")
-
 
 def list_jobs(account: Account, statuses: Iterable[str] | None = None) -> list[dict[str, Any]]:
     """The jobs of the account's queues in the given statuses (default: all), newest first."""
@@ -984,15 +982,19 @@ def list_jobs(account: Account, statuses: Iterable[str] | None = None) -> list[d
 
 
 def stop_job(account: Account, job_id: str, reason: str) -> str:
-    """Cancel a job that has not started, terminate one that has; one line saying which."""
+    """End a job in whatever state it is; one line saying what it was and what it is now.
+
+    TerminateJob, never CancelJob: "Jobs that progressed to the STARTING or RUNNING state
+    aren't canceled. However, the API operation still succeeds", so a job seen RUNNABLE that
+    starts meanwhile would go on running. TerminateJob ends a job in any state, started or not.
+    """
     described = describe(account, [job_id]).get(job_id)
     if described is None:
         raise UserError(f"no job {job_id} in account {account.name}")
-    status, batch = described["status"], account.client("batch")
+    status = described["status"]
     if status in FINAL_STATES:
         return f"{job_id} already {status}: nothing to stop"
-    if status in NOT_STARTED:
-        batch.cancel_job(jobId=job_id, reason=reason)
-        return f"cancelled {job_id} (was {status})"
-    batch.terminate_job(jobId=job_id, reason=reason)
-    return f"terminated {job_id} (was {status})"
+    account.client("batch").terminate_job(jobId=job_id, reason=reason)
+    after = (describe(account, [job_id]).get(job_id) or {}).get("status", "unknown")
+    now = after if after in FINAL_STATES else f"{after}, stopping"
+    return f"terminated {job_id} (was {status}; now {now})"
