@@ -28,7 +28,7 @@ FEATURES: list[tuple[tuple[int, int], str, re.Pattern[str]]] = [
     ((1, 5), "check blocks", re.compile(r'^\s*check\s+"', re.M)),
     ((1, 5), "import blocks", re.compile(r"^\s*import\s*\{", re.M)),
     ((1, 6), "terraform test expect_failures", re.compile(r"\bexpect_failures\b")),
-    ((1, 7), "terraform test mocks and overrides", re.compile(r"\b(mock_provider|override_(resource|data|module))\b")),
+    ((1, 7), "terraform test mocks", re.compile(r"\b(mock_provider|override_(resource|data|module))\b")),
     ((1, 7), "removed blocks", re.compile(r"^\s*removed\s*\{", re.M)),
     ((1, 8), "provider-defined functions", re.compile(r"\bprovider::")),
     ((1, 10), "ephemeral resources and variables", re.compile(r"^\s*ephemeral\b", re.M)),
@@ -49,7 +49,8 @@ class Needs:
 
 
 def version_dirs() -> list[Path]:
-    return sorted(path.parent for path in [ROOT / "terraform" / "versions.tf", *ROOT.glob("modules/**/versions.tf")])
+    files = [ROOT / "terraform" / "versions.tf", *ROOT.glob("modules/**/versions.tf")]
+    return sorted(path.parent for path in files)
 
 
 def _texts(directory: Path) -> list[tuple[Path, str]]:
