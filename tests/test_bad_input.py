@@ -497,6 +497,20 @@ CASES = [
         reason="expected",
     ),
     case(
+        "depends-on-malformed-id",
+        *SUBMIT,
+        *("--depends-on", "worker-20261123T201830Z"),
+        field="--depends-on worker-20261123T201830Z",
+        reason="a job id is a UUID",
+    ),
+    case(
+        "depends-on-id-with-bad-child-index",
+        *SUBMIT,
+        *("--depends-on", f"{A_JOB_ID}:x1:N_TO_N", "--array-size", "2"),
+        field=f"--depends-on {A_JOB_ID}:x1:N_TO_N",
+        reason="a job id is a UUID",
+    ),
+    case(
         "each-without-items",
         *SUBMIT,
         *("--each", "items.txt"),

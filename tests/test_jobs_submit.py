@@ -10,6 +10,7 @@ import json
 import re
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +28,7 @@ from moto import mock_aws
 REGION = "us-east-1"
 ACCOUNT_ID = "123456789012"  # moto's default account
 LIMIT = 30 * 1024
+A_JOB_ID = "8bef592f-1d2e-4c3b-9a7f-0123456789ab"
 
 
 class RecordingBatch:
@@ -412,13 +414,14 @@ def test_every_limit_at_its_bound_is_accepted() -> None:
             name="a" * 128,
             env={"_underscore": "1", "A9": "x", "AWS_BATC": "not the reserved prefix"},
             array_size=10_000,
-            depends_on=[(f"job-{i}", None) for i in range(19)] + [("", "SEQUENTIAL")],
+            depends_on=[(str(uuid.UUID(int=i)), None) for i in range(18)]
+            + [(f"{A_JOB_ID}:9999", None), ("", "SEQUENTIAL")],
             tags=tags,
             timeout=60,
             retries=10,
         )
     )
-    jobs.validate(SubmitRequest("hello", array_size=2, retries=1, depends_on=[("a", "N_TO_N")]))
+    jobs.validate(SubmitRequest("hello", array_size=2, retries=1, depends_on=[(A_JOB_ID, "N_TO_N")]))
 
 
 def test_a_request_of_exactly_30_kib_is_sent_and_one_byte_more_is_refused(aws: Moto) -> None:
@@ -483,8 +486,20 @@ def test_the_submit_job_request_carries_every_setting(aws: Moto) -> None:
 
 
 def test_a_plain_dependency_has_no_type(aws: Moto) -> None:
-    aws.submitter().submit(aws.target, SubmitRequest("hello", depends_on=[("some-job-id", None)]))
-    assert aws.batch.submitted[0]["dependsOn"] == [{"jobId": "some-job-id"}]
+    aws.submitter().submit(aws.target, SubmitRequest("hello", depends_on=[(A_JOB_ID, None)]))
+    assert aws.batch.submitted[0]["dependsOn"] == [{"jobId": A_JOB_ID}]
+
+
+@pytest.mark.parametrize(
+    "job_id",
+    ["some-job-id", f"{A_JOB_ID}x", f"{A_JOB_ID}:", f"{A_JOB_ID}:1:2", "../" + A_JOB_ID, A_JOB_ID[:-1]],
+)
+def test_a_dependency_that_is_not_a_batch_job_id_is_refused_before_any_aws_call(
+    aws: Moto, job_id: str
+) -> None:
+    with pytest.raises(UserError, match=r"^--depends-on .*: a job id is a UUID"):
+        aws.submitter().submit(aws.target, SubmitRequest("hello", depends_on=[(job_id, None)]))
+    assert aws.batch.submitted == []
 
 
 def test_without_a_name_the_job_is_named_after_it_and_the_utc_time(aws: Moto) -> None:

@@ -188,13 +188,17 @@ def _shown(value: str) -> str:
     return value if value.isprintable() else repr(value)
 
 
+def _not_a_job_id(label: str) -> UserError:
+    return UserError(
+        f"{label}: a job id is a UUID such as 8bef592f-1d2e-4c3b-9a7f-0123456789ab "
+        "(:N for a child of an array job); jobs.list shows them"
+    )
+
+
 def check_job_id(value: str) -> str:
     """A job id as Batch gives them (jobs.follow, jobs.logs, jobs.cancel), refused before any call."""
     if not isinstance(value, str) or not JOB_ID.fullmatch(value):
-        raise UserError(
-            f"JOB_ID {str(value)[:80]!r}: a job id is a UUID such as 8bef592f-1d2e-4c3b-9a7f-0123456789ab "
-            "(:N for a child of an array job); jobs.list shows them"
-        )
+        raise _not_a_job_id(f"JOB_ID {str(value)[:80]!r}")
     return value
 
 
@@ -364,6 +368,8 @@ def _check_dependencies(request: SubmitRequest) -> None:
                     "over several array jobs)"
                 )
             raise UserError(f"--depends-on {shown}: {kind} is only for array jobs (--array-size)")
+        if job_id and not JOB_ID.fullmatch(job_id):
+            raise _not_a_job_id(f"--depends-on {shown[:120]}")
 
 
 def _check_fields(request: SubmitRequest) -> None:
