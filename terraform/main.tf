@@ -23,6 +23,11 @@ data "aws_vpc" "default" {
 
 locals {
   vpc_id = coalesce(var.network.vpc_id, try(data.aws_vpc.default[0].id, null))
+
+  # Batch NetworkConfiguration: a Fargate task needs a NAT gateway or a public IP to pull its
+  # image, and assignPublicIp defaults to DISABLED. The default VPC's subnets are public and
+  # have no NAT gateway: there the public IP is on (a variable validation refuses it off).
+  assign_public_ip = coalesce(var.network.assign_public_ip, var.network.vpc_id == null)
 }
 
 data "aws_subnets" "default" {
@@ -91,9 +96,10 @@ module "log_groups" {
 module "job_definitions" {
   source = "../modules/batch-job-definitions"
 
-  name_prefix     = "${local.name}-"
-  region          = var.region
-  repository_arns = [for repository in module.ecr : repository.repository_arn]
+  name_prefix      = "${local.name}-"
+  region           = var.region
+  repository_arns  = [for repository in module.ecr : repository.repository_arn]
+  assign_public_ip = local.assign_public_ip
 
   jobs = {
     for name, job in var.jobs : name => {

@@ -48,13 +48,19 @@ variable "image_registry" {
 }
 
 variable "network" {
-  description = "Where compute runs. Empty subnet_ids means the default VPC's subnets."
+  description = "Where compute runs. Empty subnet_ids means the default VPC's subnets. `assign_public_ip` gives Fargate tasks a public IP, which they need to pull their image where the subnet has no NAT gateway or VPC endpoints: null means on in the default VPC (public subnets, no NAT) and off in a declared VPC."
   type = object({
     vpc_id             = optional(string)
     subnet_ids         = optional(list(string), [])
     security_group_ids = optional(list(string), [])
+    assign_public_ip   = optional(bool)
   })
   default = {}
+
+  validation {
+    condition     = var.network.vpc_id != null || var.network.assign_public_ip != false
+    error_message = "network.assign_public_ip cannot be false in the default VPC (public subnets without a NAT gateway: Fargate jobs could not pull their image); declare network.vpc_id and subnet_ids with a NAT gateway or VPC endpoints to turn it off."
+  }
 }
 
 variable "tags" {

@@ -69,11 +69,35 @@ def test_unknown_account_names_the_known_ones() -> None:
             r"accounts\.bad\.network\.vpc: unknown key",
         ),
         ({"account_id": "111111111111", "endpoints": "nowhere"}, r"accounts\.bad\.endpoints"),
+        (
+            {"account_id": "111111111111", "network": {"assign_public_ip": "yes"}},
+            r"accounts\.bad\.network\.assign_public_ip: must be true or false",
+        ),
+        (
+            {"account_id": "111111111111", "network": {"assign_public_ip": False}},
+            r"accounts\.bad\.network\.assign_public_ip: cannot be false in the default VPC",
+        ),
+        (
+            {
+                "account_id": "111111111111",
+                "network": {"subnet_ids": ["subnet-0a1b2c3d"], "assign_public_ip": False},
+            },
+            r"accounts\.bad\.network\.assign_public_ip: cannot be false in the default VPC",
+        ),
     ],
 )
 def test_invalid_account_settings_name_the_field(raw: dict, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         accounts(bad=raw)
+
+
+def test_a_fargate_network_without_a_public_ip_is_allowed_only_in_a_declared_vpc() -> None:
+    # Batch NetworkConfiguration: a task needs a NAT gateway or a public IP to pull its image,
+    # and assignPublicIp defaults to DISABLED. Declared subnets come with their own routes.
+    private = {"vpc_id": "vpc-0a1b2c3d", "subnet_ids": ["subnet-0a1b2c3d"], "assign_public_ip": False}
+    declared = accounts(dev={**DEV, "network": private}, prod={**DEV, "aliases": ["p"]})
+    assert declared.get("dev").network == private
+    assert declared.get("prod").network == {}  # terraform turns the public IP on for the default VPC
 
 
 def test_an_alias_cannot_shadow_another_account() -> None:

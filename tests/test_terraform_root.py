@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -54,9 +55,27 @@ def test_root_configuration_validates(tf_env: dict[str, str], root_copy: Path) -
         ({"compute": {"max_vcpus": -2}}, "compute.max_vcpus must be a positive whole number"),
         ({"jobs": {"x": {"image": "missing"}}}, "must name an entry of images"),
         ({"account_id": "12345"}, "account_id must be 12 digits"),
+        (
+            {"network": {"assign_public_ip": False}},
+            "network.assign_public_ip cannot be false in the default VPC",
+        ),
     ],
 )
 def test_bad_variables_are_refused_at_plan_time(
     tf_env: dict[str, str], root_copy: Path, tmp_path: Path, variables: dict, message: str
 ) -> None:
     assert message in refused_plan(tf_env, root_copy, tmp_path, variables)
+
+
+def test_the_root_terraform_tests_pass(tf_env: dict[str, str], root_copy: Path) -> None:
+    """terraform/tests: what an account's variables make of its resources (mocked provider)."""
+    shutil.copytree(TF_DIR / "tests", root_copy / "tests", dirs_exist_ok=True)
+    result = subprocess.run(
+        ["terraform", "test", "-no-color"],
+        cwd=root_copy,
+        env=tf_env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0 and " 0 failed" in result.stdout, result.stdout + result.stderr

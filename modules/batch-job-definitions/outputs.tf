@@ -27,3 +27,13 @@ output "job_role_arns" {
   description = "Map of job key to the ARN of the job's own IAM role (grant it further access by ARN if needed)."
   value       = { for k, r in aws_iam_role.job : k => r.arn }
 }
+
+output "container_properties" {
+  description = "Map of job key to the container properties registered (JSON): image, roles, resources, logging, network configuration."
+  value       = { for k, jd in aws_batch_job_definition.this : k => jd.container_properties }
+}
+
+output "tags_all" {
+  description = "Map of job key to the job definition's tags including the provider's default tags: what a job submitted with propagate_tags carries besides its own."
+  value       = { for k, jd in aws_batch_job_definition.this : k => jd.tags_all }
+}

@@ -44,7 +44,7 @@ ACCOUNT_KEYS = {
     "sizing",
 }
 BACKEND_KEYS = {"bucket", "key", "region", "use_lockfile", "dynamodb_table", "kms_key_id"}
-NETWORK_KEYS = {"vpc_id", "subnet_ids", "security_group_ids"}
+NETWORK_KEYS = {"vpc_id", "subnet_ids", "security_group_ids", "assign_public_ip"}
 SIZING_KEYS = {"compute_type", "max_vcpus", "min_vcpus", "instance_types"}
 COMPUTE_TYPES = {"FARGATE", "FARGATE_SPOT", "EC2", "SPOT"}
 
@@ -213,6 +213,22 @@ def _require_str(where: str, value: Any, pattern: re.Pattern[str], what: str) ->
     return value
 
 
+def _check_network(where: str, network: dict[str, Any]) -> None:
+    """A Fargate task pulls its image over its subnet's route: the default VPC's subnets are public
+    with no NAT gateway, so there a task without a public IP cannot reach ECR (Batch's
+    assignPublicIp defaults to DISABLED). Declared subnets are expected to be private, with a NAT
+    gateway or VPC endpoints; terraform applies the same defaults (public IP on for the default VPC)."""
+    assign = network.get("assign_public_ip")
+    if assign is not None and not isinstance(assign, bool):
+        raise ConfigError(f"{where}.assign_public_ip: must be true or false, got {assign!r}")
+    if assign is False and network.get("vpc_id") is None:
+        raise ConfigError(
+            f"{where}.assign_public_ip: cannot be false in the default VPC (public subnets without a NAT "
+            "gateway: Fargate jobs could not pull their image); declare network.vpc_id and subnet_ids "
+            "with a NAT gateway or VPC endpoints to turn it off"
+        )
+
+
 def _parse_account(name: str, raw: Any, stack: LocalStackSettings) -> Account:
     # A name that would break the message's line (or is no text) is shown as its repr.
     where = f"accounts.{name if isinstance(name, str) and name.isprintable() else repr(name)}"
@@ -248,6 +264,7 @@ def _parse_account(name: str, raw: Any, stack: LocalStackSettings) -> Account:
             raise ConfigError(f"{where}.{key}: must be a mapping")
         check_keys(f"{where}.{key}", section, allowed)
         sections[key] = dict(section)
+    _check_network(f"{where}.network", sections["network"])
     compute_type = sections["sizing"].get("compute_type")
     if compute_type is not None and compute_type not in COMPUTE_TYPES:
         raise ConfigError(f"{where}.sizing.compute_type: must be one of {', '.join(sorted(COMPUTE_TYPES))}")
