@@ -57,12 +57,12 @@ def test_a_compute_environment_without_a_service_role_acts_as_batchs_service_lin
             batch.delete_compute_environment(computeEnvironment=name)
 
 
-@pytest.fixture
-def scratch_queue(local_account):  # noqa: ANN001, ANN201
-    """A throwaway unmanaged compute environment and job queue in the local account."""
-    batch = local_account.client("batch")
+@contextlib.contextmanager
+def queue_in(account, scheduling_policy_arn: str | None = None, **queue_args):  # noqa: ANN001, ANN003, ANN201
+    """A throwaway unmanaged compute environment and job queue in `account`."""
+    batch = account.client("batch")
     suffix = uuid.uuid4().hex[:8]
-    role = local_account.client("iam").create_role(
+    role = account.client("iam").create_role(
         RoleName=f"env-check-{suffix}",
         AssumeRolePolicyDocument=json.dumps(
             {
@@ -83,18 +83,30 @@ def scratch_queue(local_account):  # noqa: ANN001, ANN201
         state="ENABLED",
         serviceRole=role["Arn"],
     )["computeEnvironmentArn"]
+    if scheduling_policy_arn:
+        queue_args["schedulingPolicyArn"] = scheduling_policy_arn
     queue = batch.create_job_queue(
         jobQueueName=f"env-check-{suffix}",
         state="ENABLED",
         priority=1,
         computeEnvironmentOrder=[{"order": 1, "computeEnvironment": environment}],
+        **queue_args,
     )["jobQueueArn"]
-    yield queue
-    batch.update_job_queue(jobQueue=queue, state="DISABLED")
-    batch.delete_job_queue(jobQueue=queue)
-    batch.update_compute_environment(computeEnvironment=environment, state="DISABLED")
-    batch.delete_compute_environment(computeEnvironment=environment)
-    local_account.client("iam").delete_role(RoleName=role["RoleName"])
+    try:
+        yield queue
+    finally:
+        batch.update_job_queue(jobQueue=queue, state="DISABLED")
+        batch.delete_job_queue(jobQueue=queue)
+        batch.update_compute_environment(computeEnvironment=environment, state="DISABLED")
+        batch.delete_compute_environment(computeEnvironment=environment)
+        account.client("iam").delete_role(RoleName=role["RoleName"])
+
+
+@pytest.fixture
+def scratch_queue(local_account):  # noqa: ANN001, ANN201
+    """A throwaway unmanaged compute environment and job queue in the local account."""
+    with queue_in(local_account) as queue:
+        yield queue
 
 
 def test_a_job_container_gets_region_role_credentials_and_its_array_index(
@@ -234,3 +246,222 @@ def test_describe_jobs_gives_a_failed_containers_exit_code_and_reason(local_acco
         assert batch.describe_jobs(jobs=[parent])["jobs"][0]["status"] == "FAILED"
     finally:
         batch.deregister_job_definition(jobDefinition=definition)
+
+
+# ---- rules AWS enforces that moto does not: each proven on a private stack running this code -----
+
+
+@pytest.fixture
+def stack_account(private_stack):  # noqa: ANN001, ANN201
+    """The built-in local account, on a private stack that runs the emulator of this checkout."""
+    from batchform.accounts import Accounts
+
+    private_stack.up()
+    return Accounts({}, stack=private_stack.settings).get("local")
+
+
+def _definition(account, command: list[str], **extra) -> str:  # noqa: ANN001, ANN003
+    return account.client("batch").register_job_definition(
+        jobDefinitionName=f"rule-check-{uuid.uuid4().hex[:8]}",
+        type="container",
+        containerProperties={
+            "image": "batchform-base/busybox:1.36",
+            "command": command,
+            "resourceRequirements": [{"type": "VCPU", "value": "1"}, {"type": "MEMORY", "value": "512"}],
+        },
+        **extra,
+    )["jobDefinitionArn"]
+
+
+def _final(account, job_ids: list[str]) -> dict:  # noqa: ANN001
+    from batchform import jobs
+
+    jobs.wait(account, job_ids, echo=lambda _line: None, poll=0.3, timeout=120)
+    return {job["jobId"]: job for job in account.client("batch").describe_jobs(jobs=job_ids)["jobs"]}
+
+
+def _env(size: int) -> dict:
+    """Container overrides whose JSON text (as botocore sends it) is exactly `size` bytes."""
+    overrides = {"environment": [{"name": "PAYLOAD", "value": ""}]}
+    overrides["environment"][0]["value"] = "x" * (size - len(json.dumps(overrides)))
+    assert len(json.dumps(overrides)) == size
+    return overrides
+
+
+def test_overrides_longer_than_8192_are_accepted_then_the_job_and_each_array_child_fail(
+    stack_account,
+) -> None:  # noqa: ANN001
+    """AWS-FIDELITY: "SubmitJob accepts a request of up to 30 KiB, but the ECS task that runs the job
+    refuses overrides (environment + command) over 8,192 characters: the job is accepted and then goes
+    FAILED with `StatusReason: "Container Overrides length must be at most 8192"`."""
+    batch = stack_account.client("batch")
+    with queue_in(stack_account) as queue:
+        definition = _definition(stack_account, ["true"])
+        submit = {"jobQueue": queue, "jobDefinition": definition}
+        fits = batch.submit_job(jobName="fits", containerOverrides=_env(8192), **submit)["jobId"]
+        over = batch.submit_job(jobName="over", containerOverrides=_env(8193), **submit)["jobId"]
+        parent = batch.submit_job(
+            jobName="over-array", containerOverrides=_env(8193), arrayProperties={"size": 2}, **submit
+        )["jobId"]
+        children = [f"{parent}:0", f"{parent}:1"]
+        jobs = _final(stack_account, [fits, over, *children])
+        assert jobs[fits]["status"] == "SUCCEEDED"
+        for job_id in (over, *children):
+            assert (jobs[job_id]["status"], jobs[job_id]["statusReason"]) == (
+                "FAILED",
+                "Container Overrides length must be at most 8192",
+            )
+            assert "exitCode" not in jobs[job_id]["container"]  # no container ever ran
+        assert batch.describe_jobs(jobs=[parent])["jobs"][0]["status"] == "FAILED"
+
+
+def test_more_than_50_propagated_tags_of_job_and_definition_fail_the_job(stack_account) -> None:  # noqa: ANN001
+    """AWS-FIDELITY, propagateTags: "If the total number of combined tags from the job and job
+    definition is over 50, the job is moved to the FAILED state." Keys in both count once; the
+    definition's tags include what the provider's default_tags put on it."""
+    batch = stack_account.client("batch")
+    definition_tags = {f"def-{n}": "v" for n in range(30)}  # as terraform sends them: default_tags merged in
+    with queue_in(stack_account) as queue:
+        definition = _definition(stack_account, ["true"], propagateTags=True, tags=definition_tags)
+        submit = {"jobQueue": queue, "jobDefinition": definition}
+        own = {f"job-{n}": "v" for n in range(20)}
+        fifty = batch.submit_job(jobName="fifty", tags=own, **submit)["jobId"]
+        overlapping = batch.submit_job(jobName="overlap", tags={**own, "def-0": "from-job"}, **submit)[
+            "jobId"
+        ]
+        fifty_one = batch.submit_job(jobName="fifty-one", tags={**own, "job-20": "v"}, **submit)["jobId"]
+        not_propagated = batch.submit_job(
+            jobName="kept", tags={**own, "job-20": "v"}, propagateTags=False, **submit
+        )["jobId"]
+        array = batch.submit_job(
+            jobName="array", tags={**own, "job-20": "v"}, arrayProperties={"size": 2}, **submit
+        )["jobId"]
+        jobs = _final(
+            stack_account, [fifty, overlapping, fifty_one, not_propagated, f"{array}:0", f"{array}:1"]
+        )
+        assert {jobs[j]["status"] for j in (fifty, overlapping, not_propagated)} == {"SUCCEEDED"}
+        for job_id in (fifty_one, f"{array}:0", f"{array}:1"):
+            assert jobs[job_id]["status"] == "FAILED"
+            assert "51 tags" in jobs[job_id]["statusReason"]
+
+
+def test_a_fair_share_queue_needs_a_share_identifier_and_a_fifo_queue_refuses_one(stack_account) -> None:  # noqa: ANN001
+    """AWS-FIDELITY, SubmitJob shareIdentifier: "If the job queue has a fair-share scheduling policy,
+    then this parameter must be specified." A queue without a policy refuses a share identifier."""
+    batch = stack_account.client("batch")
+    policy = batch.create_scheduling_policy(
+        name=f"share-check-{uuid.uuid4().hex[:8]}",
+        fairsharePolicy={"shareDistribution": [{"shareIdentifier": "team*", "weightFactor": 1.0}]},
+    )["arn"]
+    definition = _definition(stack_account, ["true"])
+    with queue_in(stack_account, policy) as fair, queue_in(stack_account) as fifo:
+        with pytest.raises(batch.exceptions.ClientException) as missing:
+            batch.submit_job(jobName="no-share", jobQueue=fair, jobDefinition=definition)
+        with pytest.raises(batch.exceptions.ClientException) as refused:
+            batch.submit_job(
+                jobName="share", jobQueue=fifo, jobDefinition=definition, shareIdentifier="teamA"
+            )
+        shared = batch.submit_job(
+            jobName="share",
+            jobQueue=fair,
+            jobDefinition=definition,
+            shareIdentifier="teamA",
+            schedulingPriorityOverride=5,
+        )["jobId"]
+        plain = batch.submit_job(jobName="plain", jobQueue=fifo, jobDefinition=definition)["jobId"]
+        jobs = _final(stack_account, [shared, plain])
+    for error in (missing.value, refused.value):
+        assert error.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    assert missing.value.response["Error"]["Message"] == "shareIdentifier must be specified."
+    assert "must not be specified" in refused.value.response["Error"]["Message"]
+    assert (jobs[shared]["shareIdentifier"], jobs[shared]["schedulingPriority"]) == ("teamA", 5)
+    assert {job["status"] for job in jobs.values()} == {"SUCCEEDED"}
+    assert "shareIdentifier" not in jobs[plain]
+
+
+def _slow_states(stack) -> None:  # noqa: ANN001
+    """Each job state lasts about 2 s on this stack (moto passes them at once), so tests can act in one."""
+    import requests
+
+    requests.post(
+        f"{stack.settings.emulator_url}/moto-api/state-manager/set-transition",
+        json={"model_name": "batch::job", "transition": {"progression": "time", "seconds": 2}},
+        timeout=10,
+    ).raise_for_status()
+
+
+def _when(account, job_id: str, status: str) -> None:  # noqa: ANN001
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        current = account.client("batch").describe_jobs(jobs=[job_id])["jobs"][0]["status"]
+        if current == status:
+            return
+        assert current not in ("SUCCEEDED", "FAILED"), f"{job_id} ended ({current}) before {status}"
+        time.sleep(0.1)
+    raise AssertionError(f"{job_id} never reached {status}")
+
+
+def test_cancel_stops_only_a_job_that_has_not_started_and_terminate_stops_any(
+    private_stack, stack_account
+) -> None:  # noqa: ANN001
+    """AWS-FIDELITY, CancelJob: "Jobs that progressed to the STARTING or RUNNING state aren't canceled.
+    However, the API operation still succeeds." TerminateJob ends a job in any state, including one that
+    has not started. A job stopped before it started never runs its container; an array parent's cancel
+    or terminate reaches its children."""
+    from batchform import logs
+
+    _slow_states(private_stack)
+    batch = stack_account.client("batch")
+    with queue_in(stack_account) as queue:
+        definition = _definition(stack_account, ["sh", "-c", "echo ran; sleep 2"])
+        submit = {"jobQueue": queue, "jobDefinition": definition}
+        names = ("cancel-runnable", "end-runnable", "cancel-starting", "cancel-running", "end-running")
+        ids = {name: batch.submit_job(jobName=name, **submit)["jobId"] for name in names}
+        array = batch.submit_job(jobName="cancel-array", arrayProperties={"size": 2}, **submit)["jobId"]
+        # In the order the jobs reach the states (all were submitted together).
+        for name in names:
+            _when(stack_account, ids[name], name.split("-")[1].upper())
+            if name.startswith("cancel"):
+                batch.cancel_job(jobId=ids[name], reason="cancelled by the test")  # succeeds in any state
+            else:
+                batch.terminate_job(jobId=ids[name], reason="terminated by the test")
+            if name == "end-runnable":
+                batch.cancel_job(jobId=array, reason="cancelled by the test")  # its children: RUNNABLE too
+        children = [f"{array}:0", f"{array}:1"]
+        jobs = _final(stack_account, [*ids.values(), *children])
+
+    def outcome(job_id: str) -> tuple[str, list[str]]:
+        """Its status and log lines; a job whose container never ran has no log stream at all."""
+        try:
+            return jobs[job_id]["status"], list(logs.lines(stack_account, job_id))
+        except stack_account.client("logs").exceptions.ResourceNotFoundException:
+            return jobs[job_id]["status"], []
+
+    assert outcome(ids["cancel-starting"]) == ("SUCCEEDED", ["ran"])
+    assert outcome(ids["cancel-running"]) == ("SUCCEEDED", ["ran"])
+    assert jobs[ids["end-running"]]["status"] == "FAILED"
+    assert jobs[ids["end-running"]]["statusReason"] == "terminated by the test"
+    for name in ("cancel-runnable", "end-runnable"):
+        assert outcome(ids[name]) == ("FAILED", []), name  # never ran
+    assert jobs[ids["cancel-runnable"]]["statusReason"] == "cancelled by the test"
+    for child in children:
+        assert outcome(child) == ("FAILED", [])
+
+
+def test_a_queues_job_state_time_limit_actions_are_kept_and_described(stack_account) -> None:  # noqa: ANN001
+    """moto accepts jobStateTimeLimitActions but drops them, so every terraform plan showed a change."""
+    batch = stack_account.client("batch")
+    action = {
+        "reason": "CAPACITY:INSUFFICIENT_INSTANCE_CAPACITY",
+        "state": "RUNNABLE",
+        "maxTimeSeconds": 600,
+        "action": "CANCEL",
+    }
+    with queue_in(stack_account, jobStateTimeLimitActions=[action]) as queue:
+        assert batch.describe_job_queues(jobQueues=[queue])["jobQueues"][0]["jobStateTimeLimitActions"] == [
+            action
+        ]
+        longer = {**action, "reason": "MISCONFIGURATION:JOB_RESOURCE_REQUIREMENT", "maxTimeSeconds": 900}
+        batch.update_job_queue(jobQueue=queue, jobStateTimeLimitActions=[action, longer])
+        described = batch.describe_job_queues(jobQueues=[queue])["jobQueues"][0]
+        assert described["jobStateTimeLimitActions"] == [action, longer]

@@ -22,6 +22,22 @@ On top of moto's own server it adds:
   - a launch template's own tags stay on the template, instead of also appearing in its
     version data as a `launch-template` tag specification (which AWS refuses there, and
     which gives terraform a change on every plan);
+  - a compute environment without a service role acts as Batch's service-linked role,
+    creating it on first use;
+* rules AWS enforces and moto does not, so that code a real account would refuse fails here too
+  (each test quotes the rule):
+  - a job whose container overrides are longer than 8,192 characters (ECS's limit, counted
+    as `container_overrides_length` does) is accepted, then FAILED with AWS's status reason;
+    an array job's children fail so;
+  - a job with propagated tags (job and job definition together, keys counted once) over
+    50 is accepted, then FAILED;
+  - SubmitJob to a fair-share queue without a shareIdentifier, or to a queue without a
+    scheduling policy with one, is a ClientException (400); shareIdentifier and
+    schedulingPriorityOverride are kept and described;
+  - a job cancelled or terminated before its container started never starts it (moto starts
+    and kills it); cancelling or terminating an array parent reaches its children; CancelJob
+    leaves a STARTING or RUNNING job running and succeeds (moto already does);
+  - a job queue keeps its `jobStateTimeLimitActions`, and DescribeJobQueues returns them;
 * an optional state snapshot: on SIGTERM each service's state is pickled to --state-file and
   loaded again at the next start, which is how `local.down --keep` keeps the emulator's data.
   A service whose state cannot be pickled (for example one holding a running thread) is
@@ -148,6 +164,10 @@ def job_container_environment(job: Any) -> dict[str, str]:
     return env
 
 
+class JobStoppedBeforeStart(Exception):
+    """Raised instead of starting the container of a job that was cancelled or terminated."""
+
+
 class _JobContainers:
     """docker's `containers`, adding the AWS-provided environment when a job's container starts."""
 
@@ -158,6 +178,10 @@ class _JobContainers:
         return getattr(self._containers, name)
 
     def run(self, *args: Any, **kwargs: Any) -> Any:
+        if self._job.stop:
+            # Cancelled or terminated while waiting: on AWS its container never starts (moto starts
+            # it and kills it at once, after it may already have done its work).
+            raise JobStoppedBeforeStart(CANCELLED_BEFORE_START)
         # Added at start only: DescribeJobs keeps showing just the job's own variables, as on AWS.
         kwargs["environment"] = {**job_container_environment(self._job), **(kwargs.get("environment") or {})}
         container = self._containers.run(*args, **kwargs)
@@ -266,6 +290,11 @@ def _describe_jobs_as_aws_does() -> None:
                 result["attempts"][-1].setdefault("container", {})["exitCode"] = self.exit_code
         if result.get("status") == "FAILED" and not result.get("statusReason") and not children:
             result["statusReason"] = "Essential container in task exited"
+        submitted = getattr(self, "batchform_submitted", {})
+        if submitted.get("share_identifier") is not None:
+            result["shareIdentifier"] = submitted["share_identifier"]
+        if submitted.get("scheduling_priority") is not None:
+            result["schedulingPriority"] = submitted["scheduling_priority"]
         return result
 
     Job._start_attempt = start_attempt  # type: ignore[method-assign]  # noqa: SLF001
@@ -333,6 +362,147 @@ def _use_the_batch_service_linked_role() -> None:
     BatchBackend.create_compute_environment = create  # type: ignore[method-assign]
 
 
+# ---- rules AWS Batch enforces that moto does not -------------------------------------------
+
+# The ECS task that runs a job refuses larger overrides, after SubmitJob (up to 30 KiB) accepted
+# the job. The product refuses the same before it submits, counted the same way: MAX_OVERRIDES_CHARS
+# and overrides_chars in batchform.jobs (the product never imports the local stack, so the rule is
+# written twice, once on each side of the AWS API).
+MAX_CONTAINER_OVERRIDES = 8192
+OVERRIDES_REASON = f"Container Overrides length must be at most {MAX_CONTAINER_OVERRIDES}"
+MAX_PROPAGATED_TAGS = 50
+SHARE_REQUIRED = "shareIdentifier must be specified."
+SHARE_REFUSED = "shareIdentifier must not be specified for a job queue without a scheduling policy."
+CANCELLED_BEFORE_START = "the job was cancelled or terminated before its container started"
+
+
+def container_overrides_length(overrides: dict[str, Any] | None) -> int:
+    """The overrides as ECS counts them, conservatively: their JSON text as botocore sends it
+    (non-ASCII escaped; ECS counts environment and command only, so never more than this)."""
+    return len(json.dumps(overrides)) if overrides else 0
+
+
+def propagated_tags(job: Any) -> dict[str, str]:
+    """The tags AWS puts on the job's ECS task: the job definition's, then the job's (which win)."""
+    submitted = getattr(job, "batchform_submitted", {})
+    propagate = submitted.get("propagate_tags")
+    if propagate is None:
+        propagate = job.job_definition.propagate_tags
+    if not propagate:
+        return {}
+    definition = job.backend.list_tags_for_resource(job.job_definition.arn)
+    return {**definition, **(submitted.get("tags") or {})}
+
+
+def refusal_at_start(job: Any) -> str | None:
+    """Why the ECS task of `job` cannot be created, as AWS says it, or None."""
+    if container_overrides_length(job.container_overrides) > MAX_CONTAINER_OVERRIDES:
+        return OVERRIDES_REASON
+    tags = propagated_tags(job)
+    if len(tags) > MAX_PROPAGATED_TAGS:
+        # AWS documents the outcome (FAILED), not its wording.
+        return (
+            f"Too many tags to propagate: the job and its job definition have {len(tags)} tags together, "
+            f"more than the {MAX_PROPAGATED_TAGS} an ECS task can carry"
+        )
+    return None
+
+
+_submitting = threading.local()
+
+
+def _enforce_batch_rules() -> None:
+    """SubmitJob's share identifier, the limits of the job's ECS task, and what a cancel stops."""
+    from moto.batch.exceptions import ClientException
+    from moto.batch.models import BatchBackend, Job
+    from moto.batch.responses import BatchResponse
+
+    original_submit, original_init, original_run = BatchResponse.submitjob, Job.__init__, Job.run
+    original_cancel, original_terminate = BatchBackend.cancel_job, BatchBackend.terminate_job
+
+    def submitjob(self: Any) -> str:
+        share = self._get_param("shareIdentifier")
+        queue = self.batch_backend.get_job_queue(self._get_param("jobQueue"))
+        if queue is not None and queue.schedule_policy and not share:
+            raise ClientException(SHARE_REQUIRED)
+        if queue is not None and not queue.schedule_policy and share is not None:
+            raise ClientException(SHARE_REFUSED)
+        # moto drops these parameters; the jobs this call creates (an array's children too) keep them.
+        _submitting.parameters = {
+            "share_identifier": share,
+            "scheduling_priority": self._get_param("schedulingPriorityOverride"),
+            "propagate_tags": self._get_param("propagateTags"),
+            "tags": self._get_param("tags") or {},
+        }
+        try:
+            return original_submit(self)
+        finally:
+            _submitting.parameters = {}
+
+    def init(self: Any, *args: Any, **kwargs: Any) -> None:
+        original_init(self, *args, **kwargs)
+        self.batchform_submitted = dict(getattr(_submitting, "parameters", None) or {})
+
+    def run(self: Any) -> None:
+        reason = refusal_at_start(self)
+        if reason is None:
+            original_run(self)
+            return
+        log.warning("job %s failed before it started: %s", self.job_id, reason)
+        self.job_stopped_reason = reason
+        self._mark_stopped(success=False)  # noqa: SLF001
+
+    def children_of(backend: Any, job_id: str) -> list[Any]:
+        job = backend.get_job_by_id(job_id)
+        return list(getattr(job, "_child_jobs", None) or [])
+
+    def cancel_job(self: Any, job_id: str, reason: str) -> None:
+        # Cancelling an array parent cancels its children (those not started yet, as for any job).
+        original_cancel(self, job_id, reason)
+        for child in children_of(self, job_id):
+            original_cancel(self, child.job_id, reason)
+
+    def terminate_job(self: Any, job_id: str, reason: str) -> None:
+        original_terminate(self, job_id, reason)
+        for child in children_of(self, job_id):
+            original_terminate(self, child.job_id, reason)
+
+    BatchResponse.submitjob = submitjob  # type: ignore[method-assign]
+    Job.__init__ = init  # type: ignore[method-assign]
+    Job.run = run  # type: ignore[method-assign]
+    BatchBackend.cancel_job = cancel_job  # type: ignore[method-assign]
+    BatchBackend.terminate_job = terminate_job  # type: ignore[method-assign]
+
+
+def _keep_job_state_time_limit_actions() -> None:
+    """CreateJobQueue/UpdateJobQueue keep `jobStateTimeLimitActions` and DescribeJobQueues returns them."""
+    from moto.batch.models import JobQueue
+    from moto.batch.responses import BatchResponse
+
+    original_create, original_update = BatchResponse.createjobqueue, BatchResponse.updatejobqueue
+    original_describe = JobQueue.describe
+
+    def keeping(original: Any, name_param: str) -> Any:
+        def handler(self: Any) -> str:
+            answer = original(self)
+            actions = self._get_param("jobStateTimeLimitActions")
+            if actions is not None:
+                queue = self.batch_backend.get_job_queue(self._get_param(name_param))
+                queue.batchform_time_limit_actions = actions
+            return answer
+
+        return handler
+
+    def describe(self: Any) -> dict[str, Any]:
+        result = original_describe(self)
+        result["jobStateTimeLimitActions"] = getattr(self, "batchform_time_limit_actions", [])
+        return result
+
+    BatchResponse.createjobqueue = keeping(original_create, "jobQueueName")  # type: ignore[method-assign]
+    BatchResponse.updatejobqueue = keeping(original_update, "jobQueue")  # type: ignore[method-assign]
+    JobQueue.describe = describe  # type: ignore[method-assign]
+
+
 def install_extensions() -> None:
     _honour_awslogs_options()
     _give_job_containers_their_aws_environment()
@@ -340,6 +510,8 @@ def install_extensions() -> None:
     _describe_jobs_as_aws_does()
     _keep_launch_template_tags_off_its_data()
     _use_the_batch_service_linked_role()
+    _enforce_batch_rules()
+    _keep_job_state_time_limit_actions()
 
 
 def make_app() -> Any:
