@@ -10,8 +10,20 @@ locals {
 provider "aws" {
   region = var.region
 
-  # Refuse to touch any other account than the one these variables describe.
+  # Refuse to touch any other account than the one these variables describe, whatever the
+  # credentials or the role resolve to.
   allowed_account_ids = [var.account_id]
+
+  # The provider assumes the account's role itself, from the base credentials in its
+  # environment, and renews the session before it expires: credentials assumed for it
+  # beforehand would end in ExpiredToken on an apply longer than the session (1 h by default).
+  dynamic "assume_role" {
+    for_each = var.assume_role_arn == null ? [] : [var.assume_role_arn]
+    content {
+      role_arn     = assume_role.value
+      session_name = "batchform"
+    }
+  }
 
   s3_use_path_style           = local.custom_endpoint
   skip_credentials_validation = local.custom_endpoint

@@ -63,6 +63,17 @@ variable "network" {
   }
 }
 
+variable "assume_role_arn" {
+  description = "IAM role terraform assumes (and renews) in the account, from the credentials it is given. Null: use those credentials as they are."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.assume_role_arn == null || can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]{1,512}$", var.assume_role_arn))
+    error_message = "assume_role_arn must be an IAM role ARN such as arn:aws:iam::123456789012:role/deployer, or null."
+  }
+}
+
 variable "tags" {
   description = "Tags added to every resource."
   type        = map(string)

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 from batchform.accounts import Account, Accounts
 from batchform.terraform import TerraformRunner
+from test_terraform_credentials import recorded_environments
 
 pytestmark = [pytest.mark.stack, pytest.mark.terraform]
 
@@ -107,6 +108,34 @@ def test_apply_from_empty_then_a_second_plan_shows_no_changes(deployment: Deploy
     assert all(r["imageTagMutability"] == "IMMUTABLE" for r in repositories)
 
     assert deployment.runner.planned_changes(deployment.write()) == []
+
+
+def test_terraform_assumes_the_role_itself_from_base_credentials_so_it_can_renew_the_session(
+    deployment: Deployment, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """AWS-FIDELITY: "Assumed-role credentials handed to terraform as environment variables expire
+    (1 h by default ...): a long apply (compute environment create/delete waits) can end in
+    ExpiredToken. The provider's own `assume_role` block, or a profile with `role_arn`, renews."
+
+    So terraform is handed the base credentials (here the emulator's) and assumes the role
+    itself: no role session is in its environment, yet it reaches the role's account and its
+    state there (the emulator answers the base credentials with another account, 123456789012)."""
+    handed = recorded_environments(monkeypatch, deployment.runner)
+    deployment.runner.apply(deployment.write())
+    assert deployment.runner.planned_changes(deployment.write()) == []
+
+    assert handed, "terraform was not run"
+    assert [env.get("AWS_SESSION_TOKEN") for env in handed] == [None] * len(handed)
+    base = deployment.account.base_session.get_credentials().get_frozen_credentials()
+    assert {env["AWS_ACCESS_KEY_ID"] for env in handed} == {base.access_key}
+    assert json.loads(deployment.runner.account_var_file.read_text())["assume_role_arn"] == (
+        f"arn:aws:iam::{ACCOUNT_ID}:role/batchform-deployer"
+    )
+    assert f'role_arn = "arn:aws:iam::{ACCOUNT_ID}:role/batchform-deployer"' in (
+        deployment.runner.backend_file.read_text()
+    )
+    # What terraform made is in the role's account, as the account's own clients list it.
+    assert deployment.runner.outputs()["job_queue_arns"]["default"].split(":")[4] == ACCOUNT_ID
 
 
 def test_bumping_one_build_changes_only_that_job_definition(deployment: Deployment) -> None:

@@ -21,7 +21,9 @@ def test_init_recreates_a_state_bucket_the_account_lost(local_stack, terraform_b
     assert _bucket_exists(account, bucket)
 
     s3 = account.client("s3")
-    for version in s3.list_object_versions(Bucket=bucket).get("Versions", []):
+    # A versioned bucket: every version goes, and every delete marker (a plan's lock file leaves one).
+    listed = s3.list_object_versions(Bucket=bucket)
+    for version in listed.get("Versions", []) + listed.get("DeleteMarkers", []):
         s3.delete_object(Bucket=bucket, Key=version["Key"], VersionId=version["VersionId"])
     s3.delete_bucket(Bucket=bucket)
     assert not _bucket_exists(account, bucket)

@@ -12,6 +12,7 @@ embedded emulator and registry, with ports from the local stack settings), or a 
 
 from __future__ import annotations
 
+import os
 import re
 import threading
 from dataclasses import dataclass, field
@@ -50,7 +51,10 @@ COMPUTE_TYPES = {"FARGATE", "FARGATE_SPOT", "EC2", "SPOT"}
 
 # The local stack's emulator accepts any key pair; these only say which client is calling.
 # They grant nothing anywhere else.
-EMULATOR_CREDENTIALS = {"aws_access_key_id": "batchform-local-stack", "aws_secret_access_key": "emulator"}
+EMULATOR_CREDENTIALS = {
+    "aws_access_key_id": "batchform-local-stack",
+    "aws_secret_access_key": "batchform-local-stack-dummy-key",
+}
 
 # Retries with client-side rate adaptation: throttling and 5xx are retried with backoff,
 # so a busy account slows batchform down instead of failing it.
@@ -103,14 +107,19 @@ class Account:
         return {}
 
     @cached_property
-    def session(self) -> boto3.Session:
-        """A boto3 session for this account: profile or static credentials, then the role if any."""
+    def base_session(self) -> boto3.Session:
+        """The credentials the account starts from, before any role: profile, environment or emulator."""
         base_kwargs: dict[str, Any] = {"region_name": self.region}
         if self.profile:
             base_kwargs["profile_name"] = self.profile
         if self.endpoints.emulator_credentials:
             base_kwargs.update(EMULATOR_CREDENTIALS)
-        base = boto3.Session(**base_kwargs)
+        return boto3.Session(**base_kwargs)
+
+    @cached_property
+    def session(self) -> boto3.Session:
+        """A boto3 session for this account: the base credentials, then the role if any."""
+        base = self.base_session
         if not self.role_arn:
             return base
         sts = base.client("sts", endpoint_url=self.endpoints.aws, config=BOTO_CONFIG)
@@ -148,21 +157,31 @@ class Account:
                 )
             return self._clients[key]
 
-    def credentials_env(self) -> dict[str, str]:
-        """Environment variables that give a child process (terraform) this account's credentials.
+    def credentials_env(self, assume_role: bool = True) -> dict[str, str]:
+        """Environment variables that give a child process this account's credentials.
 
-        Credentials travel in the environment, never on a command line.
+        `assume_role=False` gives the base credentials only, for a child that assumes the role
+        itself (terraform, through its provider's and backend's `assume_role`): a role session
+        frozen here would expire after an hour, in the middle of a long apply, while one the
+        child assumed is renewed by it. A profile is passed by name, so the child reads (and
+        renews) it as boto3 would. Credentials travel in the environment, never on a command line.
         """
-        creds = self.session.get_credentials()
+        session = self.session if assume_role else self.base_session
+        creds = session.get_credentials()
         if creds is None:
             raise UserError(f"account {self.name}: no AWS credentials found (profile, environment or role)")
+        env = {"AWS_REGION": self.region, "AWS_DEFAULT_REGION": self.region}
+        if not assume_role and self.profile and not self.endpoints.emulator_credentials:
+            env["AWS_PROFILE"] = self.profile
+            return env
+        if not assume_role and creds.method not in ("explicit", "env"):
+            # Shared config, SSO, container or instance credentials: the child finds and renews
+            # them through the same default chain; frozen here they could not be renewed.
+            env.update({key: os.environ[key] for key in ("AWS_PROFILE",) if key in os.environ})
+            return env
         frozen = creds.get_frozen_credentials()
-        env = {
-            "AWS_ACCESS_KEY_ID": frozen.access_key,
-            "AWS_SECRET_ACCESS_KEY": frozen.secret_key,
-            "AWS_REGION": self.region,
-            "AWS_DEFAULT_REGION": self.region,
-        }
+        env["AWS_ACCESS_KEY_ID"] = frozen.access_key
+        env["AWS_SECRET_ACCESS_KEY"] = frozen.secret_key
         if frozen.token:
             env["AWS_SESSION_TOKEN"] = frozen.token
         return env

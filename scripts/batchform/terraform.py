@@ -3,7 +3,9 @@
 Each account gets its own TF_DATA_DIR (`.batchform/terraform/<account>/`), its own backend
 file and its own runtime variables (account identity and endpoints, from batchform.yaml),
 so switching accounts is a matter of naming one: nothing is remembered by the user.
-Credentials reach terraform in its environment, never on its command line.
+Credentials reach terraform in its environment, never on its command line: the base ones
+(profile, environment or emulator), with the role to assume as a variable, so that terraform
+assumes it and renews the session itself.
 
 Argument lists are built by python-terraform; the process is run here, because its runner
 inherits os.environ and cannot give two accounts two environments at once.
@@ -158,6 +160,7 @@ class TerraformRunner:
             "account_id": a.account_id,
             "region": a.region,
             "aws_endpoint_url": a.endpoints.aws,
+            "assume_role_arn": a.role_arn,
             "image_registry": a.registry if a.endpoints.registry else None,
             "network": {k: v for k, v in a.network.items()},
         }
@@ -170,13 +173,23 @@ class TerraformRunner:
             lines += [f"  {svc} = {hcl_string(url)}" for svc in ("dynamodb", "iam", "s3", "sts")]
             lines.append("}")
             lines.append("use_path_style = true")
+        if a.role_arn:
+            # The backend assumes the role itself, as the provider does: see env().
+            lines += [
+                "assume_role = {",
+                f"  role_arn = {hcl_string(a.role_arn)}",
+                '  session_name = "batchform"',
+                "}",
+            ]
         _write_if_changed(self.backend_file, "\n".join(lines) + "\n")
 
     def env(self) -> dict[str, str]:
         env = dict(os.environ)
         for key in ("AWS_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
             env.pop(key, None)
-        env.update(self.account.credentials_env())
+        # The base credentials only: terraform assumes the account's role itself (provider and
+        # backend `assume_role`), so it renews the role session on an apply that outlives it.
+        env.update(self.account.credentials_env(assume_role=False))
         env["TF_DATA_DIR"] = str(self.data_dir)
         env["TF_IN_AUTOMATION"] = "1"
         env["TF_INPUT"] = "0"
