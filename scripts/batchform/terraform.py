@@ -18,11 +18,13 @@ import json
 import os
 import re
 import subprocess
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import tenacity
 from botocore.exceptions import ClientError
 from python_terraform import IsFlagged, Terraform
 
@@ -34,6 +36,16 @@ Echo = Callable[[str], None]
 
 # Terraform's own exit code for `plan -detailed-exitcode` when there are changes.
 PLAN_HAS_CHANGES = 2
+
+# Replacing a compute environment (create before destroy) can fail on AWS even though the queue
+# was moved to the new one: Batch is eventually consistent, and the old environment's delete may
+# still see the queue (hashicorp/terraform-provider-aws#13221, #46925). The queue update is done
+# by then, so applying again after a wait completes the replacement.
+QUEUE_STILL_LINKED = "Cannot delete, found existing JobQueue relationship"
+_ENVIRONMENT_DELETED = re.compile(r"deleting Batch Compute Environment \(([^)]+)\)")
+QUEUE_LINK_APPLIES = 5  # applies in all, the first included
+QUEUE_LINK_FIRST_WAIT = 15.0  # seconds, doubled before each further apply
+QUEUE_LINK_MAX_WAIT = 120.0
 
 
 def cli_config_file(p: Paths | None = None) -> Path | None:
@@ -124,10 +136,17 @@ class ResourceChange:
 class TerraformRunner:
     """terraform init/plan/apply/destroy/output for one account."""
 
-    def __init__(self, account: Account, echo: Echo | None = None, p: Paths | None = None):
+    def __init__(
+        self,
+        account: Account,
+        echo: Echo | None = None,
+        p: Paths | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
         self.account = account
         self.paths = p or paths()
         self.echo = echo or print
+        self.sleep = sleep
         self.data_dir = self.paths.terraform_data_dir(account.name)
         self.tf = Terraform(working_dir=str(self.paths.terraform_dir))
 
@@ -298,6 +317,49 @@ class TerraformRunner:
 
     def apply(self, extra_var_files: list[Path] | None = None) -> None:
         self.init()
+        waited: list[float] = []
+        linked = ""
+
+        def pause(seconds: float) -> None:
+            self.echo(
+                f"compute environment {linked} still linked to its queue (AWS is eventually consistent): "
+                f"waiting {seconds:.0f} s, then applying again"
+            )
+            self.sleep(seconds)
+            waited.append(seconds)
+
+        retrying = tenacity.Retrying(
+            retry=tenacity.retry_if_exception_type(_QueueStillLinked),
+            wait=tenacity.wait_exponential(multiplier=QUEUE_LINK_FIRST_WAIT, max=QUEUE_LINK_MAX_WAIT),
+            stop=tenacity.stop_after_attempt(QUEUE_LINK_APPLIES),
+            sleep=pause,
+            reraise=True,
+        )
+        try:
+            for attempt in retrying:
+                with attempt:
+                    try:
+                        self._apply_once(extra_var_files)
+                    except _QueueStillLinked as exc:
+                        linked = exc.environment
+                        raise
+        except _QueueStillLinked:
+            raise UserError(
+                f"terraform apply failed for account {self.account.name}: compute environment {linked} "
+                f"still linked to its queue after {QUEUE_LINK_APPLIES} applies over {sum(waited):.0f} s "
+                "(AWS is eventually consistent); run tf.apply again later"
+            ) from None
+        if waited:
+            again = "applied again" if len(waited) == 1 else f"applied {len(waited)} more times"
+            self.echo(
+                f"compute environment {linked} still linked to its queue (AWS is eventually consistent): "
+                f"waited {sum(waited):.0f} s, {again}"
+            )
+        from .deployment import save_outputs
+
+        save_outputs(self.account, self.outputs(), self.paths)
+
+    def _apply_once(self, extra_var_files: list[Path] | None) -> None:
         code, out = self.run(
             "apply",
             input=False,
@@ -306,10 +368,10 @@ class TerraformRunner:
             lock_timeout="60s",
             var_file=self.var_files(extra_var_files),
         )
+        if code != 0 and QUEUE_STILL_LINKED in " ".join(out.replace("│", " ").split()):
+            found = _ENVIRONMENT_DELETED.search(out)
+            raise _QueueStillLinked(found.group(1) if found else "(unnamed)")
         self._check("apply", code, out)
-        from .deployment import save_outputs
-
-        save_outputs(self.account, self.outputs(), self.paths)
 
     def destroy(self, extra_var_files: list[Path] | None = None) -> None:
         self.init()
@@ -333,6 +395,14 @@ class TerraformRunner:
         code, out = self.run("output", capture=True, json=IsFlagged, no_color=IsFlagged)
         self._check("output", code, out)
         return {name: item["value"] for name, item in json.loads(out or "{}").items()}
+
+
+class _QueueStillLinked(Exception):
+    """An apply failed only because AWS still saw a queue on the compute environment it deleted."""
+
+    def __init__(self, environment: str):
+        super().__init__(environment)
+        self.environment = environment
 
 
 _SUMMARY = re.compile(r"^(Plan: .*|No changes\..*|Apply complete!.*|Destroy complete!.*)$")
