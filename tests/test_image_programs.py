@@ -137,6 +137,66 @@ def test_fetch_and_run_gives_the_script_its_fan_out_item(
     assert out.read_text() == expected
 
 
+@pytest.mark.parametrize(
+    ("index", "expected"),
+    [("2", "c.csv"), ("1", '{"k": 1}'), (None, "a.csv")],
+    ids=["text", "json", "plain-job"],
+)
+def test_fetch_and_run_gives_the_script_its_item_from_the_object_batchform_items_url_names(
+    aws: None, tmp_path: Path, index: str | None, expected: str
+) -> None:
+    bucket("jobs")
+    put("jobs", "item.sh", b'#!/bin/sh\nprintf %s "$BATCHFORM_ITEM" > "$OUT"\n')
+    put("jobs", "fan-out/work/abc/0.json", b'["a.csv", {"k": 1}, "c.csv"]')
+    out = tmp_path / "item.txt"
+    extra = {"AWS_BATCH_JOB_ARRAY_INDEX": index} if index is not None else {}
+    code = fetch_and_run.main(
+        ["fetch_and_run.py"],
+        environ(
+            BATCH_FILE_URL="s3://jobs/item.sh",
+            BATCHFORM_ITEMS_URL="s3://jobs/fan-out/work/abc/0.json",
+            BATCHFORM_ITEMS_OFFSET="20000",
+            OUT=str(out),
+            **extra,
+        ),
+    )
+    assert code == 0
+    assert out.read_text() == expected
+
+
+@pytest.mark.parametrize(
+    ("key", "body", "code", "message"),
+    [
+        ("missing.json", None, 3, "cannot read the items from s3://jobs/missing.json"),
+        ("short.json", b'["a"]', 2, "no item 4 in s3://jobs/short.json"),
+        ("object.json", b'{"a": 1}', 2, "no item 4 in s3://jobs/object.json"),
+    ],
+)
+def test_fetch_and_run_fails_without_running_the_script_when_its_stored_item_cannot_be_had(
+    aws: None,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    key: str,
+    body: bytes | None,
+    code: int,
+    message: str,
+) -> None:
+    bucket("jobs")
+    put("jobs", "item.sh", b'#!/bin/sh\ntouch "$OUT"\n')
+    if body is not None:
+        put("jobs", key, body)
+    out = tmp_path / "ran"
+    env = environ(
+        BATCH_FILE_URL="s3://jobs/item.sh",
+        BATCHFORM_ITEMS_URL=f"s3://jobs/{key}",
+        AWS_BATCH_JOB_ARRAY_INDEX="4",
+        OUT=str(out),
+    )
+    assert fetch_and_run.main(["fetch_and_run.py"], env) == code
+    assert message in capsys.readouterr().err
+    assert not out.exists()
+
+
 def test_fetch_and_run_runs_a_script_without_shebang_with_sh(aws: None, tmp_path: Path) -> None:
     bucket("jobs")
     put("jobs", "plain", b'echo "ran as $0" > "$OUT"\n')

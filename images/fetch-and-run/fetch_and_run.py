@@ -4,9 +4,8 @@ Environment: BATCH_FILE_URL (s3://bucket/key or https://...), BATCH_FILE_TYPE (s
 default zip when the URL's path ends with .zip). The job's command arguments go to the script;
 for a zip the first one names the script inside the archive (default run.sh).
 
-Fan-out (`invoke submit JOB --each FILE`): the items of an array job arrive as a JSON array
-in BATCHFORM_ITEMS; each child's own item, BATCHFORM_ITEMS[AWS_BATCH_JOB_ARRAY_INDEX], is
-given to the script as BATCHFORM_ITEM (a plain job gets BATCHFORM_ITEM directly).
+Fan-out (`invoke submit JOB --each FILE`): the script gets its own item as BATCHFORM_ITEM,
+whichever of the ways in images/README.md it came.
 
 Exit codes: the script's own (128+N when killed by signal N), 2 bad input, 3 download failed,
 126/127 the script could not be started.
@@ -215,15 +214,45 @@ def fetch_and_run(argv: list[str], environ: Mapping[str, str]) -> int:
         shutil.rmtree(root, ignore_errors=True)
 
 
+def stored_items(url: str, environ: Mapping[str, str]) -> str:
+    """The text of the object BATCHFORM_ITEMS_URL names (a JSON array of this job's items)."""
+    if not url.startswith("s3://") or not all(url[len("s3://") :].partition("/")[::2]):
+        raise Failure(f"BATCHFORM_ITEMS_URL must be s3://bucket/key, not {shown(url)}", 2)
+    bucket, _, key = url[len("s3://") :].partition("/")
+    log(f"reading the items from {url}")
+    try:
+        s3 = boto3.client("s3", endpoint_url=environ.get("AWS_ENDPOINT_URL") or None)
+        return s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode("utf-8")
+    except (*DOWNLOAD_ERRORS, UnicodeDecodeError) as exc:
+        raise Failure(f"cannot read the items from {url}: {exc}", 3) from exc
+
+
 def with_item(environ: Mapping[str, str]) -> Mapping[str, str]:
-    """The environment with BATCHFORM_ITEM set to this array child's item, when it is one."""
-    items, index = environ.get("BATCHFORM_ITEMS"), environ.get("AWS_BATCH_JOB_ARRAY_INDEX")
-    if items is None or index is None or "BATCHFORM_ITEM" in environ:
+    """The environment with BATCHFORM_ITEM set to this job's fan-out item, wherever it came from.
+
+    In order: BATCHFORM_ITEM itself; BATCHFORM_ITEMS, a JSON array, at the array index; the
+    JSON array in the object at BATCHFORM_ITEMS_URL at the array index (0 for a plain job).
+    """
+    if "BATCHFORM_ITEM" in environ:
+        return environ
+    index = environ.get("AWS_BATCH_JOB_ARRAY_INDEX")
+    if "BATCHFORM_ITEMS" in environ:
+        if index is None:
+            return environ
+        where, items = "BATCHFORM_ITEMS", environ["BATCHFORM_ITEMS"]
+    elif "BATCHFORM_ITEMS_URL" in environ:
+        where = environ["BATCHFORM_ITEMS_URL"]
+        items = stored_items(where, environ)
+        index = index or "0"
+    else:
         return environ
     try:
-        item = json.loads(items)[int(index)]
+        found = json.loads(items)
+        if not isinstance(found, list):
+            raise TypeError
+        item = found[int(index)]
     except (ValueError, IndexError, TypeError):
-        raise Failure(f"no item {index} in BATCHFORM_ITEMS", 2) from None
+        raise Failure(f"no item {index} in {where}", 2) from None
     return {**environ, "BATCHFORM_ITEM": item if isinstance(item, str) else json.dumps(item)}
 
 
