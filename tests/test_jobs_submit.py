@@ -5,6 +5,8 @@ Against in-process moto: no docker, no local stack, and no job container is ever
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import itertools
 import json
 import re
@@ -29,6 +31,15 @@ REGION = "us-east-1"
 ACCOUNT_ID = "123456789012"  # moto's default account
 LIMIT = 30 * 1024
 A_JOB_ID = "8bef592f-1d2e-4c3b-9a7f-0123456789ab"
+DATA_BUCKET, PREFIX = "batchform-test-data", "fan-out/hello/"
+# AWS-FIDELITY: SubmitJob accepts up to 30 KiB, "but the ECS task that runs the job refuses
+# overrides (environment + command) over 8,192 characters: the job is accepted and then goes
+# FAILED with StatusReason: "Container Overrides length must be at most 8192"".
+OVERRIDES_LIMIT = 8192
+
+
+def overrides_length(request: dict[str, Any]) -> int:
+    return len(json.dumps(request.get("containerOverrides", {})))
 
 
 class RecordingBatch:
@@ -60,16 +71,20 @@ class RecordingBatch:
 class StandInAccount:
     """What Submitter needs of an Account, counting the clients asked for."""
 
-    def __init__(self, batch: Any, name: str = "test", account_id: str = ACCOUNT_ID):
+    def __init__(self, batch: Any, name: str = "test", account_id: str = ACCOUNT_ID, s3: Any = None):
         self.name = name
         self.account_id = account_id
-        self.batch = batch
+        self.clients = {"batch": batch, "s3": s3}
         self.client_calls = 0
+
+    @property
+    def batch(self) -> Any:
+        return self.clients["batch"]
 
     def client(self, service: str, retries: bool = True) -> Any:
         self.client_calls += 1
-        assert service == "batch"
-        return self.batch
+        assert self.clients[service] is not None, service
+        return self.clients[service]
 
 
 @dataclass
@@ -85,6 +100,17 @@ class Moto:
 
     def describe(self, job_id: str) -> dict[str, Any]:
         return self.batch.client.describe_jobs(jobs=[job_id])["jobs"][0]
+
+    def stored_items(self, url: str) -> list[str]:
+        """The items of the object an items URL points at, which must be in the job's prefix."""
+        bucket, _, key = url.removeprefix("s3://").partition("/")
+        assert url.startswith("s3://") and bucket == self.target.data_bucket, url
+        assert key.startswith(self.target.items_prefix or "?"), url
+        return json.loads(self.account.clients["s3"].get_object(Bucket=bucket, Key=key)["Body"].read())
+
+    def stored_keys(self) -> list[str]:
+        s3 = self.account.clients["s3"]
+        return [o["Key"] for o in s3.list_objects_v2(Bucket=self.target.data_bucket).get("Contents", [])]
 
     def jobs_tagged(self, token: str) -> list[dict[str, Any]]:
         """Every job (not array child) in the queue that carries `token`."""
@@ -153,9 +179,13 @@ def aws(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Moto]:
             },
         )
         batch = RecordingBatch(client)
+        s3 = boto3.client("s3", region_name=REGION)
+        s3.create_bucket(Bucket=DATA_BUCKET)
         # By name: like an ARN without revision, the latest revision (moto resolves no such ARN).
-        target = DeployedJob("hello", "hello", queue, "/batchform/test/hello")
-        yield Moto(StandInAccount(batch), target, batch, tmp_path / "journal")
+        target = DeployedJob(
+            "hello", "hello", queue, "/batchform/test/hello", data_bucket=DATA_BUCKET, items_prefix=PREFIX
+        )
+        yield Moto(StandInAccount(batch, s3=s3), target, batch, tmp_path / "journal")
 
 
 class FakeClock:
@@ -353,13 +383,38 @@ REFUSED: list[tuple[str, dict[str, Any], str]] = [
     ("items and array size", {"items": ["a", "b"], "array_size": 2}, r"^--each and --array-size"),
     ("no items", {"items": []}, r"^--each: no items$"),
     ("env set by --each", {"items": ["a"], "env": {"BATCHFORM_ITEMS": "x"}}, r"^--env BATCHFORM_ITEMS: set"),
-    ("item over 30 KiB", {"items": ["a", "x" * LIMIT, "c"]}, r"^--each: item 2 is too large"),
+    (
+        "container overrides over 8 KiB by env",
+        {"env": {"BIG": "x" * OVERRIDES_LIMIT}},
+        r"^--env/--command: the container overrides would be \d+ characters, more than the 8192 ECS",
+    ),
+    (
+        "container overrides over 8 KiB by command",
+        {"command": ["x" * OVERRIDES_LIMIT]},
+        r"^--env/--command: .*8192",
+    ),
+    (
+        "fan-out whose env leaves no room for the items' address",
+        {"items": ["a", "b"] * 3000, "env": {"BIG": "x" * (OVERRIDES_LIMIT - 200)}},
+        r"^--env/--command: .*8192",
+    ),
+    (
+        "env set by --each: the items' address",
+        {"items": ["a"], "env": {"BATCHFORM_ITEMS_URL": "x"}},
+        r"^--env BATCHFORM_ITEMS_URL: set",
+    ),
     (
         "fan-out over 30 KiB without its items",
         {"items": ["a", "b"], "env": {"BIG": "x" * LIMIT}},
         r"^--env/--param/--command/--tag: .*30720",
     ),
     ("empty command", {"command": []}, r"^--command: empty"),
+    ("share with a hyphen", {"share": "team-a"}, r"^--share 'team-a': a share identifier is 1-255 letters"),
+    ("empty share", {"share": ""}, r"^--share '': a share identifier"),
+    ("share of 256", {"share": "s" * 256}, r"^--share 'sss.*1-255"),
+    ("share with a newline", {"share": "team\n"}, r"^--share 'team\\n': a share identifier"),
+    ("priority below 0", {"share": "a", "priority": -1}, r"^--priority -1: must be from 0 to 9999$"),
+    ("priority over 9999", {"share": "a", "priority": 10_000}, r"^--priority 10000: must be from 0 to 9999$"),
     ("empty parameter name", {"params": {"": "x"}}, r"^--param: empty name$"),
 ]
 
@@ -424,24 +479,45 @@ def test_every_limit_at_its_bound_is_accepted() -> None:
     jobs.validate(SubmitRequest("hello", array_size=2, retries=1, depends_on=[(A_JOB_ID, "N_TO_N")]))
 
 
-def test_a_request_of_exactly_30_kib_is_sent_and_one_byte_more_is_refused(aws: Moto) -> None:
-    def request(padding: int) -> SubmitRequest:
-        return SubmitRequest("hello", name="exactly-at-the-limit", env={"PAD": "x" * padding})
+def largest_accepted(request: Callable[[int], SubmitRequest], target: DeployedJob, high: int) -> int:
+    """The largest padding whose request validate accepts (it refuses `high`), by bisection."""
 
     def fits(padding: int) -> bool:
         try:
-            jobs.validate(request(padding), aws.target, token="t" * 32)
+            jobs.validate(request(padding), target, token="t" * 32)
         except UserError:
             return False
         return True
 
-    low, high = 0, LIMIT  # fits(low), not fits(high)
+    low = 0  # fits(low), not fits(high)
     while high - low > 1:
         middle = (low + high) // 2
         low, high = (middle, high) if fits(middle) else (low, middle)
+    return low
+
+
+def test_a_request_of_exactly_30_kib_is_sent_and_one_byte_more_is_refused(aws: Moto) -> None:
+    def request(padding: int) -> SubmitRequest:
+        # Parameters are not container overrides: only the 30 KiB of the request limits them.
+        return SubmitRequest("hello", name="exactly-at-the-limit", params={"PAD": "x" * padding})
+
+    low = largest_accepted(request, aws.target, LIMIT)
     aws.submitter().submit(aws.target, request(low), token="t" * 32)
     assert len(json.dumps(aws.batch.submitted[0])) == LIMIT
     with pytest.raises(UserError, match="30720"):
+        aws.submitter().submit(aws.target, request(low + 1), token="u" * 32)
+    assert len(aws.batch.submitted) == 1
+
+
+def test_container_overrides_of_exactly_8192_characters_are_sent_and_one_more_is_refused(aws: Moto) -> None:
+    def request(padding: int) -> SubmitRequest:
+        return SubmitRequest("hello", env={"PAD": "x" * padding}, command=["echo", "é"])
+
+    low = largest_accepted(request, aws.target, OVERRIDES_LIMIT)
+    aws.submitter().submit(aws.target, request(low), token="t" * 32)
+    # Counted as sent: the JSON text botocore writes, "é" escaped to six characters.
+    assert overrides_length(aws.batch.submitted[0]) == OVERRIDES_LIMIT
+    with pytest.raises(UserError, match=r"^--env/--command: .* 8193 characters, more than the 8192"):
         aws.submitter().submit(aws.target, request(low + 1), token="u" * 32)
     assert len(aws.batch.submitted) == 1
 
@@ -530,68 +606,236 @@ def test_one_item_is_a_plain_job_with_its_item_in_the_environment(aws: Moto) -> 
     assert job["tags"]["batchform:chunk"] == "0"
 
 
-def test_a_thousand_short_items_are_one_array_job(aws: Moto) -> None:
-    items = [f"input/{i:04d}.csv" for i in range(1000)]
+def test_items_that_fit_in_the_container_overrides_are_sent_inline(aws: Moto) -> None:
+    items = [f"input/{i:03d}.csv" for i in range(300)]
     results = aws.submitter().submit(aws.target, SubmitRequest("hello", items=items))
-    assert len(aws.batch.submitted) == 1
+    [request] = aws.batch.submitted
+    assert overrides_length(request) <= OVERRIDES_LIMIT
+    assert [(r.array_size, r.children) for r in results] == [(300, 300)]
+    env = environment(aws.describe(results[0].job_id))
+    assert json.loads(env["BATCHFORM_ITEMS"]) == items
+    assert env["BATCHFORM_ITEMS_OFFSET"] == "0"
+    assert "BATCHFORM_ITEMS_URL" not in env
+    assert aws.stored_keys() == []
+
+
+def test_a_thousand_short_items_are_one_array_job_whose_items_are_one_object_in_the_data_bucket(
+    aws: Moto,
+) -> None:
+    items = [f"input/{i:04d}.csv" for i in range(1000)]  # 14 KB of items: more than ECS takes inline
+    results = aws.submitter().submit(aws.target, SubmitRequest("hello", items=items))
+    [request] = aws.batch.submitted
+    assert overrides_length(request) <= OVERRIDES_LIMIT
     assert [(r.array_size, r.children) for r in results] == [(1000, 1000)]
     job = aws.describe(results[0].job_id)
     assert job["arrayProperties"]["size"] == 1000
     env = environment(job)
-    assert json.loads(env["BATCHFORM_ITEMS"]) == items
+    assert "BATCHFORM_ITEMS" not in env and "BATCHFORM_ITEM" not in env
     assert env["BATCHFORM_ITEMS_OFFSET"] == "0"
+    assert aws.stored_items(env["BATCHFORM_ITEMS_URL"]) == items
+    assert len(aws.stored_keys()) == 1
 
 
-def test_large_items_are_split_into_as_few_array_jobs_as_fit(aws: Moto) -> None:
-    items = [f"{i:04d}" + "x" * 1996 for i in range(40)]  # 40 x 2000 bytes: 3 requests of 30 KiB at least
-    results = aws.submitter().submit(aws.target, SubmitRequest("hello", name="split", items=items))
-    assert len(results) == 3
+def test_a_hundred_thousand_items_are_ten_array_jobs_of_ten_thousand(
+    aws: Moto, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # moto would make 100,000 child jobs; only the requests and the objects are of interest here.
+    monkeypatch.setattr(aws.batch, "client", FakeBatch())
+    items = [f"s3://inputs/part-{i:06d}.parquet" for i in range(100_000)]
+    results = aws.submitter().submit(aws.target, SubmitRequest("hello", name="big", items=items))
     sent = aws.batch.submitted
-    assert len(sent) == 3
-    seen: list[str] = []
+    assert len(sent) == len(results) == 10
+    found: list[str] = []
     for index, (result, request) in enumerate(zip(results, sent, strict=True)):
-        size = len(json.dumps(request))
-        assert size <= LIMIT
+        assert overrides_length(request) <= OVERRIDES_LIMIT
+        assert len(json.dumps(request)) <= LIMIT
         env = request_env(request)
-        chunk = json.loads(env["BATCHFORM_ITEMS"])
-        assert int(env["BATCHFORM_ITEMS_OFFSET"]) == len(seen)
-        assert request["arrayProperties"] == {"size": len(chunk)} == {"size": result.children}
+        assert int(env["BATCHFORM_ITEMS_OFFSET"]) == len(found)
+        chunk = aws.stored_items(env["BATCHFORM_ITEMS_URL"])
+        assert request["arrayProperties"] == {"size": 10_000} == {"size": result.children}
         assert request["tags"]["batchform:chunk"] == str(index)
-        assert result.name == request["jobName"] == f"split-{index}"
-        if len(seen) + len(chunk) < len(items):
-            # Greedy: the next item would not have fitted. The split is planned for the longest
-            # name, token and ARNs (so it is the same on every resubmission): a few hundred
-            # bytes short of the limit at most.
-            assert size + len(json.dumps(json.dumps(items[len(seen) + len(chunk)]))) - 2 + 1 > LIMIT - 600
-        seen += chunk
-    assert seen == items
-    assert len({r.job_id for r in results}) == 3
-
-
-def test_non_ascii_items_are_measured_as_botocore_sends_them(aws: Moto) -> None:
-    items = [f"{i}-" + "é😀" * 400 for i in range(10)]  # 18 bytes a character pair once escaped
-    results = aws.submitter().submit(aws.target, SubmitRequest("hello", items=items))
-    assert len(results) > 1
-    assert all(len(json.dumps(request)) <= LIMIT for request in aws.batch.submitted)
-    found = [
-        item
-        for request in aws.batch.submitted
-        for item in json.loads(request_env(request)["BATCHFORM_ITEMS"])
-    ]
+        assert result.name == request["jobName"] == f"big-{index}"
+        found += chunk
     assert found == items
+    assert len(aws.stored_keys()) == 10
 
 
-def test_the_array_size_limit_splits_items_and_a_last_single_item_is_a_plain_job(
+def test_items_are_stored_before_their_job_is_submitted_under_a_key_of_account_token_and_chunk(
     aws: Moto, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(jobs, "MAX_ARRAY_SIZE", 100)
-    items = [str(i) for i in range(201)]
+    items = [f"item-{i:03d}-" + "x" * 40 for i in range(150)]
+    present: list[bool] = []
+
+    def object_there(request: dict[str, Any]) -> None:
+        url = request_env(request)["BATCHFORM_ITEMS_URL"]
+        present.append(bool(aws.stored_items(url)))
+
+    aws.batch.before_submit = object_there
     results = aws.submitter().submit(aws.target, SubmitRequest("hello", items=items))
-    assert [(r.array_size, r.children) for r in results] == [(100, 100), (100, 100), (None, 1)]
-    offsets = [request_env(request)["BATCHFORM_ITEMS_OFFSET"] for request in aws.batch.submitted]
-    assert offsets == ["0", "100", "200"]
-    assert request_env(aws.batch.submitted[2])["BATCHFORM_ITEM"] == "200"
-    assert json.loads(request_env(aws.batch.submitted[1])["BATCHFORM_ITEMS"]) == items[100:200]
+    assert present == [True, True]
+    # Two jobs of nearly equal size, never a last job of one item.
+    assert [(r.array_size, r.children) for r in results] == [(75, 75), (75, 75)]
+    urls = [request_env(r)["BATCHFORM_ITEMS_URL"] for r in aws.batch.submitted]
+    digest = hashlib.sha256(f"{ACCOUNT_ID}/{results[0].token}".encode()).hexdigest()[:32]
+    assert urls == [f"s3://{DATA_BUCKET}/{PREFIX}{digest}/{i}.json" for i in range(2)]
+    # Another account's submission of the same token writes elsewhere.
+    assert jobs.items_key(PREFIX, "210987654321", results[0].token, 0) != f"{PREFIX}{digest}/0.json"
+
+
+def test_non_ascii_items_are_counted_as_botocore_sends_them(aws: Moto) -> None:
+    # 600 characters of items, but 3,600 once botocore escapes them: "é" is sent as "\u00e9".
+    items = ["é" * 300, "é" * 300]
+    aws.submitter().submit(aws.target, SubmitRequest("hello", items=items))
+    assert "BATCHFORM_ITEMS" in request_env(aws.batch.submitted[0])
+    bigger = ["é" * 1000, "é" * 1000]  # 2,000 characters; 12,000 as sent
+    aws.submitter().submit(aws.target, SubmitRequest("hello", items=bigger))
+    env = request_env(aws.batch.submitted[1])
+    assert aws.stored_items(env["BATCHFORM_ITEMS_URL"]) == bigger
+    assert all(overrides_length(r) <= OVERRIDES_LIMIT for r in aws.batch.submitted)
+
+
+def test_a_single_item_too_large_to_send_inline_is_a_plain_job_reading_it_from_the_bucket(aws: Moto) -> None:
+    [result] = aws.submitter().submit(aws.target, SubmitRequest("hello", items=["x" * 9000]))
+    assert (result.array_size, result.children) == (None, 1)
+    env = request_env(aws.batch.submitted[0])
+    assert "BATCHFORM_ITEM" not in env
+    assert aws.stored_items(env["BATCHFORM_ITEMS_URL"]) == ["x" * 9000]
+
+
+def test_items_that_need_the_bucket_are_refused_before_any_call_where_none_is_deployed(aws: Moto) -> None:
+    bare = dataclasses.replace(aws.target, data_bucket=None, items_prefix=None)
+    items = [f"input/{i:04d}.csv" for i in range(1000)]
+    with pytest.raises(
+        UserError, match=r"^--each: 1000 items do not fit .* run invoke tf.apply --account test$"
+    ):
+        aws.submitter().submit(bare, SubmitRequest("hello", items=items))
+    assert aws.account.client_calls == 0
+    # Items that fit inline need no bucket.
+    aws.submitter().submit(bare, SubmitRequest("hello", items=["a", "b"]))
+    assert len(aws.batch.submitted) == 1
+
+
+# ---- fair share -----------------------------------------------------------------------------
+# AWS-FIDELITY: SubmitJob shareIdentifier: "If the job queue has a fair-share scheduling
+# policy, then this parameter must be specified." A queue without a policy refuses one.
+
+
+def test_a_fair_share_queue_gets_the_share_and_priority_given(aws: Moto) -> None:
+    target = dataclasses.replace(aws.target, fair_share=True, share_identifier="batch_default")
+    aws.submitter().submit(target, SubmitRequest("hello", share="team_a", priority=9999))
+    aws.submitter().submit(target, SubmitRequest("hello", share="team_b", priority="0"))
+    sent = [(r["shareIdentifier"], r["schedulingPriorityOverride"]) for r in aws.batch.submitted]
+    assert sent == [("team_a", 9999), ("team_b", 0)]
+
+
+def test_without_share_a_fair_share_queue_gets_the_jobs_declared_share(aws: Moto) -> None:
+    target = dataclasses.replace(aws.target, fair_share=True, share_identifier="batch_default")
+    [result] = aws.submitter().submit(target, SubmitRequest("hello"))
+    assert aws.batch.submitted[0]["shareIdentifier"] == "batch_default"
+    assert "schedulingPriorityOverride" not in aws.batch.submitted[0]
+    # The declared share is part of the request: giving it explicitly is the same submission.
+    again = aws.submitter().submit(target, SubmitRequest("hello", share="batch_default"))[0]
+    assert again.reattached and again.job_id == result.job_id
+
+
+@pytest.mark.parametrize(
+    ("deployed", "fields", "message"),
+    [
+        (
+            {"fair_share": True},
+            {},
+            r"^--share: queue batchform-default has a fair-share scheduling policy, .*job hello declares "
+            r"no default share: give --share ID$",
+        ),
+        ({"fair_share": True}, {"priority": 5}, r"^--share: queue batchform-default has a fair-share"),
+        (
+            {"fair_share": False},
+            {"share": "team_a"},
+            r"^--share team_a: queue batchform-default has no fair-share scheduling policy",
+        ),
+        ({"fair_share": False}, {"priority": 5}, r"^--priority 5: only for a queue with a fair-share"),
+        (
+            {"fair_share": False, "share_identifier": "batch_default"},
+            {"priority": 1},
+            r"^--priority 1: only for a queue with a fair-share",
+        ),
+    ],
+    ids=[
+        "fair-share-no-share",
+        "fair-share-priority-only",
+        "share-no-policy",
+        "priority-no-policy",
+        "declared",
+    ],
+)
+def test_share_and_priority_that_the_queue_would_refuse_are_refused_before_any_call(
+    aws: Moto, deployed: dict[str, Any], fields: dict[str, Any], message: str
+) -> None:
+    target = dataclasses.replace(aws.target, **deployed)
+    with pytest.raises(UserError, match=message):
+        jobs.validate(SubmitRequest("hello", **fields), target)
+    with pytest.raises(UserError, match=message):
+        aws.submitter().submit(target, SubmitRequest("hello", **fields))
+    assert aws.account.client_calls == 0
+
+
+def test_a_queue_whose_policy_is_not_known_takes_a_share_or_none(aws: Moto) -> None:
+    """Outputs of accounts applied before they said which queues are fair-share: nothing to check."""
+    aws.submitter().submit(aws.target, SubmitRequest("hello"))
+    aws.submitter().submit(aws.target, SubmitRequest("hello", share="team_a"))
+    assert [r.get("shareIdentifier") for r in aws.batch.submitted] == [None, "team_a"]
+
+
+def test_share_and_priority_are_part_of_the_token_and_absent_ones_leave_it_as_it_was() -> None:
+    account = StandInAccount(None)
+    plain = jobs.request_token(account, SubmitRequest("hello"))
+    shared = jobs.request_token(account, SubmitRequest("hello", share="a"))
+    assert len({plain, shared, jobs.request_token(account, SubmitRequest("hello", share="b"))}) == 3
+    assert shared != jobs.request_token(account, SubmitRequest("hello", share="a", priority=1))
+    identity = {
+        "account": ACCOUNT_ID,
+        "job": "hello",
+        "env": [],
+        "params": [],
+        "command": None,
+        "array_size": None,
+        "depends_on": [],
+        "tags": [],
+        "timeout": None,
+        "retries": None,
+        "items": None,
+    }
+    text = json.dumps(identity, sort_keys=True, separators=(",", ":"))
+    assert plain == hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+# ---- propagated tags ------------------------------------------------------------------------
+# AWS-FIDELITY: propagateTags: "If the total number of combined tags from the job and job
+# definition is over 50, the job is moved to the FAILED state." Count the job's tags, the job
+# definition's tags and the provider's default tags together.
+
+
+def test_tags_of_job_definition_and_job_over_50_together_are_refused_naming_tag(aws: Moto) -> None:
+    definition_tags = {f"d{i}": "v" for i in range(45)}
+    target = dataclasses.replace(aws.target, tags=definition_tags)
+    five = {f"k{i}": "v" for i in range(5)}  # 45 + 5 + batchform's token: 51
+    message = (
+        r"^--tag: the job's tasks would get 51 tags \(5 from --tag, 1 of batchform's, 45 of job "
+        r"definition hello with the default tags; .*more than the 50 AWS Batch propagates"
+    )
+    with pytest.raises(UserError, match=message):
+        aws.submitter().submit(target, SubmitRequest("hello", tags=five))
+    with pytest.raises(UserError, match=r"^--tag: the job's tasks would get 51 tags \(4 from --tag, 2 of"):
+        aws.submitter().submit(
+            target, SubmitRequest("hello", tags=dict(list(five.items())[:4]), items=["a", "b"])
+        )
+    assert aws.account.client_calls == 0
+    # A key the job and its definition both have is one tag: 45 + 4 new + 1 shared + token = 50.
+    aws.submitter().submit(
+        target, SubmitRequest("hello", tags={**dict(list(five.items())[:4]), "d0": "mine"})
+    )
+    assert len(aws.batch.submitted) == 1
 
 
 # ---- idempotency ----------------------------------------------------------------------------
@@ -743,19 +987,25 @@ def test_a_connection_lost_during_submit_job_ends_with_exactly_one_job(aws: Moto
 def test_an_interrupted_fan_out_submits_only_the_missing_jobs(
     aws: Moto, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    items = [f"{i:04d}" + "x" * 1996 for i in range(40)]  # three array jobs
+    monkeypatch.setattr(jobs, "MAX_ARRAY_SIZE", 14)
+    items = [f"{i:04d}" + "x" * 1996 for i in range(40)]  # three array jobs, items in the bucket
     request = SubmitRequest("hello", items=items)
     crash_on_submitted_line(monkeypatch, 2)  # chunk 0 journalled, chunk 1 submitted only, chunk 2 not
     with pytest.raises(Crash):
         aws.submitter().submit(aws.target, request)
     assert len(aws.batch.submitted) == 2
+    assert len(aws.stored_keys()) == 2
     results = aws.submitter().submit(aws.target, request)
     assert [r.reattached for r in results] == [True, True, False]
     assert len(aws.batch.submitted) == 3
-    assert [request_env(r)["BATCHFORM_ITEMS_OFFSET"] for r in aws.batch.submitted] == ["0", "14", "28"]
+    assert [request_env(r)["BATCHFORM_ITEMS_OFFSET"] for r in aws.batch.submitted] == ["0", "14", "27"]
     tagged = aws.jobs_tagged(results[0].token)
     assert sorted(job["jobId"] for job in tagged) == sorted(r.job_id for r in results)
     assert sorted(job["tags"]["batchform:chunk"] for job in tagged) == ["0", "1", "2"]
+    # One object per chunk, the same ones whoever wrote them, holding the file's items in order.
+    assert len(aws.stored_keys()) == 3
+    urls = [request_env(r)["BATCHFORM_ITEMS_URL"] for r in aws.batch.submitted]
+    assert [item for url in urls for item in aws.stored_items(url)] == items
 
 
 def test_the_lookup_after_a_crash_trusts_the_token_and_chunk_tags_not_the_name(aws: Moto) -> None:
@@ -961,6 +1211,45 @@ def test_deployed_job_prefers_the_jobs_output(monkeypatch: pytest.MonkeyPatch) -
     deployed = outputs_for(TARGET) | {"jobs": {"hello": {"definition": "d", "queue": "q", "log_group": "g"}}}
     monkeypatch.setattr(jobs, "outputs", lambda _account: deployed)
     assert jobs.deployed_job(StandInAccount(None), "hello") == DeployedJob("hello", "d", "q", "g")
+
+
+def test_deployed_job_reads_the_bucket_prefix_tags_and_share_of_newer_outputs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    where = {
+        "definition": "d",
+        "queue": "q",
+        "log_group": "g",
+        "items_prefix": "fan-out/hello/",
+        "tags": {"owner": "data", "environment": "dev"},
+        "fair_share": True,
+        "share_identifier": "batch_default",
+    }
+    monkeypatch.setattr(
+        jobs,
+        "outputs",
+        lambda _account: outputs_for(TARGET) | {"data_bucket": "data", "jobs": {"hello": where}},
+    )
+    found = jobs.deployed_job(StandInAccount(None), "hello")
+    assert (found.data_bucket, found.items_prefix, found.fair_share, found.share_identifier) == (
+        "data",
+        "fan-out/hello/",
+        True,
+        "batch_default",
+    )
+    assert found.tags == {"owner": "data", "environment": "dev"}
+    where.update(fair_share=False, share_identifier=None)
+    assert jobs.deployed_job(StandInAccount(None), "hello").fair_share is False
+    assert jobs.deployed_job(StandInAccount(None), "hello").share_identifier is None
+
+
+def test_deployed_job_of_older_outputs_knows_none_of_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    deployed = outputs_for(TARGET) | {"jobs": {"hello": {"definition": "d", "queue": "q"}}}
+    monkeypatch.setattr(jobs, "outputs", lambda _account: deployed)
+    found = jobs.deployed_job(StandInAccount(None), "hello")
+    assert (found.data_bucket, found.items_prefix, found.tags, found.fair_share, found.share_identifier) == (
+        (None,) * 5
+    )
 
 
 def test_an_unknown_job_is_a_user_error_listing_the_deployed_ones(monkeypatch: pytest.MonkeyPatch) -> None:

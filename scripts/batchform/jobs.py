@@ -15,18 +15,13 @@ Idempotency
     take turns (a lock file under the journal's directory), so two at once start one job.
 
 Fan-out (`items`, from `--each FILE`)
-    The items reach the containers in the environment:
-
-    - `BATCHFORM_ITEMS`: a JSON array of the items of this array job. Each child's item is
-      `BATCHFORM_ITEMS[AWS_BATCH_JOB_ARRAY_INDEX]`; the fetch-and-run image exports it as
-      `BATCHFORM_ITEM`.
-    - `BATCHFORM_ITEMS_OFFSET`: the index in the file of this job's first item, so a child
-      handles item `BATCHFORM_ITEMS_OFFSET + AWS_BATCH_JOB_ARRAY_INDEX` of the file.
-    - A job of a single item is a plain job with `BATCHFORM_ITEM` set directly.
-
-    Items are split, in order, into as few jobs as SubmitJob's limits allow (30 KiB of request,
-    10,000 children per array job). Each job is tagged `batchform:chunk` with its index and is
-    journalled on its own, so an interrupted fan-out submits only the jobs still missing.
+    One array child per item; how a child finds its item is the contract in images/README.md.
+    When every item fits in one request's container overrides (8,192 characters, what ECS
+    accepts), they go inline, in one SubmitJob. Otherwise they are split, in order, into as few
+    array jobs as the 10,000-children limit allows, and each job's items are one object in the
+    account's data bucket (`batchform.fanout`), written before its SubmitJob. Each job is
+    tagged `batchform:chunk` with its index and is journalled on its own, so an interrupted
+    fan-out submits only the jobs still missing.
 """
 
 from __future__ import annotations
@@ -42,7 +37,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -53,6 +48,7 @@ from .accounts import Account
 from .awserrors import transient_kind
 from .deployment import outputs
 from .errors import UserError
+from .fanout import ITEMS_URL_ENV, LONGEST_URL, items_key, items_url, store_items
 from .secretnames import PLAIN_VARIABLE_REFUSAL, looks_like_secret
 from .settings import file_lock, fsync_dir, paths
 
@@ -68,11 +64,18 @@ TOKEN = re.compile(r"^[A-Za-z0-9_.:/=+@-]{1,128}$")
 JOB_ID = re.compile(r"[0-9a-fA-F]{8}(?:-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}(?::[0-9]{1,5})?(?:#[0-9]{1,5})?")
 
 MAX_REQUEST_BYTES = 30 * 1024  # SubmitJob's whole request
+# ECS's limit on a task's container overrides (environment + command): SubmitJob accepts more,
+# and the job then FAILS with "Container Overrides length must be at most 8192".
+MAX_OVERRIDES_CHARS = 8192
 MIN_ARRAY_SIZE, MAX_ARRAY_SIZE = 2, 10_000
 MAX_DEPENDENCIES = 20
 MIN_TIMEOUT = 60
 MIN_ATTEMPTS, MAX_ATTEMPTS = 1, 10
 MAX_TAGS, MAX_TAG_KEY, MAX_TAG_VALUE = 50, 128, 256
+# SubmitJob shareIdentifier: "limited to 255 alphanumeric characters"; fair-share policies name
+# their shares with underscores too.
+SHARE_IDENTIFIER = re.compile(r"[A-Za-z0-9_]{1,255}")
+MIN_PRIORITY, MAX_PRIORITY = 0, 9999  # schedulingPriorityOverride
 DEPENDENCY_TYPES = ("N_TO_N", "SEQUENTIAL")
 
 TOKEN_TAG = "batchform:token"  # noqa: S105 -- a tag key, not a secret
@@ -108,12 +111,22 @@ class JobState:
 
 @dataclass(frozen=True)
 class DeployedJob:
-    """Where a declared job runs, from terraform's outputs."""
+    """Where a declared job runs, from terraform's outputs.
+
+    The fields after `log_group` are absent from the outputs of accounts applied before they
+    existed: None then means "not known", and nothing is checked against it.
+    """
 
     job: str
     definition: str  # job definition ARN without revision
     queue: str  # job queue ARN
     log_group: str | None = None
+    data_bucket: str | None = None  # the account's bucket for fan-out items
+    items_prefix: str | None = None  # the part of it this job's role may read, e.g. fan-out/<job>/
+    # The job definition's tags with the provider's default tags: they are propagated too.
+    tags: dict[str, str] | None = field(default=None, hash=False)
+    fair_share: bool | None = None  # its queue has a fair-share scheduling policy
+    share_identifier: str | None = None  # the job's declared default share
 
 
 @dataclass
@@ -130,6 +143,8 @@ class SubmitRequest:
     timeout: int | None = None  # seconds per attempt
     retries: int | None = None  # attempts
     items: list[str] | None = None  # fan-out, one job or array child per item
+    share: str | None = None  # share identifier, for a queue with a fair-share scheduling policy
+    priority: int | None = None  # scheduling priority within the share
 
     def __post_init__(self) -> None:
         # Command-line tasks hand over numbers as text (invoke types a flag by its default,
@@ -138,6 +153,7 @@ class SubmitRequest:
             ("array_size", "--array-size"),
             ("timeout", "--timeout"),
             ("retries", "--retries"),
+            ("priority", "--priority"),
         ):
             value = getattr(self, field_name)
             if value is None or (isinstance(value, int) and not isinstance(value, bool)):
@@ -167,7 +183,19 @@ def deployed_job(account: Account, job: str) -> DeployedJob:
     declared = deployed.get("jobs") or {}
     if job in declared:
         where = declared[job]
-        return DeployedJob(job, where["definition"], where["queue"], where.get("log_group"))
+        tags = where.get("tags")
+        fair_share = where.get("fair_share")
+        return DeployedJob(
+            job,
+            where["definition"],
+            where["queue"],
+            where.get("log_group"),
+            data_bucket=deployed.get("data_bucket") or None,
+            items_prefix=where.get("items_prefix") or None,
+            tags=dict(tags) if isinstance(tags, dict) else None,
+            fair_share=fair_share if isinstance(fair_share, bool) else None,
+            share_identifier=where.get("share_identifier") or None,
+        )
     definitions = deployed.get("job_definition_arn_prefixes") or {}
     if job not in definitions:
         known = ", ".join(sorted(set(definitions) | set(declared))) or "none"
@@ -305,6 +333,7 @@ class _Chunk:
     offset: int = 0  # index of the first item in the request's items
     items: tuple[str, ...] | None = None  # None: the request has no items
     array_size: int | None = None
+    stored: bool = False  # the items are in the data bucket, not in the environment
 
     @property
     def children(self) -> int:
@@ -381,7 +410,7 @@ def _check_fields(request: SubmitRequest) -> None:
     for name in request.env:
         _check_env_name(name)
     if request.items is not None:
-        taken = sorted({ITEM_ENV, ITEMS_ENV, OFFSET_ENV} & set(request.env))
+        taken = sorted({ITEM_ENV, ITEMS_ENV, OFFSET_ENV, ITEMS_URL_ENV} & set(request.env))
         if taken:
             raise UserError(f"--env {taken[0]}: set by --each, which gives each job its items there")
         if request.array_size is not None:
@@ -405,6 +434,57 @@ def _check_fields(request: SubmitRequest) -> None:
         raise UserError(f"--timeout {request.timeout}: must be at least {MIN_TIMEOUT} seconds")
     if request.retries is not None and not MIN_ATTEMPTS <= request.retries <= MAX_ATTEMPTS:
         raise UserError(f"--retries {request.retries}: must be from {MIN_ATTEMPTS} to {MAX_ATTEMPTS}")
+    if request.share is not None and not SHARE_IDENTIFIER.fullmatch(request.share):
+        raise UserError(
+            f"--share {request.share[:80]!r}: a share identifier is 1-255 letters, digits and underscores"
+        )
+    if request.priority is not None and not MIN_PRIORITY <= request.priority <= MAX_PRIORITY:
+        raise UserError(f"--priority {request.priority}: must be from {MIN_PRIORITY} to {MAX_PRIORITY}")
+
+
+def _with_default_share(request: SubmitRequest, target: DeployedJob) -> SubmitRequest:
+    """`request` with the job's declared share when it gives none and the queue takes shares."""
+    if request.share is None and target.share_identifier and target.fair_share is not False:
+        return replace(request, share=target.share_identifier)
+    return request
+
+
+def _check_scheduling(request: SubmitRequest, target: DeployedJob) -> None:
+    """SubmitJob shareIdentifier: "If the job queue has a fair-share scheduling policy, then this
+    parameter must be specified"; a queue without one refuses it. Unknown (older outputs): unchecked."""
+    queue = target.queue.rpartition("/")[2]
+    if target.fair_share is True and request.share is None:
+        raise UserError(
+            f"--share: queue {queue} has a fair-share scheduling policy, so every job needs a share "
+            f"identifier, and job {target.job} declares no default share: give --share ID"
+        )
+    if target.fair_share is False:
+        if request.share is not None:
+            raise UserError(
+                f"--share {request.share}: queue {queue} has no fair-share scheduling policy, and "
+                "AWS Batch refuses a share identifier there"
+            )
+        if request.priority is not None:
+            raise UserError(
+                f"--priority {request.priority}: only for a queue with a fair-share scheduling "
+                f"policy, and queue {queue} has none"
+            )
+
+
+def _check_propagated_tags(request: SubmitRequest, target: DeployedJob) -> None:
+    """propagateTags: "If the total number of combined tags from the job and job definition is
+    over 50, the job is moved to the FAILED state" (the provider's default tags included)."""
+    if target.tags is None:
+        return
+    ours = {TOKEN_TAG} | ({CHUNK_TAG} if request.items is not None else set())
+    total = len(set(request.tags) | ours | set(target.tags))
+    if total > MAX_TAGS:
+        raise UserError(
+            f"--tag: the job's tasks would get {total} tags ({len(request.tags)} from --tag, "
+            f"{len(ours)} of batchform's, {len(target.tags)} of job definition {target.job} with the "
+            f"default tags; a key in both counted once), more than the {MAX_TAGS} AWS Batch "
+            "propagates before failing the job: give fewer --tag"
+        )
 
 
 def _check_token(token: str) -> None:
@@ -412,10 +492,12 @@ def _check_token(token: str) -> None:
         raise UserError(f"--token {token[:140]!r}: 1-128 letters, digits and the characters _ . : / = + @ -")
 
 
-def _job_env(request: SubmitRequest, chunk: _Chunk) -> dict[str, str]:
+def _job_env(request: SubmitRequest, chunk: _Chunk, url: str | None) -> dict[str, str]:
     env = dict(request.env)
     if chunk.items is not None:
-        if chunk.array_size is None:
+        if chunk.stored:
+            env[ITEMS_URL_ENV] = url or LONGEST_URL
+        elif chunk.array_size is None:
             env[ITEM_ENV] = chunk.items[0]
         else:
             env[ITEMS_ENV] = json.dumps(list(chunk.items), ensure_ascii=False, separators=(",", ":"))
@@ -424,12 +506,17 @@ def _job_env(request: SubmitRequest, chunk: _Chunk) -> dict[str, str]:
 
 
 def _body(
-    target: DeployedJob, request: SubmitRequest, chunk: _Chunk, name: str, token: str
+    target: DeployedJob,
+    request: SubmitRequest,
+    chunk: _Chunk,
+    name: str,
+    token: str,
+    url: str | None = None,
 ) -> dict[str, Any]:
-    """The SubmitJob request for one chunk, as boto3 takes it."""
+    """The SubmitJob request for one chunk, as boto3 takes it; `url`: where a stored chunk's items are."""
     body: dict[str, Any] = {"jobName": name, "jobQueue": target.queue, "jobDefinition": target.definition}
     overrides: dict[str, Any] = {}
-    env = _job_env(request, chunk)
+    env = _job_env(request, chunk, url)
     if env:
         overrides["environment"] = [{"name": k, "value": v} for k, v in sorted(env.items())]
     if request.command is not None:
@@ -453,6 +540,10 @@ def _body(
         body["timeout"] = {"attemptDurationSeconds": request.timeout}
     if request.retries is not None:
         body["retryStrategy"] = {"attempts": request.retries}
+    if request.share is not None:
+        body["shareIdentifier"] = request.share
+    if request.priority is not None:
+        body["schedulingPriorityOverride"] = request.priority
     # The ECS tasks carry the token and the user's tags too: costs and resources trace back.
     body["propagateTags"] = True
     return body
@@ -463,73 +554,85 @@ def request_bytes(body: dict[str, Any]) -> int:
     return len(json.dumps(body).encode())
 
 
-def _too_large(size: int) -> UserError:
-    return UserError(
-        f"--env/--param/--command/--tag: the SubmitJob request would be {size} bytes, more than the "
-        f"{MAX_REQUEST_BYTES} (30 KiB) AWS Batch accepts"
-    )
+def overrides_chars(body: dict[str, Any]) -> int:
+    """The length of a request's container overrides as ECS is sent them: their JSON text, as
+    botocore writes it (non-ASCII escaped, so never fewer characters than ECS counts)."""
+    overrides = body.get("containerOverrides")
+    return len(json.dumps(overrides)) if overrides else 0
 
 
-def _check_size(body: dict[str, Any]) -> None:
+def _body_refusal(body: dict[str, Any]) -> UserError | None:
+    """Why AWS would refuse `body` (SubmitJob at once, or ECS when the job starts), or None."""
     size = request_bytes(body)
     if size > MAX_REQUEST_BYTES:
-        raise _too_large(size)
+        return UserError(
+            f"--env/--param/--command/--tag: the SubmitJob request would be {size} bytes, more than "
+            f"the {MAX_REQUEST_BYTES} (30 KiB) AWS Batch accepts"
+        )
+    chars = overrides_chars(body)
+    if chars > MAX_OVERRIDES_CHARS:
+        return UserError(
+            f"--env/--command: the container overrides would be {chars} characters, more than the "
+            f"{MAX_OVERRIDES_CHARS} ECS accepts (the job would be accepted, then fail)"
+        )
+    return None
 
 
-def _item_bytes(item: str) -> int:
-    """What one item adds to a request: its JSON text, escaped again as part of the env value."""
-    return len(json.dumps(json.dumps(item, ensure_ascii=False))) - 2
+def _check_body(body: dict[str, Any]) -> None:
+    refusal = _body_refusal(body)
+    if refusal is not None:
+        raise refusal
 
 
 def _plan(request: SubmitRequest) -> list[_Chunk]:
-    """The SubmitJob calls of `request`: greedy runs of items, each as large as the limits allow."""
+    """The SubmitJob calls of `request`: all items inline when they fit in one, else stored chunks.
+
+    Planned for the longest name, token, ARNs and items URL, so the split depends on the
+    request alone: the same on every re-run, wherever it is sent.
+    """
     if request.items is None:
         return [_Chunk(array_size=request.array_size)]
 
-    def envelope_bytes(chunk: _Chunk) -> int:
-        return request_bytes(_body(_ENVELOPE_TARGET, request, chunk, _ENVELOPE_NAME, _ENVELOPE_TOKEN))
+    def refusal(chunk: _Chunk) -> UserError | None:
+        return _body_refusal(_body(_ENVELOPE_TARGET, request, chunk, _ENVELOPE_NAME, _ENVELOPE_TOKEN))
 
     items = request.items
+    if len(items) <= MAX_ARRAY_SIZE:
+        inline = _Chunk(0, 0, tuple(items), len(items) if len(items) >= MIN_ARRAY_SIZE else None)
+        if refusal(inline) is None:
+            return [inline]
+    # As few array jobs as the size limit allows, of (nearly) equal size: never a last job of one.
+    count = -(-len(items) // MAX_ARRAY_SIZE)
+    size, larger = divmod(len(items), count)
     chunks: list[_Chunk] = []
     start = 0
-    while start < len(items):
-        index = len(chunks)
-        # An array job of no items ("[]"), sized as the largest array; each item then adds its
-        # escaped JSON text and a comma, as escaping is character by character.
-        size = envelope_bytes(_Chunk(index, start, (), MAX_ARRAY_SIZE))
-        end = start
-        while end < len(items) and end - start < MAX_ARRAY_SIZE:
-            cost = _item_bytes(items[end]) + (1 if end > start else 0)
-            if size + cost > MAX_REQUEST_BYTES:
-                break
-            size += cost
-            end += 1
-        if end - start >= MIN_ARRAY_SIZE:
-            chunk = _Chunk(index, start, tuple(items[start:end]), end - start)
-        else:
-            chunk = _Chunk(index, start, (items[start],), None)
-            single = envelope_bytes(chunk)
-            if single > MAX_REQUEST_BYTES:
-                without = envelope_bytes(_Chunk(index, start, ("",), None))
-                if without > MAX_REQUEST_BYTES:
-                    raise _too_large(without)
-                raise UserError(
-                    f"--each: item {start + 1} is too large: a job of it alone would be a {single}-byte "
-                    f"SubmitJob request, more than the {MAX_REQUEST_BYTES} (30 KiB) AWS Batch accepts"
-                )
-        chunks.append(chunk)
-        start += chunk.children
+    for index in range(count):
+        end = start + size + (1 if index < larger else 0)
+        children = end - start
+        chunks.append(
+            _Chunk(
+                index, start, tuple(items[start:end]), children if children >= MIN_ARRAY_SIZE else None, True
+            )
+        )
+        start = end
+    # Only the offset differs between the chunks' overrides: the last has the longest.
+    problem = refusal(chunks[-1])
+    if problem is not None:
+        raise problem
     return chunks
 
 
 def _validated_plan(request: SubmitRequest, target: DeployedJob | None, token: str | None) -> list[_Chunk]:
     _check_fields(request)
+    if target is not None:
+        _check_scheduling(request, target)
+        _check_propagated_tags(request, target)
     if token is not None:
         _check_token(token)
     chunks = _plan(request)
     if request.items is None:
         name = request.name or default_job_name(request.job)
-        _check_size(_body(target or _ENVELOPE_TARGET, request, chunks[0], name, token or _DERIVED_TOKEN))
+        _check_body(_body(target or _ENVELOPE_TARGET, request, chunks[0], name, token or _DERIVED_TOKEN))
     return chunks
 
 
@@ -538,8 +641,10 @@ def validate(request: SubmitRequest, target: DeployedJob | None = None, token: s
 
     The size is that of the request to be sent to `target` (without one, to the longest ARNs
     Batch has, so a request passing here fits any queue). Fan-out is always planned that way.
+    With `target`, the request is also checked against what terraform says of its queue and
+    job definition (share identifiers, propagated tags).
     """
-    _validated_plan(request, target, token)
+    _validated_plan(_with_default_share(request, target) if target else request, target, token)
 
 
 def request_token(account: Account, request: SubmitRequest) -> str:
@@ -557,6 +662,10 @@ def request_token(account: Account, request: SubmitRequest) -> str:
         "retries": request.retries,
         "items": request.items,
     }
+    # Only when set, so that the tokens of requests without them stay what they were.
+    for key in ("share", "priority"):
+        if getattr(request, key) is not None:
+            identity[key] = getattr(request, key)
     text = json.dumps(identity, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
@@ -752,7 +861,16 @@ class Submitter:
         self, target: DeployedJob, request: SubmitRequest, token: str | None = None
     ) -> list[SubmitResult]:
         """Submit `request` to `target`, or find it again; one result per SubmitJob call, in order."""
+        request = _with_default_share(request, target)
         chunks = _validated_plan(request, target, token)
+        stored = sum(chunk.stored for chunk in chunks)
+        if stored and not (target.data_bucket and target.items_prefix):
+            raise UserError(
+                f"--each: {len(request.items or ())} items do not fit in the {MAX_OVERRIDES_CHARS} "
+                f"characters of container overrides ECS accepts, so they go to the account's data "
+                f"bucket, and account {self.account.name} has none for job {target.job}: "
+                f"run invoke tf.apply --account {self.account.name}"
+            )
         token = token or request_token(self.account, request)
         base = request.name or default_job_name(request.job)
         # From reading the token's history to recording its jobs, one submit of the token at a
@@ -796,14 +914,22 @@ class Submitter:
         tried = [r["name"] for r in history if r.get("state") == "submitting" and r.get("name")]
         if tried:
             name = tried[-1]  # a crash may have left the job submitted under this name
-        body = _body(target, request, chunk, name, token)
-        _check_size(body)
+        key = url = None
+        if chunk.stored:
+            assert target.data_bucket and target.items_prefix  # checked before the first chunk
+            key = items_key(target.items_prefix, self.account.account_id, token, chunk.index)
+            url = items_url(target.data_bucket, key)
+        body = _body(target, request, chunk, name, token, url)
+        _check_body(body)  # the real name, token, ARNs and URL: the last check before sending
         chunk_tag = str(chunk.index) if chunk.items is not None else None
         if tried:
             found = self._find(target, name, token, chunk_tag)
             if found:
                 self._record(request, token, chunk, name, "submitted", found[0])
                 return result(found[0], name, True, found[1])
+        if key is not None:
+            # Before SubmitJob, so that no child can start before its items are there.
+            store_items(self.account.client("s3"), self.account.name, target.data_bucket, key, chunk.items)
         self._record(request, token, chunk, name, "submitting", None)
 
         def submitted_after_all() -> dict[str, Any] | None:
