@@ -5,6 +5,7 @@ The local account was deployed by the demo (`demo_run`); every job here runs as 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -37,6 +38,8 @@ def scripts(local_account, demo_run) -> str:  # noqa: ANN001
         s3.create_bucket(Bucket=BUCKET)
     scripts = {
         "item.sh": '#!/bin/sh\necho "item=$BATCHFORM_ITEM index=${AWS_BATCH_JOB_ARRAY_INDEX:-none}"\n',
+        "item-length.sh": '#!/bin/sh\nhead=$(printf %s "$BATCHFORM_ITEM" | cut -c 1-10)\n'
+        'echo "item=$head length=${#BATCHFORM_ITEM} index=$AWS_BATCH_JOB_ARRAY_INDEX"\n',
         "sleep.sh": '#!/bin/sh\necho "sleeping $SECONDS_TO_SLEEP s"\nsleep "$SECONDS_TO_SLEEP"\n'
         'echo "woke up"\n',
     }
@@ -86,6 +89,36 @@ def test_an_array_job_runs_one_child_per_item_of_a_file(scripts, tmp_path: Path)
         ["item=beta.csv index=1"],
         ["item=gamma.csv index=2"],
     ]
+
+
+def test_items_too_large_to_send_inline_reach_each_child_through_the_data_bucket(
+    local_account, scripts, tmp_path: Path
+) -> None:  # noqa: ANN001
+    # Until the account's own data bucket is deployed, the test's bucket stands in for it.
+    target = dataclasses.replace(
+        jobs.deployed_job(local_account, "fetch-and-run"), data_bucket=BUCKET, items_prefix="fan-out/test/"
+    )
+    items = [f"{name}-" + "x" * 3500 for name in ("alpha", "beta", "gamma")]  # 10.5 KB: over 8 KiB
+    env = {"BATCH_FILE_URL": f"{scripts}/item-length.sh"}
+    submitter = jobs.Submitter(local_account)
+    [parent] = submitter.submit(
+        target, jobs.SubmitRequest(job="fetch-and-run", env=env, items=items), token=uuid.uuid4().hex
+    )
+    [request_env] = [
+        {e["name"]: e["value"] for e in job["container"]["environment"]}
+        for job in jobs.describe(local_account, [parent.job_id]).values()
+    ]
+    assert "BATCHFORM_ITEMS" not in request_env
+    assert request_env["BATCHFORM_ITEMS_URL"].startswith(f"s3://{BUCKET}/fan-out/test/")
+    outcomes = JobWatcher(local_account, echo=lambda _l: None, poll=0.5).wait([parent.job_id], timeout=300)
+    assert outcomes[parent.job_id].succeeded, outcomes
+    from batchform import logs
+
+    printed = [
+        [x for x in logs.lines(local_account, f"{parent.job_id}:{i}") if x.startswith("item=")]
+        for i in range(3)
+    ]
+    assert printed == [[f"item={item[:10]} length={len(item)} index={i}"] for i, item in enumerate(items)]
 
 
 def test_a_dependent_job_starts_only_after_its_dependency_ends(local_account, scripts) -> None:  # noqa: ANN001
