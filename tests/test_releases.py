@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import requests
 from batchform.errors import UserError
 from batchform.images import ImageBuilder, discover
 from batchform.registry import Registry
@@ -206,3 +207,46 @@ def test_the_matrix_shows_declared_ahead_of_deployed_until_apply_brings_them_in_
     finally:
         runner.destroy()
         shutil.rmtree(runner.data_dir, ignore_errors=True)
+
+
+def test_a_deployed_build_the_registry_lost_and_a_declared_build_never_pushed_are_shown_missing_exit_1(
+    local_stack, release_project
+) -> None:
+    """AWS-FIDELITY: "ECR lifecycle "keep the last N images" counts every matching image: a build that
+    an account still runs can be expired once N newer builds exist." Its next job start would fail
+    with CannotPullContainerError, so `releases` marks it missing and exits 1."""
+    releases = project_releases(release_project)
+    account = releases.accounts.get("rel-a")
+    registry = Registry(account)
+    for build in (1, 2):
+        push_manifest_only(account, "alpha", build)
+    # What AWS holds: a job definition applied while build 1 was in the registry.
+    account.client("batch").register_job_definition(
+        jobDefinitionName="batchform-rel-a-alpha",
+        type="container",
+        platformCapabilities=["FARGATE"],
+        containerProperties={
+            "image": registry.reference("alpha", 1),
+            "resourceRequirements": [{"type": "VCPU", "value": "0.25"}, {"type": "MEMORY", "value": "512"}],
+        },
+    )
+    # Then build 1 leaves the registry, as a lifecycle rule or a manual delete takes it.
+    digest = registry.manifest("alpha", 1)[0]
+    requests.delete(
+        f"{registry.base_url}/v2/{registry.repository_path('alpha')}/manifests/{digest}", timeout=30
+    ).raise_for_status()
+    assert registry.builds("alpha") == [2]
+    _write_source(release_project, "rel-a", {"alpha": 2, "beta": 5})  # beta 5 was never pushed
+
+    listed = _cli(release_project, "releases", "--account", "rel-a", "--json")
+    assert listed.returncode == 1, listed.stdout + listed.stderr
+    cells = {cell["image"]: cell for cell in json.loads(listed.stdout)}
+    assert (cells["alpha"]["deployed"], cells["alpha"]["missing"]) == ([1], [1])
+    assert "deployed build 1 missing from registry" in "; ".join(cells["alpha"]["notes"])
+    assert (cells["beta"]["declared"], cells["beta"]["missing"]) == (5, [5])
+
+    shown = _cli(release_project, "releases", "--account", "rel-a")
+    assert shown.returncode == 1, shown.stdout + shown.stderr
+    rows = {line.split()[0]: line.split() for line in shown.stdout.splitlines()}
+    assert rows["alpha"][:6] == ["alpha", "rel-a", "2", "1", "missing", "2"]
+    assert rows["beta"][:5] == ["beta", "rel-a", "5", "missing", "-"]

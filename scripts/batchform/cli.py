@@ -356,7 +356,11 @@ def promote(
 @task(iterable=["account"], help={"account": ACCOUNT_HELP, "json": "print JSON"})
 @user_errors
 def releases(c: Context, account: list[str] | None = None, json_: bool = False) -> None:
-    """Image by account: the build declared, the build deployed (from AWS) and the newest pushed."""
+    """Image by account: the build declared, the build deployed (from AWS) and the newest pushed.
+
+    Exit 1 when a build an account declares or runs is missing from its registry (its jobs could
+    not start), 2 when anything else differs.
+    """
     from .releases import Releases
 
     cells = Releases().matrix(account or None)
@@ -366,21 +370,30 @@ def releases(c: Context, account: list[str] | None = None, json_: bool = False) 
         echo("no account declares any image")
     else:
         _print_matrix(cells)
+    if any(cell.missing for cell in cells):
+        raise Exit(code=1)
     if not all(cell.in_sync for cell in cells):
         raise Exit(code=2)
 
 
 def _print_matrix(cells: list[Any]) -> None:
-    echo(f"{'image':<18} {'account':<12} {'declared':>8} {'deployed':>10} {'newest':>7}  notes")
+    def shown(build: int | None, cell: Any) -> str:
+        if build is None:
+            return "-"
+        return f"{build} missing" if build in cell.missing else str(build)
+
+    rows = [("image", "account", "declared", "deployed", "newest", "notes")]
     for cell in cells:
-        deployed = ",".join(str(b) for b in cell.deployed) or "-"
-        mark = "  " if cell.in_sync else "* "
-        declared = "-" if cell.declared is None else str(cell.declared)
+        mark = "! " if cell.missing else "  " if cell.in_sync else "* "
+        deployed = ",".join(shown(b, cell) for b in cell.deployed) or "-"
         newest = "-" if cell.newest is None else str(cell.newest)
-        echo(
-            f"{cell.image:<18} {cell.account:<12} {declared:>8} {deployed:>10} {newest:>7}  "
-            f"{mark}{'; '.join(cell.notes) or 'in sync'}"
-        )
+        notes = mark + ("; ".join(cell.notes) or "in sync")
+        rows.append((cell.image, cell.account, shown(cell.declared, cell), deployed, newest, notes))
+    widths = [max(len(row[i]) for row in rows) for i in range(5)]
+    for row in rows:
+        names = f"{row[0]:<{max(18, widths[0])}} {row[1]:<{max(12, widths[1])}}"
+        builds = " ".join(f"{value:>{width}}" for value, width in zip(row[2:5], widths[2:], strict=True))
+        echo(f"{names} {builds}  {row[5]}")
 
 
 # ---- jobs -----------------------------------------------------------------------------------

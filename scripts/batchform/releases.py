@@ -332,6 +332,9 @@ class ReleaseCell:
     deployed: list[int] = field(default_factory=list)
     newest: int | None = None
     notes: list[str] = field(default_factory=list)
+    # Builds the account declares or runs that its registry no longer has (an ECR lifecycle rule
+    # or a manual delete): the next job start of such a build fails with CannotPullContainerError.
+    missing: list[int] = field(default_factory=list)
 
     @property
     def in_sync(self) -> bool:
@@ -576,6 +579,8 @@ class Releases:
                     sorted(deployed.get(image, set())),
                     builds[0] if builds else None,
                 )
+                wanted = {*cell.deployed} | ({declared} if declared is not None else set())
+                cell.missing = sorted(wanted - set(builds))
                 cell.notes = _differences(cell, builds)
                 cells.append(cell)
         return cells
@@ -618,8 +623,13 @@ def _differences(cell: ReleaseCell, builds: list[int]) -> list[str]:
     elif cell.deployed != [cell.declared]:
         ahead = all(cell.declared > d for d in cell.deployed)
         notes.append("declared ahead of deployed" if ahead else "deployed differs from declared")
-    if cell.declared is not None and cell.declared not in builds:
-        notes.append("declared build missing from registry")
+    notes += [
+        f"deployed build {build} missing from registry: its jobs cannot start (CannotPullContainerError)"
+        for build in cell.deployed
+        if build not in builds
+    ]
+    if cell.declared is not None and cell.declared not in builds and cell.declared not in cell.deployed:
+        notes.append(f"declared build {cell.declared} missing from registry")
     if cell.newest is not None and cell.declared is not None and cell.newest > cell.declared:
         notes.append("newer build in registry")
     return notes
