@@ -22,13 +22,14 @@ from pathlib import Path
 if not __package__:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench import follow, images, logs, plan, submit
+from bench import fanout, follow, images, logs, plan, submit
 from bench.stack import Echo, PrivateStack, Result, echo_line
 
 Benchmark = Callable[[PrivateStack, bool, Echo], Result]
 
 BENCHMARKS: dict[str, Benchmark] = {
     "submit": submit.bench,
+    "fanout": fanout.bench,
     "follow": follow.bench,
     "logs": logs.bench,
     "images": images.bench,

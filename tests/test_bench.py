@@ -18,7 +18,7 @@ from conftest import missing
 pytestmark = [pytest.mark.stack, pytest.mark.terraform, pytest.mark.docker]
 
 ROOT = Path(__file__).resolve().parent.parent
-BENCHMARKS = ("submit", "follow", "logs", "images", "plan")
+BENCHMARKS = ("submit", "fanout", "follow", "logs", "images", "plan")
 RESULT = re.compile(
     r"^(?P<name>[a-z-]+): ours (?P<ours>.+), reference (?P<reference>.+), ratio (?P<ratio>\S+)$"
 )
