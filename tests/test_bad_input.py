@@ -262,6 +262,18 @@ def edit_config(change: Callable[[dict[str, Any]], None]) -> Callable[[Path], No
     return edit
 
 
+def deployed_worker(**keys: Any) -> Callable[[Path], None]:
+    """Terraform's outputs for account bad-a saying more of job worker (its queue, its tags)."""
+
+    def edit(root: Path) -> None:
+        cache = root / ".batchform" / "terraform" / "bad-a" / "outputs.json"
+        outputs = json.loads(cache.read_text())
+        outputs["jobs"]["worker"].update(keys)
+        cache.write_text(json.dumps(outputs, indent=2) + "\n")
+
+    return edit
+
+
 def account_a(change: Callable[[dict[str, Any]], None]) -> Callable[[dict[str, Any]], None]:
     return lambda config: change(config["accounts"]["bad-a"])
 
@@ -509,6 +521,53 @@ CASES = [
         *("--depends-on", f"{A_JOB_ID}:x1:N_TO_N", "--array-size", "2"),
         field=f"--depends-on {A_JOB_ID}:x1:N_TO_N",
         reason="a job id is a UUID",
+    ),
+    # shares and priorities of fair-share queues
+    case(
+        "share-with-hyphen", *SUBMIT, "--share", "team-a", field="--share 'team-a'", reason="letters, digits"
+    ),
+    case("share-too-long", *SUBMIT, "--share", "s" * 256, field="--share 'sss", reason="1-255"),
+    case(
+        "priority-10000",
+        *SUBMIT,
+        "--share",
+        "a",
+        "--priority",
+        "10000",
+        field="--priority 10000",
+        reason="0 to",
+    ),
+    case("priority-word", *SUBMIT, "--priority", "high", field="--priority 'high'", reason="whole number"),
+    case(
+        "share-missing-on-fair-share-queue",
+        *SUBMIT,
+        field="--share",
+        reason="fair-share scheduling policy",
+        setup=deployed_worker(fair_share=True, share_identifier=None),
+    ),
+    case(
+        "share-on-queue-without-policy",
+        *SUBMIT,
+        *("--share", "team_a"),
+        field="--share team_a",
+        reason="no fair-share scheduling policy",
+        setup=deployed_worker(fair_share=False),
+    ),
+    case(
+        "tags-over-50-with-the-definitions",
+        *SUBMIT,
+        *(arg for i in range(5) for arg in ("--tag", f"k{i}=v")),
+        field="--tag",
+        reason="51 tags .* more than the 50",
+        setup=deployed_worker(tags={f"d{i}": "v" for i in range(45)}),
+    ),
+    case(
+        "each-over-8-KiB-without-a-data-bucket",
+        *SUBMIT,
+        *("--each", "items.txt"),
+        field="--each",
+        reason="do not fit in the 8192 characters .* run invoke tf.apply --account bad-a",
+        setup=write_file("items.txt", "".join(f"input/{i:04d}.csv\n" for i in range(1000))),
     ),
     case(
         "each-without-items",

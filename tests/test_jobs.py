@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
+import signal
 import subprocess
 import sys
 import threading
@@ -218,6 +220,28 @@ def test_cancel_ends_a_waiting_job_and_a_running_one(local_account, scripts) -> 
     assert f"terminated {running.job_id} (was RUNNING" in cli("jobs.cancel", running.job_id).stdout
     outcomes = watcher.wait([running.job_id, waiting.job_id], timeout=120)
     assert {o.status for o in outcomes.values()} == {"FAILED"}
+
+
+def test_ctrl_c_twice_while_following_ends_the_running_job(local_account, scripts) -> None:  # noqa: ANN001
+    command = [sys.executable, "-m", "batchform", "submit", "fetch-and-run", "--follow"]
+    command += ["--env", f"BATCH_FILE_URL={scripts}/sleep.sh", "--env", "SECONDS_TO_SLEEP=120"]
+    command += ["--token", uuid.uuid4().hex]
+    follower = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    printed: list[str] = []
+    assert follower.stdout is not None
+    for line in follower.stdout:
+        printed.append(line)
+        if "sleeping 120 s" in line:  # the container runs
+            break
+    job_id = re.search(r"submitted fetch-and-run as (\S+)", "".join(printed)).group(1)
+    follower.send_signal(signal.SIGINT)
+    time.sleep(0.5)
+    follower.send_signal(signal.SIGINT)
+    rest, _ = follower.communicate(timeout=120)
+    assert follower.returncode == 130
+    assert re.search(rf"terminated {job_id} \(was (STARTING|RUNNING); now ", rest), rest
+    state = JobWatcher(local_account, echo=lambda _l: None, poll=0.5).wait([job_id], timeout=120)[job_id]
+    assert state.status == "FAILED"
 
 
 @pytest.mark.parametrize(

@@ -429,12 +429,15 @@ def _attend(target: Account, job_ids: list[str], follow_logs: bool, runnable_tim
     watcher = JobWatcher(target, echo=echo)
     followers = [LogFollower(target, job_id, echo=lambda line: echo(f"  | {line}")) for job_id in job_ids]
     pressed: list[float] = []
+    stopped: list[bool] = []
 
     def interrupt(_signum: int, _frame: Any) -> None:
         now = time.monotonic()
         if pressed and now - pressed[-1] <= DETACH_WINDOW:
-            for job_id in job_ids:
-                echo(jobs.stop_job(target, job_id, "stopped from the command line (Ctrl-C twice)"))
+            if not stopped:
+                stopped.append(True)
+                for job_id in job_ids:
+                    echo(jobs.stop_job(target, job_id, "stopped from the command line (Ctrl-C twice)"))
             return
         pressed.append(now)
         echo(f"detaching (Ctrl-C again within {DETACH_WINDOW:.0f} s stops the job); to follow again:")
@@ -458,6 +461,9 @@ def _attend(target: Account, job_ids: list[str], follow_logs: bool, runnable_tim
                 follower.follow()  # the job is over: drain what is left
         else:
             outcomes = watcher.wait(job_ids, runnable_timeout=runnable_timeout)
+        # Detached by a first Ctrl-C: the second may still come, and must find us here to stop the job.
+        while pressed and not stopped and time.monotonic() - pressed[-1] <= DETACH_WINDOW:
+            time.sleep(0.1)
     finally:
         signal.signal(signal.SIGINT, previous)
     if pressed:
@@ -506,6 +512,8 @@ def _report(outcomes: dict, as_json: bool, submitted: list | None = None) -> Non
         "tag": "KEY=VALUE tag of the job (repeatable)",
         "timeout": "attempt timeout in seconds (at least 60)",
         "retries": "attempts (1-10)",
+        "share": "share identifier, for a queue with a fair-share policy (default: the job's declared share)",
+        "priority": "scheduling priority within the share (0-9999; fair-share queues only)",
         "token": "idempotency token (default: derived from the job, account and overrides)",
         "wait": "wait for the end, printing each status change; the exit code mirrors the outcome",
         "follow": "like --wait, and print the job's log lines as they arrive",
@@ -528,6 +536,8 @@ def submit(
     tag: list[str] | None = None,
     timeout: int | None = None,
     retries: int | None = None,
+    share: str | None = None,
+    priority: int | None = None,
     token: str | None = None,
     wait: bool = False,
     follow: bool = False,
@@ -553,6 +563,8 @@ def submit(
         timeout=timeout,
         retries=retries,
         items=jobs.load_items(each) if each else None,
+        share=share,
+        priority=priority,
     )
     jobs.validate(request)
     results = jobs.Submitter(target).submit(jobs.deployed_job(target, job), request, token=token)
