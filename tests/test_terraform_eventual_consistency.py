@@ -45,7 +45,7 @@ if applies <= int((here / "failures").read_text()):
     print("\\u2502 ")
     print("\\u2575")
     sys.exit(1)
-print("Apply complete! Resources: 0 added, 0 changed, 1 destroyed.")
+print(sys.argv[1].capitalize() + " complete! Resources: 1 destroyed.")
 '''
 
 
@@ -124,10 +124,31 @@ def test_an_apply_that_keeps_failing_on_a_queue_still_linked_gives_up_naming_the
     assert slept == [15, 30, 60, 120]
     assert str(refused.value) == (
         f"terraform apply failed for account dev: compute environment {ENVIRONMENT} still linked to its "
-        f"queue after {terraform.QUEUE_LINK_APPLIES} applies over 225 s (AWS is eventually consistent); "
+        f"queue after {terraform.QUEUE_LINK_APPLIES} runs over 225 s (AWS is eventually consistent); "
         "run tf.apply again later"
     )
     assert "\n" not in str(refused.value)
+
+
+def test_a_destroy_that_fails_on_a_queue_still_linked_is_run_again_the_same_way(
+    stand_in: StandIn, tmp_path: Path
+) -> None:
+    """The same error stops a destroy (hashicorp/terraform-provider-aws#13221 is about destroying)."""
+    stand_in.fail_applies(2)
+    lines: list[str] = []
+    slept: list[float] = []
+    runner = _runner(tmp_path, lines, slept)
+    outputs_cache(runner.account, runner.paths).parent.mkdir(parents=True, exist_ok=True)
+    outputs_cache(runner.account, runner.paths).write_text("{}")
+
+    runner.destroy()
+
+    assert (stand_in.applies, slept) == (3, [15, 30])
+    assert lines[-1] == (
+        f"compute environment {ENVIRONMENT} still linked to its queue (AWS is eventually consistent): "
+        "waited 45 s, destroyed 2 more times"
+    )
+    assert not outputs_cache(runner.account, runner.paths).exists()
 
 
 def test_an_apply_that_fails_for_another_reason_is_not_applied_again(

@@ -43,7 +43,7 @@ PLAN_HAS_CHANGES = 2
 # by then, so applying again after a wait completes the replacement.
 QUEUE_STILL_LINKED = "Cannot delete, found existing JobQueue relationship"
 _ENVIRONMENT_DELETED = re.compile(r"deleting Batch Compute Environment \(([^)]+)\)")
-QUEUE_LINK_APPLIES = 5  # applies in all, the first included
+QUEUE_LINK_APPLIES = 5  # runs of apply (or destroy) in all, the first included
 QUEUE_LINK_FIRST_WAIT = 15.0  # seconds, doubled before each further apply
 QUEUE_LINK_MAX_WAIT = 120.0
 
@@ -317,13 +317,28 @@ class TerraformRunner:
 
     def apply(self, extra_var_files: list[Path] | None = None) -> None:
         self.init()
+        self._until_consistent("apply", extra_var_files)
+        from .deployment import save_outputs
+
+        save_outputs(self.account, self.outputs(), self.paths)
+
+    def destroy(self, extra_var_files: list[Path] | None = None) -> None:
+        self.init()
+        self._until_consistent("destroy", extra_var_files)
+        from .deployment import outputs_cache
+
+        outputs_cache(self.account, self.paths).unlink(missing_ok=True)
+
+    def _until_consistent(self, command: str, extra_var_files: list[Path] | None) -> None:
+        """Run apply or destroy; again, after a growing wait, while AWS still sees a queue on a
+        compute environment being deleted (a bounded number of times)."""
         waited: list[float] = []
         linked = ""
 
         def pause(seconds: float) -> None:
             self.echo(
                 f"compute environment {linked} still linked to its queue (AWS is eventually consistent): "
-                f"waiting {seconds:.0f} s, then applying again"
+                f"waiting {seconds:.0f} s, then running terraform {command} again"
             )
             self.sleep(seconds)
             waited.append(seconds)
@@ -339,29 +354,28 @@ class TerraformRunner:
             for attempt in retrying:
                 with attempt:
                     try:
-                        self._apply_once(extra_var_files)
+                        self._run_once(command, extra_var_files)
                     except _QueueStillLinked as exc:
                         linked = exc.environment
                         raise
         except _QueueStillLinked:
             raise UserError(
-                f"terraform apply failed for account {self.account.name}: compute environment {linked} "
-                f"still linked to its queue after {QUEUE_LINK_APPLIES} applies over {sum(waited):.0f} s "
-                "(AWS is eventually consistent); run tf.apply again later"
+                f"terraform {command} failed for account {self.account.name}: compute environment {linked} "
+                f"still linked to its queue after {QUEUE_LINK_APPLIES} runs over {sum(waited):.0f} s "
+                f"(AWS is eventually consistent); run tf.{command} again later"
             ) from None
         if waited:
-            again = "applied again" if len(waited) == 1 else f"applied {len(waited)} more times"
+            done = {"apply": "applied", "destroy": "destroyed"}[command]
+            again = f"{done} again" if len(waited) == 1 else f"{done} {len(waited)} more times"
             self.echo(
                 f"compute environment {linked} still linked to its queue (AWS is eventually consistent): "
                 f"waited {sum(waited):.0f} s, {again}"
             )
-        from .deployment import save_outputs
 
-        save_outputs(self.account, self.outputs(), self.paths)
-
-    def _apply_once(self, extra_var_files: list[Path] | None) -> None:
+    def _run_once(self, command: str, extra_var_files: list[Path] | None) -> None:
+        # Not python-terraform's destroy(): it passes -force, which terraform >= 0.15 rejects.
         code, out = self.run(
-            "apply",
+            command,
             input=False,
             no_color=IsFlagged,
             auto_approve=IsFlagged,
@@ -371,23 +385,7 @@ class TerraformRunner:
         if code != 0 and QUEUE_STILL_LINKED in " ".join(out.replace("│", " ").split()):
             found = _ENVIRONMENT_DELETED.search(out)
             raise _QueueStillLinked(found.group(1) if found else "(unnamed)")
-        self._check("apply", code, out)
-
-    def destroy(self, extra_var_files: list[Path] | None = None) -> None:
-        self.init()
-        # python-terraform's destroy() passes -force, which terraform >= 0.15 rejects.
-        code, out = self.run(
-            "destroy",
-            input=False,
-            no_color=IsFlagged,
-            auto_approve=IsFlagged,
-            lock_timeout="60s",
-            var_file=self.var_files(extra_var_files),
-        )
-        self._check("destroy", code, out)
-        from .deployment import outputs_cache
-
-        outputs_cache(self.account, self.paths).unlink(missing_ok=True)
+        self._check(command, code, out)
 
     def outputs(self) -> dict[str, Any]:
         """The root configuration's outputs for this account, as plain values."""
