@@ -144,9 +144,10 @@ def test_local_b_plans_with_terraform_assuming_its_role_and_no_role_session_in_i
     assert [env.get("AWS_SESSION_TOKEN") for env in handed] == [None] * len(handed)
     base = account.base_session.get_credentials().get_frozen_credentials()
     assert {env["AWS_ACCESS_KEY_ID"] for env in handed} == {base.access_key}
-    # The emulator answers the base credentials as its own account (123456789012); the plan read
-    # local-b's state bucket and passed the account guard, so terraform assumed local-b's role.
-    assert account.account_id != "123456789012"
+    # The base credentials alone are another account: the plan passed the guard (allowed_account_ids
+    # = local-b's) only because terraform assumed local-b's role with them.
+    sts = account.base_session.client("sts", endpoint_url=account.endpoints.aws)
+    assert sts.get_caller_identity()["Account"] != account.account_id
 
 
 @pytest.mark.stack
