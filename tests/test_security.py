@@ -72,6 +72,7 @@ class Statement:
     action_expression: str = ""
     negated: bool = False  # NotAction / NotResource: everything but, never least privilege
     resource_expression: str = ""
+    deny: bool = False  # a Deny takes access away (e.g. every s3:* request without TLS): no grant
 
     @property
     def on_all_resources(self) -> bool:
@@ -172,7 +173,9 @@ def _block_parts(block: Tree) -> tuple[str, list[str], Tree | None]:
     return kind, labels, body
 
 
-def _statement(where: str, actions: Tree | None, resources: Tree | None, negated: bool) -> Statement:
+def _statement(
+    where: str, actions: Tree | None, resources: Tree | None, negated: bool, effect: Tree | None = None
+) -> Statement:
     return Statement(
         where,
         _literal_list(actions) if actions is not None else (),
@@ -180,6 +183,7 @@ def _statement(where: str, actions: Tree | None, resources: Tree | None, negated
         _text(actions) if actions is not None else "",
         negated,
         _text(resources) if resources is not None else "",
+        effect is not None and _string(effect) == "Deny",
     )
 
 
@@ -207,8 +211,9 @@ def read_grants(directory: Path) -> Grants:
                 if {"Action", "NotAction"} & items.keys():  # a policy statement, as jsonencode takes it
                     negated = bool({"NotAction", "NotResource"} & items.keys())
                     actions = items.get("Action", items.get("NotAction"))
+                    resources = items.get("Resource", items.get("NotResource"))
                     grants.statements.append(
-                        _statement(where, actions, items.get("Resource", items.get("NotResource")), negated)
+                        _statement(where, actions, resources, negated, items.get("Effect"))
                     )
                 elif "actions" in items and "resources" in items:  # a statement handed to a module
                     grants.statements.append(_statement(where, items["actions"], items["resources"], False))
@@ -226,6 +231,7 @@ def read_grants(directory: Path) -> Grants:
                                 attributes.get("actions", attributes.get("not_actions")),
                                 attributes.get("resources", attributes.get("not_resources")),
                                 negated,
+                                attributes.get("effect"),
                             )
                         )
             elif node.data == "attribute":
@@ -279,6 +285,8 @@ def iam_problems(
     problems = [f"{where}: policy written as JSON text; use jsonencode" for where in grants.unreadable]
     needed: dict[str, str] = {}
     for statement in grants.statements:
+        if statement.deny and statement.actions is not None:
+            continue  # takes away; a wildcard there denies more, never grants
         if statement.negated:
             problems.append(f"{statement.where}: NotAction/NotResource grants everything but; list actions")
         if statement.actions is None:
@@ -397,6 +405,17 @@ resource "aws_iam_role_policy" "raw" {
   EOT
 }
 
+resource "aws_s3_bucket_policy" "tls_only" {
+  bucket = "b"
+  policy = jsonencode({ Statement = [{
+    Effect    = "Deny"
+    Principal = "*"
+    Action    = "s3:*"
+    Resource  = ["arn:aws:s3:::b", "arn:aws:s3:::b/*"]
+    Condition = { Bool = { "aws:SecureTransport" = "false" } }
+  }] })
+}
+
 resource "aws_iam_role_policy_attachment" "admin" {
   role       = "r"
   policy_arn = "arn:${data.aws_partition.current.partition}:iam::aws:policy/AdministratorAccess"
@@ -432,6 +451,7 @@ def test_a_wildcard_action_an_unlisted_star_resource_a_stale_row_and_an_unjustif
     assert "AWS managed policy AdministratorAccess not justified" in problems
     assert "policy written as JSON text" in problems
     assert "logs:DescribeLogGroups on all resources, without a reason" in problems  # computed, with "*"
+    assert "s3:*" not in problems  # a Deny (TLS only) takes access away: its wildcard grants nothing
     assert len(problems.splitlines()) == 9, problems
 
 
