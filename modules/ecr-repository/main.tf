@@ -3,10 +3,32 @@ data "aws_partition" "current" {}
 locals {
   encryption_type = var.kms_key_arn == null ? "AES256" : "KMS"
 
+  # "Keep the last N builds" counts every numeric build, so a build still deployed would expire
+  # once N newer ones are pushed. ECR evaluates rules by priority, and "an image that matches
+  # the tagging requirements of a rule cannot be expired by a rule with a lower priority"
+  # (Amazon ECR User Guide, "Lifecycle policy evaluation rules",
+  # https://docs.aws.amazon.com/AmazonECR/latest/userguide/LifecyclePolicies.html). So each
+  # protected tag gets a rule of its own, ahead of the others, matching exactly that tag: tags
+  # are immutable, one image holds it, and "more than 1" is a count it can never exceed.
+  protected_rules = [
+    for i, tag in var.protected_tags : {
+      rulePriority = i + 1
+      description  = "Never expire ${tag}, which the account runs"
+      selection = {
+        tagStatus      = "tagged"
+        tagPatternList = [tag]
+        countType      = "imageCountMoreThan"
+        countNumber    = 1
+      }
+      action = { type = "expire" }
+    }
+  ]
+  first = length(var.protected_tags)
+
   lifecycle_policy = {
-    rules = [
+    rules = concat(local.protected_rules, [
       {
-        rulePriority = 1
+        rulePriority = local.first + 1
         description  = "Expire untagged images after ${var.untagged_expiry_days} day(s)"
         selection = {
           tagStatus   = "untagged"
@@ -17,7 +39,7 @@ locals {
         action = { type = "expire" }
       },
       {
-        rulePriority = 2
+        rulePriority = local.first + 2
         description  = "Keep the last ${var.keep_builds} numeric builds"
         selection = {
           tagStatus     = "tagged"
@@ -27,7 +49,7 @@ locals {
         }
         action = { type = "expire" }
       },
-    ]
+    ])
   }
 }
 

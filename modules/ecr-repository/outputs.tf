@@ -17,3 +17,8 @@ output "registry_id" {
   description = "ID of the registry (the AWS account ID) holding the repository."
   value       = aws_ecr_repository.this.registry_id
 }
+
+output "lifecycle_policy" {
+  description = "The repository's lifecycle policy (JSON): the protected tags' rules first, then untagged expiry, then the last keep_builds numeric builds."
+  value       = aws_ecr_lifecycle_policy.this.policy
+}

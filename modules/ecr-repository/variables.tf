@@ -44,6 +44,23 @@ variable "keep_builds" {
   }
 }
 
+variable "protected_tags" {
+  description = "Tags the lifecycle policy must never expire, such as the build an account runs: each gets a rule of its own ahead of the others (an image matching a rule's tags cannot be expired by a rule of lower priority). Exact tags, no wildcards; at most 50."
+  type        = list(string)
+  default     = []
+  nullable    = false
+
+  validation {
+    condition     = length(var.protected_tags) <= 50 && alltrue([for t in var.protected_tags : can(regex("^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$", t))])
+    error_message = "protected_tags must hold at most 50 image tags (1-128 letters, digits, `_`, `.` or `-`, not starting with `.` or `-`; no `*`)."
+  }
+
+  validation {
+    condition     = length(distinct(var.protected_tags)) == length(var.protected_tags)
+    error_message = "protected_tags must not repeat a tag."
+  }
+}
+
 variable "untagged_expiry_days" {
   description = "Days after which untagged images are expired by the lifecycle policy."
   type        = number

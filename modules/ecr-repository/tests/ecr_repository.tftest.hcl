@@ -115,6 +115,45 @@ run "kms_key_and_pull_accounts_give_kms_encryption_and_a_read_only_repository_po
   }
 }
 
+run "a_protected_build_has_the_highest_priority_rule_matching_exactly_its_tag" {
+  command = plan
+
+  variables {
+    protected_tags = ["42"]
+    keep_builds    = 3
+  }
+
+  assert {
+    condition = jsondecode(aws_ecr_lifecycle_policy.this.policy).rules[0] == {
+      rulePriority = 1
+      description  = "Never expire 42, which the account runs"
+      selection    = { tagStatus = "tagged", tagPatternList = ["42"], countType = "imageCountMoreThan", countNumber = 1 }
+      action       = { type = "expire" }
+    }
+    error_message = "The protected build must match the first rule, exactly by its tag, with a count one image can never exceed."
+  }
+
+  assert {
+    condition     = [for r in jsondecode(aws_ecr_lifecycle_policy.this.policy).rules : r.rulePriority] == [1, 2, 3]
+    error_message = "The untagged and keep-the-last-N rules must follow the protected rule, in that order."
+  }
+
+  assert {
+    condition     = jsondecode(aws_ecr_lifecycle_policy.this.policy).rules[2].selection.countNumber == 3
+    error_message = "keep_builds must still count the numeric builds."
+  }
+}
+
+run "rejects_a_wildcard_in_a_protected_tag" {
+  command = plan
+
+  variables {
+    protected_tags = ["4*"]
+  }
+
+  expect_failures = [var.protected_tags]
+}
+
 run "outputs_expose_the_repository" {
   command = apply
 
