@@ -319,6 +319,8 @@ def push_manifest_only(account, image: str, tag: int) -> None:  # noqa: ANN001
     from batchform.registry import Registry
 
     registry = Registry(account)
+    credentials = registry.credentials()
+    auth = (credentials.username, credentials.password)  # the registry asks for the account's token
     base = f"{registry.base_url}/v2/{registry.repository_path(image)}"
     config = json.dumps(
         {
@@ -329,11 +331,13 @@ def push_manifest_only(account, image: str, tag: int) -> None:  # noqa: ANN001
         }
     ).encode()
     digest = "sha256:" + hashlib.sha256(config).hexdigest()
-    upload = requests.post(f"{base}/blobs/uploads/", timeout=30)
+    upload = requests.post(f"{base}/blobs/uploads/", auth=auth, timeout=30)
     location = upload.headers["Location"]
     separator = "&" if "?" in location else "?"
     location = location if location.startswith("http") else f"{registry.base_url}{location}"
-    requests.put(f"{location}{separator}digest={digest}", data=config, timeout=30).raise_for_status()
+    requests.put(
+        f"{location}{separator}digest={digest}", data=config, auth=auth, timeout=30
+    ).raise_for_status()
     manifest = {
         "schemaVersion": 2,
         "mediaType": "application/vnd.oci.image.manifest.v1+json",
@@ -348,6 +352,7 @@ def push_manifest_only(account, image: str, tag: int) -> None:  # noqa: ANN001
         f"{base}/manifests/{tag}",
         data=json.dumps(manifest),
         headers={"Content-Type": "application/vnd.oci.image.manifest.v1+json"},
+        auth=auth,
         timeout=30,
     ).raise_for_status()
 

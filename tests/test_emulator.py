@@ -465,3 +465,48 @@ def test_a_queues_job_state_time_limit_actions_are_kept_and_described(stack_acco
         batch.update_job_queue(jobQueue=queue, jobStateTimeLimitActions=[action, longer])
         described = batch.describe_job_queues(jobQueues=[queue])["jobQueues"][0]
         assert described["jobStateTimeLimitActions"] == [action, longer]
+
+
+@pytest.mark.docker
+def test_a_job_pulls_its_image_from_the_local_registry_with_its_accounts_token(
+    stack_account, tmp_path
+) -> None:  # noqa: ANN001
+    """As ECS pulls from ECR with the execution role's token: the job's image must be in the registry
+    (one only built on this machine fails as on AWS), and the registry lets the job's account in."""
+    from batchform import logs
+    from batchform.baseimages import BUSYBOX_LOCAL
+    from batchform.images import docker_client
+    from batchform.registry import Registry
+    from test_localstack import pushed_image
+
+    registry = Registry(stack_account)
+    batch = stack_account.client("batch")
+    with (
+        pushed_image(stack_account, tmp_path, base=BUSYBOX_LOCAL) as (name, build),
+        queue_in(stack_account) as queue,
+    ):
+        # Tag 99 is on this machine only, never pushed.
+        docker_client().images.get(f"batchform/{name}:{build}").tag(registry.reference(name), "99")
+        ran = {}
+        for tag in (build, 99):
+            definition = batch.register_job_definition(
+                jobDefinitionName=f"pull-check-{uuid.uuid4().hex[:8]}",
+                type="container",
+                containerProperties={
+                    "image": registry.reference(name, tag),
+                    "command": ["cat", "/data.txt"],
+                    "resourceRequirements": [
+                        {"type": "VCPU", "value": "1"},
+                        {"type": "MEMORY", "value": "512"},
+                    ],
+                },
+            )["jobDefinitionArn"]
+            ran[tag] = batch.submit_job(jobName="pull", jobQueue=queue, jobDefinition=definition)["jobId"]
+        jobs = _final(stack_account, list(ran.values()))
+        docker_client().api.remove_image(registry.reference(name, 99), noprune=True)
+    assert jobs[ran[build]]["status"] == "SUCCEEDED", jobs[ran[build]].get("statusReason")
+    assert list(logs.lines(stack_account, ran[build])) == [name]
+    assert jobs[ran[99]]["status"] == "FAILED"
+    assert jobs[ran[99]]["statusReason"].startswith("CannotPullContainerError:"), jobs[ran[99]][
+        "statusReason"
+    ]

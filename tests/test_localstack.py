@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+import base64
+import contextlib
+import json
+import shutil
 import socket
+import subprocess
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
 
 import boto3
 import pytest
+import requests
+from batchform.accounts import Accounts
 from batchform.errors import UserError
 from batchform.localstack import LocalStack, _pid_alive
+from batchform.registry import Registry
+from conftest import missing
 
 
 def _s3(stack: LocalStack):  # noqa: ANN202
@@ -68,3 +80,62 @@ def test_down_with_keep_preserves_emulator_state_and_registry_data(private_stack
     assert (private_stack.settings.data_dir / "registry").is_dir()
     private_stack.up()
     assert _s3(private_stack).get_object(Bucket="kept", Key="state")["Body"].read() == b"survives"
+
+
+@contextlib.contextmanager
+def pushed_image(account, tmp_path: Path, base: str = "scratch") -> Iterator[tuple[str, int]]:  # noqa: ANN001
+    """A tiny image of its own (`/data.txt` holds its name), built and pushed by the product."""
+    from batchform.images import ImageBuilder, ImageSpec, docker_client
+
+    name = f"auth-{uuid.uuid4().hex[:10]}"
+    context = tmp_path / name
+    context.mkdir()
+    (context / "Dockerfile").write_text(f"FROM {base}\nCOPY data.txt /data.txt\n")
+    (context / "data.txt").write_text(name)
+    builder = ImageBuilder([account], echo=lambda _line: None)
+    try:
+        yield name, builder.push(builder.build(ImageSpec(name=name, context=context))).build
+    finally:
+        client = docker_client()
+        for image in client.images.list(name=f"batchform/{name}"):
+            for tag in image.tags:
+                client.api.remove_image(tag, noprune=True)
+
+
+def _skopeo(*args: str, authfile: Path | None = None) -> subprocess.CompletedProcess[str]:
+    binary = shutil.which("skopeo")
+    if binary is None:
+        missing("skopeo (apt-get install skopeo)")
+    auth = ["--authfile", str(authfile)] if authfile else ["--no-creds"]
+    return subprocess.run(  # noqa: S603 - fixed arguments
+        [binary, "inspect", "--tls-verify=false", *auth, *args], capture_output=True, text=True, timeout=120
+    )
+
+
+@pytest.mark.docker
+def test_the_local_registry_asks_for_the_accounts_token_and_the_product_and_skopeo_bring_it(
+    private_stack: LocalStack, tmp_path: Path
+) -> None:
+    """As ECR: the registry answers only with the account's authorization token. The docker engine
+    (pushes), batchform's registry client and skopeo with the token get in; without it, nobody."""
+    private_stack.up()
+    account = Accounts({}, stack=private_stack.settings).get("local")
+    address = private_stack.settings.registry_address
+    with pushed_image(account, tmp_path) as (name, build):  # the docker engine pushed with the token
+        assert Registry(account).builds(name) == [build]
+        reference = f"docker://{address}/{account.account_id}/{name}:{build}"
+
+        refused = _skopeo(reference)
+        assert refused.returncode != 0
+        assert "unauthorized" in refused.stderr.lower() or "authentication required" in refused.stderr.lower()
+        assert requests.get(f"http://{address}/v2/", timeout=10).status_code == 401
+
+        credentials = Registry(account).credentials()
+        authfile = tmp_path / "auth.json"  # the password goes in a file, never on skopeo's command line
+        basic = base64.b64encode(f"{credentials.username}:{credentials.password}".encode()).decode()
+        authfile.write_text(json.dumps({"auths": {address: {"auth": basic}}}))
+        authfile.chmod(0o600)
+        inspected = _skopeo(reference, authfile=authfile)
+        assert inspected.returncode == 0, inspected.stderr
+        assert json.loads(inspected.stdout)["Labels"]["org.opencontainers.image.version"] == str(build)
+        assert credentials.password not in (private_stack.settings.data_dir / "registry.log").read_text()

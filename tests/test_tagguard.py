@@ -103,8 +103,8 @@ class Guard:
 
 
 @contextlib.contextmanager
-def _running_guard(upstream: str) -> Iterator[Guard]:
-    server = tagguard.make_server("127.0.0.1", free_port(), upstream)
+def _running_guard(upstream: str, auth_key: bytes | None = None) -> Iterator[Guard]:
+    server = tagguard.make_server("127.0.0.1", free_port(), upstream, auth_key)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -537,3 +537,110 @@ def test_the_module_runs_as_a_process_logs_refusals_without_secrets_and_stops_on
     assert all(part in refusals[0] for part in (image.repo, ":1", _digest(first), _digest(second)))
     assert "not-to-be-logged" not in logged
     assert "Traceback" not in logged
+
+
+# ---- authorization, as ECR asks for it -------------------------------------------------------
+ACCOUNT, OTHER = "123456789012", "210987654321"
+
+
+@pytest.fixture(scope="module")
+def key() -> bytes:
+    return tagguard.new_auth_key()
+
+
+@pytest.fixture(scope="module")
+def locked_guard(registry: str, key: bytes) -> Iterator[Guard]:
+    """A guard asking for authorization tokens, as the local stack runs it."""
+    with _running_guard(registry, key) as running:
+        yield running
+
+
+def _token(key: bytes, account: str) -> tuple[str, str]:
+    return tagguard.TOKEN_USER, tagguard.account_password(key, account)
+
+
+def test_without_the_accounts_token_every_repository_and_v2_itself_answer_ecrs_basic_challenge(
+    locked_guard: Guard, key: bytes
+) -> None:
+    """As ECR: a request without valid Basic credentials (`AWS:<password of the account's token>`) is
+    401 with `WWW-Authenticate: Basic realm=...`, the base check `/v2/` included."""
+    repo = f"{ACCOUNT}/check-{uuid.uuid4().hex[:8]}"
+    wrong = [
+        None,
+        ("AWS", "wrong"),
+        ("AWS", f"{ACCOUNT}-auth-token"),  # moto's fixed password
+        ("someone", tagguard.account_password(key, ACCOUNT)),
+        _token(b"another stack's key", ACCOUNT),
+    ]
+    for auth in wrong:
+        for method, path in (
+            ("GET", "/v2/"),
+            ("GET", f"/v2/{repo}/tags/list"),
+            ("POST", f"/v2/{repo}/blobs/uploads/"),
+        ):
+            answer = requests.request(method, f"{locked_guard.url}{path}", auth=auth, timeout=TIMEOUT)
+            assert answer.status_code == 401, (method, path, auth and auth[0])
+            challenge = answer.headers["WWW-Authenticate"]
+            assert challenge.startswith(f'Basic realm="{locked_guard.url}/"'), challenge
+            assert _errors(answer)[0]["code"] == "UNAUTHORIZED"
+    bearer = requests.get(f"{locked_guard.url}/v2/", headers={"Authorization": "Bearer x"}, timeout=TIMEOUT)
+    assert bearer.status_code == 401
+    assert requests.get(f"{locked_guard.url}{tagguard.HEALTH_PATH}", timeout=TIMEOUT).ok  # no token needed
+
+
+def test_the_accounts_token_opens_its_repositories_and_v2_and_another_accounts_is_denied(
+    locked_guard: Guard, key: bytes
+) -> None:
+    repo = f"{ACCOUNT}/check-{uuid.uuid4().hex[:8]}"
+    own = _token(key, ACCOUNT)
+    base = requests.get(f"{locked_guard.url}/v2/", auth=own, timeout=TIMEOUT)
+    assert (base.status_code, base.headers["Docker-Distribution-Api-Version"]) == (200, "registry/2.0")
+    other_base = requests.get(f"{locked_guard.url}/v2/", auth=_token(key, OTHER), timeout=TIMEOUT)
+    assert other_base.status_code == 200  # any account's token passes the base check
+
+    config = b'{"architecture": "amd64", "os": "linux"}'
+    session = requests.Session()
+    session.auth = own
+    started = session.post(f"{locked_guard.url}/v2/{repo}/blobs/uploads/", timeout=TIMEOUT)
+    assert started.status_code == 202, started.text
+    location = started.headers["Location"]
+    pushed = session.put(location, params={"digest": _digest(config)}, data=config, timeout=TIMEOUT)
+    assert pushed.status_code == 201, pushed.text
+    manifest = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": OCI_MANIFEST,
+            "config": _descriptor(OCI_CONFIG, config),
+            "layers": [],
+        }
+    ).encode()
+    put = session.put(
+        f"{locked_guard.url}/v2/{repo}/manifests/1",
+        data=manifest,
+        headers={"Content-Type": OCI_MANIFEST},
+        timeout=TIMEOUT,
+    )
+    assert put.status_code == 201, put.text
+    assert session.get(f"{locked_guard.url}/v2/{repo}/tags/list", timeout=TIMEOUT).json()["tags"] == ["1"]
+
+    denied = requests.get(f"{locked_guard.url}/v2/{repo}/tags/list", auth=_token(key, OTHER), timeout=TIMEOUT)
+    assert (denied.status_code, _errors(denied)[0]["code"]) == (403, "DENIED")
+
+
+def test_a_refused_upload_never_gets_its_body_invited_and_the_connection_is_closed(
+    locked_guard: Guard,
+) -> None:
+    """A 401 answers before a body announced with `Expect: 100-continue` is sent, and the connection
+    (its body unread) is not reused."""
+    host, port = locked_guard.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=TIMEOUT) as sock:
+        sock.sendall(
+            f"PUT /v2/{ACCOUNT}/x/manifests/1 HTTP/1.1\r\nHost: {host}:{port}\r\n"
+            "Content-Type: application/json\r\nContent-Length: 1000\r\nExpect: 100-continue\r\n\r\n".encode()
+        )
+        answer = b""
+        while b"\r\n\r\n" not in answer:
+            answer += sock.recv(4096)
+        assert answer.startswith(b"HTTP/1.1 401"), answer[:80]
+        assert b"100 Continue" not in answer
+        assert b"connection: close" in answer.lower()

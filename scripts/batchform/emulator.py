@@ -47,6 +47,7 @@ On top of moto's own server it adds:
 from __future__ import annotations
 
 import argparse
+import base64
 import copyreg
 import json
 import logging
@@ -56,9 +57,11 @@ import re
 import signal
 import sys
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from . import tagguard
 from .settings import write_atomic
 
 log = logging.getLogger("batchform.emulator")
@@ -168,11 +171,34 @@ class JobStoppedBeforeStart(Exception):
     """Raised instead of starting the container of a job that was cancelled or terminated."""
 
 
+class ImageNotPulled(Exception):
+    """The job's image could not be pulled: the job fails as ECS fails it."""
+
+
+def _pull_as_ecs_does(job: Any, client: Any, image: str) -> None:
+    """Pull an image of the local registry with the job's account's token, as ECS pulls from ECR
+    with the execution role's: so the image must really be in the registry, and the registry's
+    guard lets the job's account in. Other images are the engine's own (moto's behaviour)."""
+    registry = _registry
+    if registry is None or not image.startswith(f"{registry.host}/"):
+        return
+    repository, _, tag = image.rpartition(":")
+    if "/" in tag or not repository:
+        repository, tag = image, "latest"
+    account = job.job_definition.backend.account_id
+    auth = {"username": tagguard.TOKEN_USER, "password": registry.password(account)}
+    try:
+        client.images.pull(repository, tag=tag, auth_config=auth)
+    except Exception as exc:  # noqa: BLE001 - any failure to pull is the job's failure
+        job.job_stopped_reason = f"CannotPullContainerError: pull image {image}: {exc}"[:1024]
+        raise ImageNotPulled(job.job_stopped_reason) from None
+
+
 class _JobContainers:
     """docker's `containers`, adding the AWS-provided environment when a job's container starts."""
 
-    def __init__(self, containers: Any, job: Any):
-        self._containers, self._job = containers, job
+    def __init__(self, client: Any, job: Any):
+        self._client, self._containers, self._job = client, client.containers, job
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._containers, name)
@@ -182,6 +208,7 @@ class _JobContainers:
             # Cancelled or terminated while waiting: on AWS its container never starts (moto starts
             # it and kills it at once, after it may already have done its work).
             raise JobStoppedBeforeStart(CANCELLED_BEFORE_START)
+        _pull_as_ecs_does(self._job, self._client, kwargs.get("image") or "")
         # Added at start only: DescribeJobs keeps showing just the job's own variables, as on AWS.
         kwargs["environment"] = {**job_container_environment(self._job), **(kwargs.get("environment") or {})}
         container = self._containers.run(*args, **kwargs)
@@ -208,19 +235,23 @@ def _stream_container_logs(job: Any, container: Any) -> None:
     backend.ensure_log_group(group)
     backend.ensure_log_stream(group, stream)
 
+    def send(lines: list[bytes]) -> None:
+        events = []
+        for raw in lines:
+            stamp, _, message = raw.decode(errors="replace").partition(" ")
+            if message.strip():
+                events.append({"timestamp": _docker_time_ms(stamp), "message": message.strip()})
+        if events:
+            backend.put_log_events(group, stream, events)
+
     def forward() -> None:
         try:
             pending = b""
             for chunk in container.logs(stream=True, follow=True, timestamps=True, stdout=True, stderr=True):
                 pending += chunk
                 *lines, pending = pending.split(b"\n")
-                events = []
-                for raw in lines:
-                    stamp, _, message = raw.decode(errors="replace").partition(" ")
-                    if message.strip():
-                        events.append({"timestamp": _docker_time_ms(stamp), "message": message.strip()})
-                if events:
-                    backend.put_log_events(group, stream, events)
+                send(lines)
+            send([pending])  # output that ends without a newline is a line too, as awslogs sends it
         except Exception as exc:  # noqa: BLE001 - the job goes on; its lines are what got through
             log.warning("log forwarding of job %s stopped: %s", job.job_id, exc)
 
@@ -247,7 +278,7 @@ class _ForwardedLogs:
 
 class _JobDockerClient:
     def __init__(self, client: Any, job: Any):
-        self._client, self.containers = client, _JobContainers(client.containers, job)
+        self._client, self.containers = client, _JobContainers(client, job)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._client, name)
@@ -503,7 +534,61 @@ def _keep_job_state_time_limit_actions() -> None:
     JobQueue.describe = describe  # type: ignore[method-assign]
 
 
-def install_extensions() -> None:
+# ---- ECR's authorization tokens: the local registry's, and what its guard asks for --------------
+
+TOKEN_LIFETIME = 12 * 3600  # ECR's tokens are valid for 12 hours
+
+
+@dataclass(frozen=True)
+class LocalRegistry:
+    """The registry the emulator's ECR stands for, and the key of its authorization tokens."""
+
+    url: str  # http://host:port; account <id>'s repositories are under /<id>/
+    key: bytes | None = None
+
+    @property
+    def host(self) -> str:
+        return self.url.split("://", 1)[-1].rstrip("/")
+
+    def password(self, account_id: str) -> str:
+        # Without a key, moto's own (the guard then asks for none).
+        return tagguard.account_password(self.key, account_id) if self.key else f"{account_id}-auth-token"
+
+    def token(self, account_id: str) -> dict[str, Any]:
+        import datetime
+
+        expires = datetime.datetime.now(datetime.UTC) + datetime.timedelta(seconds=TOKEN_LIFETIME)
+        basic = f"{tagguard.TOKEN_USER}:{self.password(account_id)}"
+        return {
+            "authorizationToken": base64.b64encode(basic.encode()).decode(),
+            "expiresAt": expires,
+            "proxyEndpoint": f"{self.url.rstrip('/')}/{account_id}",
+        }
+
+
+def _answer_the_local_registry_in_authorization_tokens(registry: LocalRegistry) -> None:
+    """GetAuthorizationToken's `proxyEndpoint` is where the account's images are: on AWS its ECR
+    host (whose domain differs by partition), here the local registry, under the account's own
+    path. The password is the one the registry's guard asks of that account, and the token
+    expires in 12 hours, as ECR's do (moto: a fixed password, already expired in 2015)."""
+    from moto.core.responses import ActionResult
+    from moto.ecr.responses import ECRResponse
+
+    def get_authorization_token(self: Any) -> Any:
+        accounts = self._get_param("registryIds") or [self.current_account]
+        return ActionResult({"authorizationData": [registry.token(account) for account in accounts]})
+
+    ECRResponse.get_authorization_token = get_authorization_token  # type: ignore[method-assign]
+
+
+_registry: LocalRegistry | None = None
+
+
+def install_extensions(registry: LocalRegistry | None = None) -> None:
+    """Every extension; with `registry`, ECR's tokens are that registry's and job images are pulled
+    from it with them."""
+    global _registry  # noqa: PLW0603 - one emulator process, one registry
+    _registry = registry
     _honour_awslogs_options()
     _give_job_containers_their_aws_environment()
     _resolve_revisionless_job_definitions()
@@ -512,6 +597,8 @@ def install_extensions() -> None:
     _use_the_batch_service_linked_role()
     _enforce_batch_rules()
     _keep_job_state_time_limit_actions()
+    if registry:
+        _answer_the_local_registry_in_authorization_tokens(registry)
 
 
 def make_app() -> Any:
@@ -534,6 +621,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=4566)
     parser.add_argument("--state-file", type=Path, help="keep state here across restarts")
+    parser.add_argument("--registry-url", help="the local registry, named in ECR's authorization tokens")
+    parser.add_argument("--registry-key-file", type=Path, help="the key of the tokens the registry asks for")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     os.environ.setdefault("MOTO_PORT", str(args.port))
@@ -542,7 +631,8 @@ def main(argv: list[str] | None = None) -> None:
     from moto.moto_server.werkzeug_app import MotoRequestHandler
     from werkzeug.serving import run_simple
 
-    install_extensions()
+    key = tagguard.read_auth_key(args.registry_key_file) if args.registry_key_file else None
+    install_extensions(LocalRegistry(args.registry_url, key) if args.registry_url else None)
     if args.state_file:
         load_state(args.state_file)
 

@@ -7,7 +7,10 @@ without one:
   real containers on the host network and can reach the emulator and the registry;
 * the registry is the CNCF distribution registry (Debian: docker-registry), standing in for
   ECR's image endpoint behind `batchform.tagguard`, which refuses to overwrite a tag as an
-  immutable ECR repository does (the registry alone would overwrite it);
+  immutable ECR repository does (the registry alone would overwrite it) and asks every
+  account's repositories for that account's token from the emulator's GetAuthorizationToken
+  (both sign tokens with the stack's own key, `<data dir>/registry-auth.key`; the tokens name
+  this registry as their `proxyEndpoint`, so clients find it as they find ECR);
 * the docker engine must answer; where none does and dockerd is installed and we are root,
   one is started (and stopped again by `down`, since we own it).
 
@@ -80,6 +83,10 @@ class LocalStackSettings:
     @property
     def state_file(self) -> Path:
         return self.data_dir / "stack.json"
+
+    @property
+    def registry_key_file(self) -> Path:
+        return self.data_dir / "registry-auth.key"
 
     @classmethod
     def load(cls, config: dict[str, Any] | None = None, **overrides: Any) -> LocalStackSettings:
@@ -174,10 +181,11 @@ def port_in_use(host: str, port: int) -> bool:
     return False
 
 
-def _registry_answers(address: str) -> bool:
+def _registry_answers(address: str, auth: tuple[str, str] | None = None) -> bool:
     return _http_ok(
         f"http://{address}/v2/",
         lambda r: r.ok and r.headers.get("Docker-Distribution-Api-Version") == "registry/2.0",
+        auth,
     )
 
 
@@ -204,9 +212,11 @@ def _tail(path: Path, lines: int = 5) -> str:
         return "(no log)"
 
 
-def _http_ok(url: str, check: Callable[[requests.Response], bool]) -> bool:
+def _http_ok(
+    url: str, check: Callable[[requests.Response], bool], auth: tuple[str, str] | None = None
+) -> bool:
     try:
-        return check(requests.get(url, timeout=2))
+        return check(requests.get(url, timeout=2, auth=auth))
     except requests.RequestException:
         return False
 
@@ -230,7 +240,24 @@ class LocalStack:
             f"http://{address}{tagguard.HEALTH_PATH}",
             lambda r: r.ok and r.json().get("service") == tagguard.SERVICE_NAME,
         )
-        return guard and _registry_answers(address)
+        return guard and _registry_answers(address, self._registry_auth())
+
+    def _registry_auth(self) -> tuple[str, str] | None:
+        """A token the guard accepts (any account's opens `/v2/`); None where the stack has no key."""
+        try:
+            key = tagguard.read_auth_key(self.settings.registry_key_file)
+        except FileNotFoundError:
+            return None
+        return tagguard.TOKEN_USER, tagguard.account_password(key, EMULATOR_ACCOUNT_ID)
+
+    def _ensure_registry_key(self) -> Path:
+        """The key both the emulator and the guard sign tokens with; made once, kept with the data."""
+        path = self.settings.registry_key_file
+        with contextlib.suppress(FileExistsError):
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # readable by us alone
+            with os.fdopen(fd, "wb") as out:
+                out.write(tagguard.new_auth_key())
+        return path
 
     @staticmethod
     def docker_address() -> str:
@@ -358,11 +385,13 @@ class LocalStack:
             str(s.registry_port),
             "--upstream",
             f"http://{store_address}",
+            "--auth-key-file",
+            str(self._ensure_registry_key()),
         ]
         proc = self._spawn("registry", argv, {"PYTHONUNBUFFERED": "1"})
         self._wait("registry", proc, self.registry_healthy)
         state.processes["registry"] = {"pid": proc.pid, "port": s.registry_port}
-        self.echo(f"registry started at {s.registry_address} (tags immutable, as on ECR)")
+        self.echo(f"registry started at {s.registry_address} (tags immutable, tokens asked, as on ECR)")
 
     def _ensure_emulator(self, state: StackState) -> None:
         s = self.settings
@@ -380,6 +409,11 @@ class LocalStack:
             str(s.emulator_port),
             "--state-file",
             str(s.data_dir / "emulator-state.pickle"),
+            # ECR's authorization tokens name the registry, so no client needs it configured.
+            "--registry-url",
+            f"http://{s.registry_address}",
+            "--registry-key-file",
+            str(self._ensure_registry_key()),
         ]
         env = {
             # AWS managed policies (AWSBatchServiceRole, ...) must exist for attachments to work.

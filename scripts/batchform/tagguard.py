@@ -1,6 +1,16 @@
-"""An ECR-like tag-immutability shim in front of the local stack's distribution registry.
+"""An ECR-like guard in front of the local stack's distribution registry: tags are immutable, and
+every account's repositories ask for that account's authorization token.
 
-Run as `python -m batchform.tagguard --host 127.0.0.1 --port PORT --upstream http://127.0.0.1:5000`.
+Run as `python -m batchform.tagguard --host 127.0.0.1 --port PORT --upstream http://127.0.0.1:5000
+[--auth-key-file FILE]`.
+
+Authorization (with --auth-key-file, as the local stack runs it): ECR answers only requests with
+Basic credentials `AWS:<password>` from GetAuthorizationToken. Here the repositories of account
+<id> are `<id>/<name>`, and the emulator's GetAuthorizationToken gives `account_password(key, id)`
+(keyed with the stack's own secret, so a password is never guessed from an account id). A
+request without valid credentials is a 401 with a `WWW-Authenticate: Basic realm=...` challenge,
+as ECR's, `/v2/` included; valid credentials of another account are a 403 DENIED (ECR's
+cross-account repository policies are not modelled). The password is never logged.
 
 ECR refuses to overwrite a tag in an IMMUTABLE repository; the distribution registry does not.
 This reverse proxy forwards every request to the registry unchanged, streaming bodies both ways,
@@ -18,8 +28,11 @@ pushing by digest, are forwarded.
 from __future__ import annotations
 
 import argparse
+import base64
+import binascii
 import contextlib
 import hashlib
+import hmac
 import http.client
 import json
 import logging
@@ -30,6 +43,7 @@ import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any, BinaryIO
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
@@ -81,6 +95,51 @@ _DIGEST = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a
 _CONTENT_LENGTH = re.compile(r"[0-9]{1,18}")
 _CHUNK_SIZE = re.compile(rb"[0-9A-Fa-f]{1,16}")
 _FOLD = re.compile(r"\r?\n[ \t]*")
+
+
+# ---- authorization: the emulator's tokens, checked here ---------------------------------------
+
+TOKEN_USER = "AWS"  # noqa: S105 - ECR's user name in every authorization token, not a secret
+_ACCOUNT = re.compile(r"[0-9]{12}")
+_REPOSITORY_PATH = re.compile(r"/v2/(?P<account>[^/]+)/.+")
+
+
+def new_auth_key() -> bytes:
+    """A fresh key for a local stack's tokens."""
+    import secrets
+
+    return secrets.token_hex(32).encode()
+
+
+def read_auth_key(path: Path) -> bytes:
+    return path.read_bytes().strip()
+
+
+def account_password(key: bytes, account_id: str) -> str:
+    """The password of `account_id`'s authorization token: the account and its keyed signature."""
+    signature = hmac.new(key, account_id.encode(), hashlib.sha256).hexdigest()
+    return base64.b64encode(f"{account_id}:{signature}".encode()).decode()
+
+
+def token_account(key: bytes, authorization: str | None) -> str | None:
+    """The account whose valid token the Authorization header carries, or None."""
+    scheme, _, credentials = (authorization or "").strip().partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        user, _, password = base64.b64decode(credentials.strip(), validate=True).decode().partition(":")
+        account, _, _signature = base64.b64decode(password, validate=True).decode().partition(":")
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        return None
+    if user != TOKEN_USER or not _ACCOUNT.fullmatch(account):
+        return None
+    return account if hmac.compare_digest(password, account_password(key, account)) else None
+
+
+def repository_account(path: str) -> str | None:
+    """The account owning the repository that `path` (decoded, without query) addresses, else None."""
+    match = _REPOSITORY_PATH.fullmatch(unquote(path))
+    return match["account"] if match else None
 
 
 class _ClientError(Exception):
@@ -231,8 +290,9 @@ class TagGuardServer(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 128
 
-    def __init__(self, address: tuple[str, int], upstream: Upstream):
+    def __init__(self, address: tuple[str, int], upstream: Upstream, auth_key: bytes | None = None):
         self.upstream = upstream
+        self.auth_key = auth_key  # None: no authorization asked (the guard alone, in its own tests)
         self.tag_locks = KeyedLocks()
         super().__init__(address, self.handler())
 
@@ -317,11 +377,31 @@ class TagGuardHandler(BaseHTTPRequestHandler):
         if self.command in ("GET", "HEAD") and path == HEALTH_PATH:
             self._health()
             return
+        if not self._authorized(host, path):
+            return
         target = manifest_tag(path) if self.command == "PUT" else None
         if target is not None:
             self._guarded_put(host, *target, framing, length)
         else:
             self._forward(host, framing, length)
+
+    def _authorized(self, host: str, path: str) -> bool:
+        """True when the request may go on; otherwise it has been answered 401 or 403, as ECR does."""
+        key = self.server.auth_key
+        if key is None:
+            return True
+        caller = token_account(key, self.headers.get("Authorization"))
+        if caller is None:
+            log.info("refused %s %s: no valid authorization token", self.command, path)
+            self._unauthorized(host)
+            return False
+        owner = repository_account(path)
+        if owner is not None and owner != caller:
+            log.info("refused %s %s: a token of account %s", self.command, path, caller)
+            message = f"account {caller} is not authorized to use the repositories of account {owner}"
+            self._error(403, "DENIED", message)
+            return False
+        return True
 
     def _request_framing(self) -> tuple[str, int]:
         te = self.headers.get_all("Transfer-Encoding") or []
@@ -587,9 +667,13 @@ class TagGuardHandler(BaseHTTPRequestHandler):
         if mode == "chunked":
             self.wfile.write(b"0\r\n\r\n")
 
-    def _send_json(self, status: int, body: bytes, close: bool = False) -> None:
+    def _send_json(
+        self, status: int, body: bytes, close: bool = False, headers: Iterable[tuple[str, str]] = ()
+    ) -> None:
         try:
             self.send_response(status)
+            for name, value in headers:
+                self.send_header(name, value)
             self.send_header("Content-Type", "application/json")
             self.send_header("Docker-Distribution-Api-Version", "registry/2.0")
             self.send_header("Content-Length", str(len(body)))
@@ -603,6 +687,12 @@ class TagGuardHandler(BaseHTTPRequestHandler):
 
     def _error(self, status: int, code: str, message: str, detail: Any = None, close: bool = False) -> None:
         self._send_json(status, registry_error(code, message, detail), close)
+
+    def _unauthorized(self, host: str) -> None:
+        # ECR's challenge names the registry itself as the realm.
+        challenge = ("WWW-Authenticate", f'Basic realm="http://{host}/",service="ecr.amazonaws.com"')
+        body = registry_error("UNAUTHORIZED", "authentication required")
+        self._send_json(401, body, headers=[challenge])
 
     def _bad_gateway(self, exc: Exception) -> None:
         upstream = self.server.upstream.url
@@ -618,14 +708,17 @@ class TagGuardHandler(BaseHTTPRequestHandler):
         self._send_json(200, body)
 
 
-def make_server(host: str, port: int, upstream: str) -> TagGuardServer:
-    """A bound, not yet serving, tag guard; port 0 picks a free port (see `server_address`)."""
-    return TagGuardServer((host, port), Upstream.parse(upstream))
+def make_server(host: str, port: int, upstream: str, auth_key: bytes | None = None) -> TagGuardServer:
+    """A bound, not yet serving, tag guard; port 0 picks a free port (see `server_address`).
+
+    With `auth_key`, every request but the health check needs an authorization token (see above).
+    """
+    return TagGuardServer((host, port), Upstream.parse(upstream), auth_key)
 
 
-def serve(host: str, port: int, upstream: str) -> None:
+def serve(host: str, port: int, upstream: str, auth_key: bytes | None = None) -> None:
     """Serve until SIGTERM or SIGINT."""
-    server = make_server(host, port, upstream)
+    server = make_server(host, port, upstream, auth_key)
 
     def stop(_signum: int, _frame: Any) -> None:
         # shutdown() waits for serve_forever, which runs in this (the signalled) thread.
@@ -646,13 +739,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--upstream", required=True, help="the registry's URL, e.g. http://127.0.0.1:5000")
+    parser.add_argument(
+        "--auth-key-file", type=Path, help="the key of the emulator's authorization tokens: ask for them"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     try:
         Upstream.parse(args.upstream)
     except ValueError as exc:
         parser.error(str(exc))
-    serve(args.host, args.port, args.upstream)
+    serve(
+        args.host, args.port, args.upstream, read_auth_key(args.auth_key_file) if args.auth_key_file else None
+    )
 
 
 if __name__ == "__main__":
