@@ -75,7 +75,8 @@ locals {
         Resource = local.secretsmanager_arns
       },
     ],
-    length(local.kms_key_arns) == 0 ? [] : [
+    # Decrypt only serves to read the referenced secrets: without any, the keys grant nothing.
+    length(local.kms_key_arns) == 0 || length(local.secret_arns) == 0 ? [] : [
       {
         Sid      = "DecryptSecrets"
         Effect   = "Allow"
@@ -85,16 +86,38 @@ locals {
     ],
   )
 
+  # Each job reads exactly its own fan-out items, `<items_prefix><job>/`, and nothing of another job's.
+  items_statements = {
+    for k, j in var.jobs : k => var.items_bucket == null ? [] : concat(
+      [
+        {
+          Sid      = "ReadOwnItems"
+          Effect   = "Allow"
+          Action   = ["s3:GetObject"]
+          Resource = ["arn:${local.partition}:s3:::${var.items_bucket}/${var.items_prefix}${k}/*"]
+        },
+      ],
+      var.items_kms_key_arn == null ? [] : [
+        {
+          Sid      = "DecryptOwnItems"
+          Effect   = "Allow"
+          Action   = ["kms:Decrypt"]
+          Resource = [var.items_kms_key_arn]
+        },
+      ],
+    )
+  }
+
   job_policies = {
     for k, j in var.jobs : k => jsonencode({
       Version = "2012-10-17"
-      Statement = [
+      Statement = concat(local.items_statements[k], [
         for s in j.job_role_policy_statements : merge(
           s.sid == null ? {} : { Sid = s.sid },
           { Effect = "Allow", Action = s.actions, Resource = s.resources },
         )
-      ]
-    }) if length(j.job_role_policy_statements) > 0
+      ])
+    }) if length(j.job_role_policy_statements) + length(local.items_statements[k]) > 0
   }
 
   # Canonical container properties: keys sorted by jsonencode, lists sorted, no nulls and no empty

@@ -37,3 +37,8 @@ output "tags_all" {
   description = "Map of job key to the job definition's tags including the provider's default tags: what a job submitted with propagate_tags carries besides its own."
   value       = { for k, jd in aws_batch_job_definition.this : k => jd.tags_all }
 }
+
+output "execution_role_policy" {
+  description = "The task execution role's policy (JSON): image pulls, log writes, and reads of exactly the referenced secrets (with kms:Decrypt on their keys)."
+  value       = aws_iam_role_policy.execution.policy
+}

@@ -204,7 +204,7 @@ variable "repository_arns" {
 }
 
 variable "secrets_kms_key_arns" {
-  description = "ARNs of customer-managed KMS keys that encrypt the referenced SSM parameters or secrets; the execution role gets kms:Decrypt on exactly these keys. Not needed for the AWS-managed keys."
+  description = "ARNs of customer-managed KMS keys that encrypt the referenced SSM parameters or secrets; the execution role gets kms:Decrypt on exactly these keys, and only when a job references a secret. Not needed for the AWS-managed keys."
   type        = list(string)
   default     = []
   nullable    = false
@@ -212,6 +212,40 @@ variable "secrets_kms_key_arns" {
   validation {
     condition     = alltrue([for arn in var.secrets_kms_key_arns : can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[A-Za-z0-9-]+$", arn))])
     error_message = "Each secrets_kms_key_arns entry must be a KMS key ARN (not an alias)."
+  }
+}
+
+variable "items_bucket" {
+  description = "Name of the bucket holding the jobs' fan-out items. When set, each job's role may read (s3:GetObject) exactly its own items, `<items_prefix><job key>/*`; null grants nothing. A name rather than an ARN, so that it is known when planning the first apply (it decides which job roles get a policy)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.items_bucket == null || can(regex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", var.items_bucket))
+    error_message = "items_bucket must be an S3 bucket name (3-63 lowercase letters, digits, dots and hyphens), or null."
+  }
+}
+
+variable "items_prefix" {
+  description = "Key prefix of the fan-out items in items_bucket; a job's items are under `<items_prefix><job key>/`."
+  type        = string
+  default     = "fan-out/"
+  nullable    = false
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9!_.*'()-]+(/[A-Za-z0-9!_.*'()-]+)*/$", var.items_prefix)) && !strcontains(var.items_prefix, "*")
+    error_message = "items_prefix must be a key prefix ending in `/`, without a leading `/`, empty segments or `*` (e.g. fan-out/)."
+  }
+}
+
+variable "items_kms_key_arn" {
+  description = "ARN of the customer-managed KMS key that encrypts the items bucket, if any: each job's role gets kms:Decrypt on it to read its items."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.items_kms_key_arn == null || can(regex("^arn:aws[a-z-]*:kms:[a-z]{2}(-[a-z]+)+-[0-9]+:[0-9]{12}:key/[A-Za-z0-9-]+$", var.items_kms_key_arn))
+    error_message = "items_kms_key_arn must be a KMS key ARN (arn:aws[-partition]:kms:<region>:<account>:key/<key-id>), not an alias."
   }
 }
 

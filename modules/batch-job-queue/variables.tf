@@ -85,10 +85,10 @@ variable "fair_share_policy" {
   validation {
     condition = var.fair_share_policy == null ? true : (
       length(var.fair_share_policy.share_distribution) <= 500 &&
-      alltrue([for s in var.fair_share_policy.share_distribution : can(regex("^[A-Za-z0-9_-]{1,255}\\*?$", s.share_identifier))]) &&
+      alltrue([for s in var.fair_share_policy.share_distribution : can(regex("^[A-Za-z0-9_]{1,255}\\*?$", s.share_identifier))]) &&
       length(distinct([for s in var.fair_share_policy.share_distribution : s.share_identifier])) == length(var.fair_share_policy.share_distribution)
     )
-    error_message = "fair_share_policy.share_distribution must have at most 500 entries with unique share_identifier values of 1-255 letters, digits, hyphens or underscores, optionally ending in `*` (prefix match)."
+    error_message = "fair_share_policy.share_distribution must have at most 500 entries with unique share_identifier values of 1-255 letters, digits or underscores (AWS: alphanumeric), optionally ending in `*` (prefix match)."
   }
 
   validation {

@@ -322,6 +322,64 @@ run "kms_keys_for_secrets_are_granted_decrypt" {
   }
 }
 
+run "kms_keys_for_secrets_grant_nothing_when_no_secret_is_referenced" {
+  command = plan
+
+  variables {
+    secrets_kms_key_arns = ["arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"]
+    jobs = {
+      plain = {
+        image          = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/batchform/worker:1"
+        log_group_name = "/batchform/plain"
+      }
+    }
+  }
+
+  assert {
+    condition     = !contains([for s in jsondecode(aws_iam_role_policy.execution.policy).Statement : s.Sid], "DecryptSecrets")
+    error_message = "Without referenced secrets the execution role must get no kms:Decrypt."
+  }
+}
+
+run "each_job_reads_exactly_its_own_fan_out_items" {
+  command = plan
+
+  variables {
+    items_bucket      = "batchform-check-data-123456789012"
+    items_kms_key_arn = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+  }
+
+  assert {
+    condition     = keys(aws_iam_role_policy.job) == ["crunch", "hello"]
+    error_message = "With an items bucket every job role gets a policy."
+  }
+
+  assert {
+    condition = jsondecode(aws_iam_role_policy.job["hello"].policy).Statement == [
+      { Sid = "ReadOwnItems", Effect = "Allow", Action = ["s3:GetObject"], Resource = ["arn:aws:s3:::batchform-check-data-123456789012/fan-out/hello/*"] },
+      { Sid = "DecryptOwnItems", Effect = "Allow", Action = ["kms:Decrypt"], Resource = [var.items_kms_key_arn] },
+    ]
+    error_message = "A job's role must read exactly fan-out/<job>/* (and decrypt with the bucket's key)."
+  }
+
+  assert {
+    condition = jsondecode(aws_iam_role_policy.job["crunch"].policy).Statement[0].Resource == ["arn:aws:s3:::batchform-check-data-123456789012/fan-out/crunch/*"] && [
+      for s in jsondecode(aws_iam_role_policy.job["crunch"].policy).Statement : s.Sid if can(s.Sid)
+    ] == ["ReadOwnItems", "DecryptOwnItems", "ReadInputs"]
+    error_message = "The job's own statements follow its items statements."
+  }
+}
+
+run "rejects_an_items_bucket_that_is_no_bucket_name" {
+  command = plan
+
+  variables {
+    items_bucket = "arn:aws:s3:::bucket"
+  }
+
+  expect_failures = [var.items_bucket]
+}
+
 # ------------------------------------------- a new image is one new revision
 
 run "build_1_is_applied" {

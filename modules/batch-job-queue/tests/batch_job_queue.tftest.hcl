@@ -241,3 +241,14 @@ run "rejects_invalid_share_identifier" {
 
   expect_failures = [var.fair_share_policy]
 }
+
+# Share identifiers are "limited to 255 alphanumeric characters, and can be followed by an asterisk".
+run "rejects_a_share_identifier_with_a_hyphen" {
+  command = plan
+
+  variables {
+    fair_share_policy = { share_distribution = [{ share_identifier = "team-a" }] }
+  }
+
+  expect_failures = [var.fair_share_policy]
+}
