@@ -1,0 +1,97 @@
+# Tests of the deployer-policy module: the policy is plain data, so no provider is involved.
+
+variables {
+  account_name     = "dev"
+  account_id       = "111111111111"
+  region           = "eu-west-1"
+  repository_names = ["hello", "fetch-and-run"]
+}
+
+run "the_service_linked_role_may_be_created_for_batch_only" {
+  command = plan
+
+  assert {
+    condition = [for s in jsondecode(output.policy_json).Statement : s if contains(s.Action, "iam:CreateServiceLinkedRole")] == [{
+      Sid       = "CreateBatchServiceLinkedRole"
+      Effect    = "Allow"
+      Action    = ["iam:CreateServiceLinkedRole"]
+      Resource  = ["arn:aws:iam::111111111111:role/aws-service-role/batch.amazonaws.com/AWSServiceRoleForBatch"]
+      Condition = { StringEquals = { "iam:AWSServiceName" = "batch.amazonaws.com" } }
+    }]
+    error_message = "iam:CreateServiceLinkedRole must be granted once, for AWSServiceRoleForBatch, conditioned on iam:AWSServiceName = batch.amazonaws.com."
+  }
+}
+
+run "no_action_has_a_wildcard_and_roles_are_passed_only_to_the_services_that_use_them" {
+  command = plan
+
+  assert {
+    condition     = alltrue([for a in output.actions : !strcontains(a, "*") && !strcontains(a, "?")])
+    error_message = "No action may hold a wildcard."
+  }
+
+  assert {
+    condition = [for s in jsondecode(output.policy_json).Statement : s.Condition if contains(s.Action, "iam:PassRole")] == [
+      { StringEquals = { "iam:PassedToService" = ["batch.amazonaws.com", "ec2.amazonaws.com", "ecs-tasks.amazonaws.com", "spotfleet.amazonaws.com"] } }
+    ]
+    error_message = "iam:PassRole must be conditioned on the services the roles are made for."
+  }
+
+  assert {
+    condition     = alltrue([for s in jsondecode(output.policy_json).Statement : alltrue([for r in s.Resource : r == "*" || strcontains(r, ":111111111111:") || startswith(r, "arn:aws:s3:::")])])
+    error_message = "Every resource must be in the account (or one of its buckets), or `*` for describe calls."
+  }
+}
+
+run "what_terraform_and_batchform_call_is_allowed" {
+  command = plan
+
+  assert {
+    condition = length(setsubtract([
+      "batch:CreateComputeEnvironment", "batch:CreateJobQueue", "batch:CreateSchedulingPolicy", "batch:RegisterJobDefinition",
+      "batch:SubmitJob", "batch:TerminateJob", "ecr:CreateRepository", "ecr:PutLifecyclePolicy", "ecr:PutImage",
+      "ecr:GetAuthorizationToken", "iam:CreateRole", "iam:PutRolePolicy", "iam:PassRole", "ec2:CreateSecurityGroup",
+      "ec2:DescribeSubnets", "logs:CreateLogGroup", "logs:GetLogEvents", "s3:PutBucketPolicy",
+      "s3:PutLifecycleConfiguration", "s3:PutObject",
+    ], output.actions)) == 0
+    error_message = "The policy must allow what terraform and batchform call."
+  }
+
+  assert {
+    condition     = !contains(output.actions, "kms:Decrypt")
+    error_message = "Without KMS keys the policy grants no KMS action."
+  }
+}
+
+run "kms_keys_are_usable_only_when_given" {
+  command = plan
+
+  variables {
+    kms_key_arns = ["arn:aws:kms:eu-west-1:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab"]
+  }
+
+  assert {
+    condition     = jsonencode([for s in jsondecode(output.policy_json).Statement : s.Resource if s.Sid == "UseAccountKeys"]) == jsonencode([var.kms_key_arns])
+    error_message = "The KMS statement must name exactly the given keys."
+  }
+}
+
+run "rejects_a_kms_alias" {
+  command = plan
+
+  variables {
+    kms_key_arns = ["arn:aws:kms:eu-west-1:111111111111:alias/deploy"]
+  }
+
+  expect_failures = [var.kms_key_arns]
+}
+
+run "rejects_an_account_id_that_is_not_12_digits" {
+  command = plan
+
+  variables {
+    account_id = "1111"
+  }
+
+  expect_failures = [var.account_id]
+}
