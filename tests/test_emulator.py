@@ -510,3 +510,37 @@ def test_a_job_pulls_its_image_from_the_local_registry_with_its_accounts_token(
     assert jobs[ran[99]]["statusReason"].startswith("CannotPullContainerError:"), jobs[ran[99]][
         "statusReason"
     ]
+
+
+def test_list_jobs_without_a_status_lists_running_jobs_and_every_listing_comes_in_pages(
+    stack_account,
+) -> None:  # noqa: ANN001
+    """ListJobs, jobStatus: "If you don't specify a status, only RUNNING jobs are returned"; maxResults:
+    without it "ListJobs returns up to 100 results and a nextToken value if applicable". moto listed
+    every job, in one page, so code that forgot a status or the next page passed here."""
+    from batchform import jobs
+
+    batch = stack_account.client("batch")
+    with queue_in(stack_account) as queue:
+        quick = _definition(stack_account, ["true"])
+        slow = _definition(stack_account, ["sleep", "30"])
+        done = [
+            batch.submit_job(jobName=f"done-{n}", jobQueue=queue, jobDefinition=quick)["jobId"]
+            for n in range(3)
+        ]
+        running = batch.submit_job(jobName="running", jobQueue=queue, jobDefinition=slow)["jobId"]
+        jobs.wait(stack_account, done, echo=lambda _line: None, poll=0.3, timeout=60)
+        _when(stack_account, running, "RUNNING")
+
+        assert [s["jobId"] for s in batch.list_jobs(jobQueue=queue)["jobSummaryList"]] == [running]
+        first = batch.list_jobs(jobQueue=queue, jobStatus="SUCCEEDED", maxResults=2)
+        assert len(first["jobSummaryList"]) == 2 and first["nextToken"]
+        second = batch.list_jobs(
+            jobQueue=queue, jobStatus="SUCCEEDED", maxResults=2, nextToken=first["nextToken"]
+        )
+        assert "nextToken" not in second
+        listed = [s["jobId"] for page in (first, second) for s in page["jobSummaryList"]]
+        assert sorted(listed) == sorted(done)
+        named = batch.list_jobs(jobQueue=queue, filters=[{"name": "JOB_NAME", "values": ["done-*"]}])
+        assert sorted(s["jobId"] for s in named["jobSummaryList"]) == sorted(done)  # any status, with filters
+        batch.terminate_job(jobId=running, reason="test over")

@@ -12,8 +12,16 @@ On top of moto's own server it adds:
   - a job's container gets what AWS Batch gives one: the region, credentials of the job
     definition's job role (in the job's account, from the emulator's STS), the array index
     of an array child, and, because the AWS it talks to is this emulator, AWS_ENDPOINT_URL;
-  - a job's output reaches CloudWatch Logs while its container runs, line by line, as the
-    awslogs driver sends it on AWS (moto writes it all when the container ends);
+  - a job's output reaches CloudWatch Logs while its container runs, line by line (the last
+    one too when it ends without a newline), as the awslogs driver sends it on AWS (moto
+    writes it all when the container ends);
+  - GetAuthorizationToken (with --registry-url, as the local stack runs it) names the local
+    registry as `proxyEndpoint`, each account under its own path, with the password the
+    registry's guard (`batchform.tagguard`) asks of that account, valid for 12 hours (moto: an
+    amazonaws.com host, a fixed password, already expired in 2015);
+  - a job's image from the local registry is pulled with the job's account's token, as ECS
+    pulls from ECR with the execution role's: an image not in the registry fails the job with
+    `CannotPullContainerError`;
   - DescribeJobs says what AWS says about a job that ran: its log stream from the start of
     the attempt, the container's exit code, a status reason on failure, and an array parent
     FAILED once every child is done and one failed (moto leaves it SUBMITTED forever);
@@ -38,6 +46,8 @@ On top of moto's own server it adds:
     and kills it); cancelling or terminating an array parent reaches its children; CancelJob
     leaves a STARTING or RUNNING job running and succeeds (moto already does);
   - a job queue keeps its `jobStateTimeLimitActions`, and DescribeJobQueues returns them;
+  - ListJobs without a status or filters lists only RUNNING jobs, and every listing comes in
+    pages (maxResults, 100 by default, and nextToken);
 * an optional state snapshot: on SIGTERM each service's state is pickled to --state-file and
   loaded again at the next start, which is how `local.down --keep` keeps the emulator's data.
   A service whose state cannot be pickled (for example one holding a running thread) is
@@ -505,6 +515,35 @@ def _enforce_batch_rules() -> None:
     BatchBackend.terminate_job = terminate_job  # type: ignore[method-assign]
 
 
+LIST_JOBS_PAGE = 100  # ListJobs' default maxResults
+
+
+def _list_jobs_as_aws_does() -> None:
+    """ListJobs without a status (and no filters) lists RUNNING jobs only, and answers in pages of
+    maxResults (100 unless asked) with a nextToken, as AWS does; moto lists every job in one page."""
+    from moto.batch.exceptions import ClientException
+    from moto.batch.responses import BatchResponse
+
+    original = BatchResponse.listjobs
+
+    def listjobs(self: Any) -> str:
+        summaries = json.loads(original(self))["jobSummaryList"]
+        if self._get_param("jobStatus") is None and self._get_param("filters") is None:
+            summaries = [summary for summary in summaries if summary["status"] == "RUNNING"]
+        size = self._get_param("maxResults") or LIST_JOBS_PAGE
+        token = self._get_param("nextToken")
+        try:
+            start = int(base64.b64decode(token).decode()) if token else 0
+        except ValueError:
+            raise ClientException("Invalid nextToken") from None
+        answer: dict[str, Any] = {"jobSummaryList": summaries[start : start + size]}
+        if start + size < len(summaries):
+            answer["nextToken"] = base64.b64encode(str(start + size).encode()).decode()
+        return json.dumps(answer)
+
+    BatchResponse.listjobs = listjobs  # type: ignore[method-assign]
+
+
 def _keep_job_state_time_limit_actions() -> None:
     """CreateJobQueue/UpdateJobQueue keep `jobStateTimeLimitActions` and DescribeJobQueues returns them."""
     from moto.batch.models import JobQueue
@@ -597,6 +636,7 @@ def install_extensions(registry: LocalRegistry | None = None) -> None:
     _use_the_batch_service_linked_role()
     _enforce_batch_rules()
     _keep_job_state_time_limit_actions()
+    _list_jobs_as_aws_does()
     if registry:
         _answer_the_local_registry_in_authorization_tokens(registry)
 
