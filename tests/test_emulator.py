@@ -354,9 +354,18 @@ def test_a_fair_share_queue_needs_a_share_identifier_and_a_fifo_queue_refuses_on
         fairsharePolicy={"shareDistribution": [{"shareIdentifier": "team*", "weightFactor": 1.0}]},
     )["arn"]
     definition = _definition(stack_account, ["true"])
+    prioritised = _definition(stack_account, ["true"], schedulingPriority=3)
     with queue_in(stack_account, policy) as fair, queue_in(stack_account) as fifo:
         with pytest.raises(batch.exceptions.ClientException) as missing:
             batch.submit_job(jobName="no-share", jobQueue=fair, jobDefinition=definition)
+        # Public report (nextflow-io/nextflow#3505): a fair-share job needs a priority from somewhere.
+        with pytest.raises(batch.exceptions.ClientException) as no_priority:
+            batch.submit_job(
+                jobName="no-priority", jobQueue=fair, jobDefinition=definition, shareIdentifier="teamA"
+            )
+        by_definition = batch.submit_job(
+            jobName="by-definition", jobQueue=fair, jobDefinition=prioritised, shareIdentifier="teamB"
+        )["jobId"]
         with pytest.raises(batch.exceptions.ClientException) as refused:
             batch.submit_job(
                 jobName="share", jobQueue=fifo, jobDefinition=definition, shareIdentifier="teamA"
@@ -369,9 +378,14 @@ def test_a_fair_share_queue_needs_a_share_identifier_and_a_fifo_queue_refuses_on
             schedulingPriorityOverride=5,
         )["jobId"]
         plain = batch.submit_job(jobName="plain", jobQueue=fifo, jobDefinition=definition)["jobId"]
-        jobs = _final(stack_account, [shared, plain])
-    for error in (missing.value, refused.value):
+        jobs = _final(stack_account, [shared, plain, by_definition])
+    for error in (missing.value, refused.value, no_priority.value):
         assert error.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    assert no_priority.value.response["Error"]["Message"] == (
+        "Either schedulingPriority in job definition or schedulingPriorityOverride should be specified."
+    )
+    described = batch.describe_job_definitions(jobDefinitions=[prioritised])["jobDefinitions"][0]
+    assert described["schedulingPriority"] == 3
     assert missing.value.response["Error"]["Message"] == "shareIdentifier must be specified."
     assert "must not be specified" in refused.value.response["Error"]["Message"]
     assert (jobs[shared]["shareIdentifier"], jobs[shared]["schedulingPriority"]) == ("teamA", 5)

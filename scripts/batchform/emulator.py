@@ -39,9 +39,11 @@ On top of moto's own server it adds:
     an array job's children fail so;
   - a job with propagated tags (job and job definition together, keys counted once) over
     50 is accepted, then FAILED;
-  - SubmitJob to a fair-share queue without a shareIdentifier, or to a queue without a
-    scheduling policy with one, is a ClientException (400); shareIdentifier and
-    schedulingPriorityOverride are kept and described;
+  - SubmitJob to a fair-share queue without a shareIdentifier, or without a scheduling
+    priority (neither schedulingPriorityOverride nor the definition's schedulingPriority), or
+    to a queue without a scheduling policy with a shareIdentifier, is a ClientException (400);
+    shareIdentifier, schedulingPriorityOverride and a definition's schedulingPriority are kept
+    and described;
   - a job cancelled or terminated before its container started never starts it (moto starts
     and kills it); cancelling or terminating an array parent reaches its children; CancelJob
     leaves a STARTING or RUNNING job running and succeeds (moto already does);
@@ -414,6 +416,10 @@ OVERRIDES_REASON = f"Container Overrides length must be at most {MAX_CONTAINER_O
 MAX_PROPAGATED_TAGS = 50
 SHARE_REQUIRED = "shareIdentifier must be specified."
 SHARE_REFUSED = "shareIdentifier must not be specified for a job queue without a scheduling policy."
+# What AWS answers a fair-share submit with no priority anywhere (public report: nextflow-io/nextflow#3505).
+PRIORITY_REQUIRED = (
+    "Either schedulingPriority in job definition or schedulingPriorityOverride should be specified."
+)
 CANCELLED_BEFORE_START = "the job was cancelled or terminated before its container started"
 
 
@@ -468,6 +474,15 @@ def _enforce_batch_rules() -> None:
             raise ClientException(SHARE_REQUIRED)
         if queue is not None and not queue.schedule_policy and share is not None:
             raise ClientException(SHARE_REFUSED)
+        definition = self.batch_backend.get_job_definition(self._get_param("jobDefinition"))
+        if (
+            queue is not None
+            and queue.schedule_policy
+            and self._get_param("schedulingPriorityOverride") is None
+            and definition is not None
+            and getattr(definition, "batchform_scheduling_priority", None) is None
+        ):
+            raise ClientException(PRIORITY_REQUIRED)
         # moto drops these parameters; the jobs this call creates (an array's children too) keep them.
         _submitting.parameters = {
             "share_identifier": share,
@@ -542,6 +557,33 @@ def _list_jobs_as_aws_does() -> None:
         return json.dumps(answer)
 
     BatchResponse.listjobs = listjobs  # type: ignore[method-assign]
+
+
+def _keep_a_job_definitions_scheduling_priority() -> None:
+    """RegisterJobDefinition keeps `schedulingPriority` and DescribeJobDefinitions returns it (moto
+    drops it: the fair-share rule above could not see it, and terraform would plan a change)."""
+    from moto.batch.models import JobDefinition
+    from moto.batch.responses import BatchResponse
+
+    original_register, original_describe = BatchResponse.registerjobdefinition, JobDefinition.describe
+
+    def registerjobdefinition(self: Any) -> str:
+        answer = original_register(self)
+        priority = self._get_param("schedulingPriority")
+        if priority is not None:
+            definition = self.batch_backend.get_job_definition(json.loads(answer)["jobDefinitionArn"])
+            definition.batchform_scheduling_priority = priority
+        return answer
+
+    def describe(self: Any) -> dict[str, Any]:
+        result = original_describe(self)
+        priority = getattr(self, "batchform_scheduling_priority", None)
+        if priority is not None:
+            result["schedulingPriority"] = priority
+        return result
+
+    BatchResponse.registerjobdefinition = registerjobdefinition  # type: ignore[method-assign]
+    JobDefinition.describe = describe  # type: ignore[method-assign]
 
 
 def _keep_job_state_time_limit_actions() -> None:
@@ -636,6 +678,7 @@ def install_extensions(registry: LocalRegistry | None = None) -> None:
     _use_the_batch_service_linked_role()
     _enforce_batch_rules()
     _keep_job_state_time_limit_actions()
+    _keep_a_job_definitions_scheduling_priority()
     _list_jobs_as_aws_does()
     if registry:
         _answer_the_local_registry_in_authorization_tokens(registry)
