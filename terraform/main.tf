@@ -12,6 +12,9 @@ locals {
   }
 
   log_group_names = { for name, job in var.jobs : name => "/batchform/${var.account_name}/${name}" }
+
+  # Known when planning, so the job roles' policies can be decided before the bucket exists.
+  data_bucket = "${local.name}-data-${var.account_id}"
 }
 
 # ---- Network: the account's own, or the default VPC -------------------------------------
@@ -53,6 +56,20 @@ module "ecr" {
   keep_builds      = each.value.keep_builds
   pull_account_ids = each.value.pull_account_ids
   force_delete     = var.force_delete_repositories
+  kms_key_arn      = var.kms.ecr
+  # The build the account declares, and deploys, is never expired by "keep the last N".
+  protected_tags = [tostring(each.value.build)]
+}
+
+# ---- Data: the account's bucket, with each job's fan-out items under fan-out/<job>/ -------
+
+module "data_bucket" {
+  source = "../modules/data-bucket"
+
+  name                = local.data_bucket
+  kms_key_arn         = var.kms.data_bucket
+  fan_out_expiry_days = var.data_bucket.fan_out_expiry_days
+  force_destroy       = var.data_bucket.force_destroy
 }
 
 # ---- Compute ----------------------------------------------------------------------------
@@ -82,6 +99,14 @@ module "job_queue" {
 
   name                     = "${local.name}-default"
   compute_environment_arns = [module.batch_environment.compute_environment_arns["main"]]
+
+  fair_share_policy = var.queue.fair_share == null ? null : {
+    compute_reservation = var.queue.fair_share.compute_reservation
+    share_decay_seconds = var.queue.fair_share.share_decay_seconds
+    share_distribution = [
+      for id in sort(keys(var.queue.fair_share.shares)) : { share_identifier = id, weight_factor = var.queue.fair_share.shares[id] }
+    ]
+  }
 }
 
 # ---- Jobs -------------------------------------------------------------------------------
@@ -91,6 +116,7 @@ module "log_groups" {
 
   names             = toset(values(local.log_group_names))
   retention_in_days = var.log_retention_days
+  kms_key_arn       = var.kms.logs
 }
 
 module "job_definitions" {
@@ -100,6 +126,11 @@ module "job_definitions" {
   region           = var.region
   repository_arns  = [for repository in module.ecr : repository.repository_arn]
   assign_public_ip = local.assign_public_ip
+
+  secrets_kms_key_arns = var.kms.secrets
+  items_bucket         = local.data_bucket
+  items_prefix         = module.data_bucket.fan_out_prefix
+  items_kms_key_arn    = var.kms.data_bucket
 
   jobs = {
     for name, job in var.jobs : name => {

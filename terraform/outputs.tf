@@ -38,13 +38,22 @@ output "log_group_names" {
   value       = local.log_group_names
 }
 
+output "data_bucket" {
+  description = "Name of the account's data bucket; a job's fan-out items go under its jobs[<name>].items_prefix."
+  value       = module.data_bucket.name
+}
+
 output "jobs" {
-  description = "Job name => where it runs: job definition ARN without revision, job queue ARN, log group name."
+  description = "Job name => where it runs: job definition ARN without revision, job queue ARN, log group name; items_prefix (the key prefix of its fan-out items in data_bucket, which its role may read); tags (the job definition's, with the provider's default tags); fair_share (whether its queue has a fair-share policy, so a submit must name a share) and share_identifier (its default share, or null)."
   value = {
     for name, job in var.jobs : name => {
-      definition = module.job_definitions.arn_prefixes[name]
-      queue      = module.job_queue.arn
-      log_group  = local.log_group_names[name]
+      definition       = module.job_definitions.arn_prefixes[name]
+      queue            = module.job_queue.arn
+      log_group        = local.log_group_names[name]
+      items_prefix     = "${module.data_bucket.fan_out_prefix}${name}/"
+      tags             = module.job_definitions.tags_all[name]
+      fair_share       = var.queue.fair_share != null
+      share_identifier = job.share_identifier
     }
   }
 }

@@ -104,6 +104,102 @@ variable "compute" {
   }
 }
 
+variable "queue" {
+  description = "The account's job queue. `fair_share` gives it a fair-share scheduling policy: `shares` maps share identifiers (letters, digits and underscores, at most 255; a trailing `*` matches a prefix) to weight factors (0.0001-999.9999, lower gets more), with `compute_reservation` (0-99) and `share_decay_seconds` (0-604800). A job submitted to a fair-share queue must name a share; a queue without a policy refuses one. AWS cannot remove a policy from a queue: turning it off replaces the queue."
+  type = object({
+    fair_share = optional(object({
+      compute_reservation = optional(number, 0)
+      share_decay_seconds = optional(number, 0)
+      shares              = optional(map(number), {})
+    }))
+  })
+  default  = {}
+  nullable = false
+
+  validation {
+    condition = var.queue.fair_share == null ? true : alltrue([
+      for id in keys(var.queue.fair_share.shares) : can(regex("^[A-Za-z0-9_]{1,255}\\*?$", id))
+    ]) && length(var.queue.fair_share.shares) <= 500
+    error_message = "Every queue.fair_share.shares key must be a share identifier of 1-255 letters, digits and underscores, optionally ending in `*` (a prefix), and there may be at most 500."
+  }
+
+  validation {
+    condition = var.queue.fair_share == null ? true : alltrue([
+      for weight in values(var.queue.fair_share.shares) : weight >= 0.0001 && weight <= 999.9999
+    ])
+    error_message = "Every queue.fair_share.shares weight factor must be between 0.0001 and 999.9999."
+  }
+
+  validation {
+    condition = var.queue.fair_share == null ? true : (
+      var.queue.fair_share.compute_reservation >= 0 && var.queue.fair_share.compute_reservation <= 99 &&
+      floor(var.queue.fair_share.compute_reservation) == var.queue.fair_share.compute_reservation
+    )
+    error_message = "queue.fair_share.compute_reservation must be a whole number from 0 to 99."
+  }
+
+  validation {
+    condition = var.queue.fair_share == null ? true : (
+      var.queue.fair_share.share_decay_seconds >= 0 && var.queue.fair_share.share_decay_seconds <= 604800 &&
+      floor(var.queue.fair_share.share_decay_seconds) == var.queue.fair_share.share_decay_seconds
+    )
+    error_message = "queue.fair_share.share_decay_seconds must be a whole number from 0 to 604800 (one week)."
+  }
+}
+
+variable "kms" {
+  description = "Customer-managed KMS keys, as key ARNs (arn:aws:kms:<region>:<account>:key/<id>; not aliases, which give a perpetual diff). `ecr` encrypts the image repositories (changing it replaces them). `logs` encrypts the jobs' log groups: its key policy must allow the `logs.<region>.amazonaws.com` service principal (the key and its policy are yours; batchform does not manage them). `secrets` are the keys of the referenced SSM parameters and Secrets Manager secrets: the execution role gets kms:Decrypt on them when a job references a secret. `data_bucket` encrypts the data bucket (SSE-KMS); the jobs' roles get kms:Decrypt on it. Null or empty: AWS-managed encryption."
+  type = object({
+    ecr         = optional(string)
+    logs        = optional(string)
+    data_bucket = optional(string)
+    secrets     = optional(list(string), [])
+  })
+  default  = {}
+  nullable = false
+
+  validation {
+    condition     = var.kms.ecr == null || can(regex("^arn:aws[-a-z]*:kms:[a-z]{2}(-gov)?-[a-z]+-[0-9]:[0-9]{12}:key/[A-Za-z0-9-]+$", var.kms.ecr))
+    error_message = "kms.ecr must be a KMS key ARN (arn:aws:kms:<region>:<12 digits>:key/<id>), not an alias."
+  }
+
+  validation {
+    condition     = var.kms.logs == null || can(regex("^arn:aws[-a-z]*:kms:[a-z]{2}(-gov)?-[a-z]+-[0-9]:[0-9]{12}:key/[A-Za-z0-9-]+$", var.kms.logs))
+    error_message = "kms.logs must be a KMS key ARN (arn:aws:kms:<region>:<12 digits>:key/<id>), not an alias."
+  }
+
+  validation {
+    condition     = var.kms.data_bucket == null || can(regex("^arn:aws[-a-z]*:kms:[a-z]{2}(-gov)?-[a-z]+-[0-9]:[0-9]{12}:key/[A-Za-z0-9-]+$", var.kms.data_bucket))
+    error_message = "kms.data_bucket must be a KMS key ARN (arn:aws:kms:<region>:<12 digits>:key/<id>), not an alias."
+  }
+
+  validation {
+    condition     = alltrue([for arn in var.kms.secrets : can(regex("^arn:aws[-a-z]*:kms:[a-z]{2}(-gov)?-[a-z]+-[0-9]:[0-9]{12}:key/[A-Za-z0-9-]+$", arn))])
+    error_message = "Every kms.secrets entry must be a KMS key ARN (arn:aws:kms:<region>:<12 digits>:key/<id>), not an alias."
+  }
+
+  # Repositories, log groups and the bucket are in the account's region, and so must their keys be.
+  validation {
+    condition     = alltrue([for arn in compact([var.kms.ecr, var.kms.logs, var.kms.data_bucket]) : try(split(":", arn)[3] == var.region, true)])
+    error_message = "kms.ecr, kms.logs and kms.data_bucket must be keys in the account's region."
+  }
+}
+
+variable "data_bucket" {
+  description = "The account's data bucket (`batchform-<account>-data-<account id>`: private, versioned, TLS-only). Fan-out items, under `fan-out/<job>/`, expire `fan_out_expiry_days` after they are written (their noncurrent versions as long after they are replaced). `force_destroy` lets destroy delete what it holds (throwaway accounts only)."
+  type = object({
+    fan_out_expiry_days = optional(number, 7)
+    force_destroy       = optional(bool, false)
+  })
+  default  = {}
+  nullable = false
+
+  validation {
+    condition     = var.data_bucket.fan_out_expiry_days >= 1 && var.data_bucket.fan_out_expiry_days <= 3650 && floor(var.data_bucket.fan_out_expiry_days) == var.data_bucket.fan_out_expiry_days
+    error_message = "data_bucket.fan_out_expiry_days must be a whole number of days from 1 to 3650."
+  }
+}
+
 variable "images" {
   description = "Images this account runs, by ECR repository name, with the build number (41, 42, ...) deployed."
   type = map(object({
@@ -122,18 +218,20 @@ variable "images" {
 variable "jobs" {
   description = "Job definitions this account registers; each names one of var.images. `secrets` maps variable names to ARNs of SSM parameters or Secrets Manager secrets (the execution role may read exactly those); `policy_statements` are the job role's Allow statements, without wildcard actions."
   type = map(object({
-    image           = string
-    owner           = optional(string)
-    queue           = optional(string, "default")
-    command         = optional(list(string), [])
-    vcpus           = optional(number, 1)
-    memory          = optional(number, 2048)
-    environment     = optional(map(string), {})
-    secrets         = optional(map(string), {})
-    retry_attempts  = optional(number, 1)
-    timeout_seconds = optional(number, 3600)
-    parameters      = optional(map(string), {})
-    tags            = optional(map(string), {})
+    image = string
+    owner = optional(string)
+    queue = optional(string, "default")
+    # The share a submit uses by default when the queue has a fair-share policy.
+    share_identifier = optional(string)
+    command          = optional(list(string), [])
+    vcpus            = optional(number, 1)
+    memory           = optional(number, 2048)
+    environment      = optional(map(string), {})
+    secrets          = optional(map(string), {})
+    retry_attempts   = optional(number, 1)
+    timeout_seconds  = optional(number, 3600)
+    parameters       = optional(map(string), {})
+    tags             = optional(map(string), {})
     # Retry only what is worth retrying, e.g. [{ action = "RETRY", on_status_reason = "Host EC2*" }, { action = "EXIT", on_reason = "*" }].
     evaluate_on_exit = optional(list(object({
       action           = string
@@ -158,6 +256,17 @@ variable "jobs" {
   validation {
     condition     = alltrue([for name, job in var.jobs : job.queue == "default"])
     error_message = "Every jobs.<name>.queue must name one of the account's job queues: default."
+  }
+
+  validation {
+    condition     = alltrue([for name, job in var.jobs : job.share_identifier == null || can(regex("^[A-Za-z0-9_]{1,255}$", job.share_identifier))])
+    error_message = "Every jobs.<name>.share_identifier must be 1-255 letters, digits and underscores."
+  }
+
+  # SubmitJob: a queue without a fair-share policy refuses a share identifier.
+  validation {
+    condition     = var.queue.fair_share != null || alltrue([for name, job in var.jobs : job.share_identifier == null])
+    error_message = "jobs.<name>.share_identifier needs queue.fair_share: a job queue without a fair-share policy refuses a share identifier."
   }
 
   validation {

@@ -29,10 +29,17 @@ WORKLOAD: dict[str, Any] = {
     "compute": {"type": "EC2", "max_vcpus": 8, "instance_types": ["m5.large"]},
     "force_delete_repositories": True,
     "tags": {"team": "batch-platform"},
+    # A fair-share queue: jobs submitted to it must name a share.
+    "queue": {
+        "fair_share": {"compute_reservation": 10, "share_decay_seconds": 3600, "shares": {"nightly": 0.5}}
+    },
+    "data_bucket": {"fan_out_expiry_days": 3},
     "images": {"worker": {"build": 41}, "reporter": {"build": 7}},
     "jobs": {
         "worker": {
             "image": "worker",
+            "share_identifier": "nightly",
+            "tags": {"stage": "crunch"},
             "vcpus": 1,
             "memory": 1024,
             "environment": {"MODE": "full"},
@@ -138,10 +145,109 @@ def test_terraform_assumes_the_role_itself_from_base_credentials_so_it_can_renew
     assert deployment.runner.outputs()["job_queue_arns"]["default"].split(":")[4] == ACCOUNT_ID
 
 
+def test_the_queue_is_fair_share_and_the_outputs_say_where_each_job_runs(deployment: Deployment) -> None:
+    """SubmitJob: "If the job queue has a fair-share scheduling policy, then [shareIdentifier]
+    must be specified" -- the outputs tell submit so, with each job's default share."""
+    batch = deployment.client("batch")
+    queue = batch.describe_job_queues()["jobQueues"][0]
+    policy = batch.describe_scheduling_policies(arns=[queue["schedulingPolicyArn"]])["schedulingPolicies"][0]
+    assert policy["fairsharePolicy"]["computeReservation"] == 10
+    assert policy["fairsharePolicy"]["shareDecaySeconds"] == 3600
+    assert [
+        (s["shareIdentifier"], s["weightFactor"]) for s in policy["fairsharePolicy"]["shareDistribution"]
+    ] == [("nightly", 0.5)]
+
+    outputs = deployment.runner.outputs()
+    assert outputs["data_bucket"] == f"{NAME}-data-{ACCOUNT_ID}"
+    worker, report = outputs["jobs"]["worker"], outputs["jobs"]["report"]
+    assert (worker["items_prefix"], worker["fair_share"], worker["share_identifier"]) == (
+        "fan-out/worker/",
+        True,
+        "nightly",
+    )
+    assert (report["items_prefix"], report["fair_share"], report["share_identifier"]) == (
+        "fan-out/report/",
+        True,
+        None,
+    )
+    # What a job propagates besides its own: the definition's tags with the provider's defaults.
+    assert worker["tags"] == {
+        "stage": "crunch",
+        "batchform:image": "worker",
+        "team": "batch-platform",
+        "batchform:account": "tfcheck",
+        "managed-by": "batchform",
+    }
+    definition = batch.describe_job_definitions(jobDefinitionName=f"{NAME}-worker", status="ACTIVE")
+    assert definition["jobDefinitions"][0]["tags"] == worker["tags"]
+
+
+def test_the_data_bucket_is_private_versioned_tls_only_and_expires_fan_out_items(
+    deployment: Deployment,
+) -> None:
+    s3, bucket = deployment.client("s3"), f"{NAME}-data-{ACCOUNT_ID}"
+    assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
+    assert s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"] == {
+        "BlockPublicAcls": True,
+        "IgnorePublicAcls": True,
+        "BlockPublicPolicy": True,
+        "RestrictPublicBuckets": True,
+    }
+    assert s3.get_bucket_ownership_controls(Bucket=bucket)["OwnershipControls"]["Rules"] == [
+        {"ObjectOwnership": "BucketOwnerEnforced"}
+    ]
+    encryption = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"]
+    assert [r["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] for r in encryption] == ["AES256"]
+    statements = json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"])["Statement"]
+    assert [(s["Effect"], s["Action"], s["Condition"]) for s in statements] == [
+        ("Deny", "s3:*", {"Bool": {"aws:SecureTransport": "false"}})
+    ]
+    rules = {r["ID"]: r for r in s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]}
+    fan_out, uploads = rules.pop("expire-fan-out-items"), rules.pop("abort-incomplete-uploads")
+    assert rules == {}
+    assert fan_out["Filter"] == {"Prefix": "fan-out/"} and fan_out["Status"] == "Enabled"
+    assert (
+        fan_out["Expiration"]["Days"] == 3 and fan_out["NoncurrentVersionExpiration"]["NoncurrentDays"] == 3
+    )
+    assert uploads["AbortIncompleteMultipartUpload"] == {"DaysAfterInitiation": 1}
+
+    # Each job's role reads exactly its own items.
+    iam = deployment.client("iam")
+    role = next(r for r in iam.list_roles()["Roles"] if r["RoleName"].startswith(f"{NAME}-worker-job-"))
+    document = iam.get_role_policy(RoleName=role["RoleName"], PolicyName="job")["PolicyDocument"]
+    document = json.loads(document) if isinstance(document, str) else document
+    assert document["Statement"] == [
+        {
+            "Sid": "ReadOwnItems",
+            "Effect": "Allow",
+            "Action": ["s3:GetObject"],
+            "Resource": [f"arn:aws:s3:::{bucket}/fan-out/worker/*"],
+        }
+    ]
+
+
+def test_the_declared_build_is_protected_from_the_repository_lifecycle(deployment: Deployment) -> None:
+    """ECR: "an image that matches the tagging requirements of a rule cannot be expired by a rule
+    with a lower priority"; the declared build matches the first rule, by its exact tag."""
+    policy = json.loads(
+        deployment.client("ecr").get_lifecycle_policy(repositoryName="worker")["lifecyclePolicyText"]
+    )
+    assert policy["rules"][0]["rulePriority"] == 1
+    assert policy["rules"][0]["selection"] == {
+        "tagStatus": "tagged",
+        "tagPatternList": ["41"],
+        "countType": "imageCountMoreThan",
+        "countNumber": 1,
+    }
+
+
 def test_bumping_one_build_changes_only_that_job_definition(deployment: Deployment) -> None:
     deployment.workload["images"]["worker"]["build"] = 42
     changes = deployment.runner.planned_changes(deployment.write())
-    assert [(c.address, c.actions) for c in changes] == [
+    # ... and the repository's lifecycle policy, which moves its protection to the new build
+    # (the provider replaces a policy; between the two, no policy means nothing expires).
+    assert sorted((c.address, c.actions) for c in changes) == [
+        ('module.ecr["worker"].aws_ecr_lifecycle_policy.this', ("delete", "create")),
         ('module.job_definitions.aws_batch_job_definition.this["worker"]', ("update",)),
     ]
 
@@ -179,6 +285,8 @@ def test_destroy_leaves_nothing_behind(deployment: Deployment) -> None:
     assert d.client("batch").describe_job_queues()["jobQueues"] == []
     assert _active_job_definitions(d) == []
     assert d.client("ecr").describe_repositories()["repositories"] == []
+    assert d.client("batch").describe_scheduling_policies(arns=[])["schedulingPolicies"] == []
+    assert [b["Name"] for b in d.client("s3").list_buckets()["Buckets"] if b["Name"].startswith(NAME)] == []
     assert d.client("logs").describe_log_groups(logGroupNamePrefix="/batchform/")["logGroups"] == []
     assert [
         r["RoleName"] for r in d.client("iam").list_roles()["Roles"] if r["RoleName"].startswith("batchform")

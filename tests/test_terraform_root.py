@@ -14,6 +14,8 @@ TF_DIR = ROOT / "terraform"
 
 pytestmark = pytest.mark.terraform
 
+KEY = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+
 
 def test_root_configuration_is_formatted(terraform_binary: str) -> None:
     result = subprocess.run(
@@ -58,6 +60,36 @@ def test_root_configuration_validates(tf_env: dict[str, str], root_copy: Path) -
         (
             {"network": {"assign_public_ip": False}},
             "network.assign_public_ip cannot be false in the default VPC",
+        ),
+        ({"queue": {"fair_share": {"shares": {"team-a": 1}}}}, "queue.fair_share.shares key must be a share"),
+        ({"queue": {"fair_share": {"shares": {"a": 0}}}}, "shares weight factor must be between 0.0001"),
+        (
+            {"queue": {"fair_share": {"compute_reservation": 100}}},
+            "queue.fair_share.compute_reservation must",
+        ),
+        (
+            {"queue": {"fair_share": {"share_decay_seconds": 1.5}}},
+            "queue.fair_share.share_decay_seconds must",
+        ),
+        (
+            {"jobs": {"x": {"image": "hello", "share_identifier": "a"}}},
+            "share_identifier needs queue.fair_share",
+        ),
+        (
+            {"queue": {"fair_share": {}}, "jobs": {"x": {"image": "hello", "share_identifier": "a-b"}}},
+            "share_identifier must be 1-255 letters, digits and underscores",
+        ),
+        ({"kms": {"ecr": "alias/images"}}, "kms.ecr must be a KMS key ARN"),
+        (
+            {"kms": {"logs": "arn:aws:kms:us-east-1:123456789012:alias/logs"}},
+            "kms.logs must be a KMS key ARN",
+        ),
+        ({"kms": {"data_bucket": "arn:aws:kms:us-east-1:12:key/x"}}, "kms.data_bucket must be a KMS key ARN"),
+        ({"kms": {"secrets": ["alias/s"]}}, "kms.secrets entry must be a KMS key ARN"),
+        ({"kms": {"ecr": KEY.replace("us-east-1", "eu-west-1")}}, "must be keys in the account's region"),
+        (
+            {"data_bucket": {"fan_out_expiry_days": 0}},
+            "data_bucket.fan_out_expiry_days must be a whole number",
         ),
     ],
 )

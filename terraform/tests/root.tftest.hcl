@@ -26,6 +26,15 @@ mock_provider "aws" {
   mock_resource "aws_iam_role" {
     defaults = { arn = "arn:aws:iam::123456789012:role/batchform-check" }
   }
+  mock_resource "aws_batch_scheduling_policy" {
+    defaults = { arn = "arn:aws:batch:us-east-1:123456789012:scheduling-policy/batchform-check-default" }
+  }
+  mock_resource "aws_s3_bucket" {
+    defaults = {
+      id  = "batchform-check-data-123456789012"
+      arn = "arn:aws:s3:::batchform-check-data-123456789012"
+    }
+  }
 }
 
 variables {
@@ -68,5 +77,103 @@ run "a_declared_vpc_may_ask_for_a_public_ip" {
   assert {
     condition     = jsondecode(module.job_definitions.container_properties["hello"]).networkConfiguration.assignPublicIp == "ENABLED"
     error_message = "network.assign_public_ip = true must give Fargate jobs a public IP."
+  }
+}
+
+run "every_account_has_a_data_bucket_and_each_job_its_items_prefix" {
+  command = apply
+
+  assert {
+    condition     = output.data_bucket == "batchform-check-data-123456789012"
+    error_message = "The root must output the data bucket's name."
+  }
+
+  assert {
+    condition     = output.jobs["hello"].items_prefix == "fan-out/hello/" && output.jobs["hello"].fair_share == false && output.jobs["hello"].share_identifier == null
+    error_message = "jobs[<name>] must give the job's items prefix, and no fair share on a queue without a policy."
+  }
+
+  assert {
+    condition     = module.job_queue.scheduling_policy_arn == null
+    error_message = "Without queue.fair_share the queue keeps FIFO scheduling."
+  }
+}
+
+run "a_fair_share_queue_gets_its_policy_and_jobs_their_default_share" {
+  command = apply
+
+  variables {
+    queue = { fair_share = { compute_reservation = 10, share_decay_seconds = 3600, shares = { reports = 0.5, analytics = 1 } } }
+    jobs  = { hello = { image = "hello", vcpus = 0.25, memory = 512, share_identifier = "analytics" } }
+  }
+
+  assert {
+    condition     = module.job_queue.scheduling_policy_arn != null
+    error_message = "queue.fair_share must give the queue a scheduling policy."
+  }
+
+  assert {
+    condition     = output.jobs["hello"].fair_share == true && output.jobs["hello"].share_identifier == "analytics"
+    error_message = "jobs[<name>] must say the queue is fair-share and give the job's default share."
+  }
+}
+
+run "the_declared_build_is_never_expired_by_the_repository_lifecycle" {
+  command = apply
+
+  assert {
+    condition = jsondecode(module.ecr["hello"].lifecycle_policy).rules[0] == {
+      rulePriority = 1
+      description  = "Never expire 42, which the account runs"
+      selection    = { tagStatus = "tagged", tagPatternList = ["42"], countType = "imageCountMoreThan", countNumber = 1 }
+      action       = { type = "expire" }
+    }
+    error_message = "The build the account declares must match the repository's highest-priority rule, exactly."
+  }
+}
+
+run "kms_keys_reach_the_repositories_the_bucket_and_the_secrets_decrypt_statement" {
+  command = apply
+
+  variables {
+    kms = {
+      ecr         = "arn:aws:kms:us-east-1:123456789012:key/11111111-1111-1111-1111-111111111111"
+      logs        = "arn:aws:kms:us-east-1:123456789012:key/22222222-2222-2222-2222-222222222222"
+      data_bucket = "arn:aws:kms:us-east-1:123456789012:key/33333333-3333-3333-3333-333333333333"
+      secrets     = ["arn:aws:kms:eu-west-1:123456789012:key/44444444-4444-4444-4444-444444444444"]
+    }
+    jobs = {
+      hello = {
+        image   = "hello"
+        vcpus   = 0.25
+        memory  = 512
+        secrets = { DB = "arn:aws:ssm:us-east-1:123456789012:parameter/hello/db" }
+      }
+    }
+  }
+
+  assert {
+    condition     = module.data_bucket.kms_key_arn == var.kms.data_bucket
+    error_message = "kms.data_bucket must encrypt the data bucket."
+  }
+
+  assert {
+    condition = [for s in jsondecode(module.job_definitions.execution_role_policy).Statement : s.Resource if s.Sid == "DecryptSecrets"] == [
+      ["arn:aws:kms:eu-west-1:123456789012:key/44444444-4444-4444-4444-444444444444"]
+    ]
+    error_message = "The execution role must get kms:Decrypt on exactly kms.secrets when secrets are referenced."
+  }
+}
+
+run "secrets_keys_grant_nothing_without_a_referenced_secret" {
+  command = apply
+
+  variables {
+    kms = { secrets = ["arn:aws:kms:us-east-1:123456789012:key/44444444-4444-4444-4444-444444444444"] }
+  }
+
+  assert {
+    condition     = !strcontains(module.job_definitions.execution_role_policy, "kms:Decrypt")
+    error_message = "Without referenced secrets the execution role must get no kms:Decrypt."
   }
 }
