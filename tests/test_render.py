@@ -233,6 +233,30 @@ def test_rendered_file_parses_back_to_the_source_values(project: Path) -> None:
     assert list(parsed) == list(data)
 
 
+KMS_KEY = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+
+
+def test_queue_kms_data_bucket_and_share_identifiers_render_and_parse_back(project: Path) -> None:
+    data = {
+        "compute": {"type": "FARGATE", "max_vcpus": 4},
+        "queue": {
+            "fair_share": {
+                "compute_reservation": 10,
+                "share_decay_seconds": 3600,
+                "shares": {"analytics": 1, "reports": 0.5, "adhoc*": 2},
+            }
+        },
+        "kms": {"ecr": KMS_KEY, "logs": KMS_KEY, "data_bucket": KMS_KEY, "secrets": [KMS_KEY]},
+        "data_bucket": {"fan_out_expiry_days": 3, "force_destroy": True},
+        "images": {"alpha": {"build": 3}},
+        "jobs": {"alpha": {"image": "alpha", "share_identifier": "analytics"}},
+    }
+    write_data(project, "rel-a", data)
+    parsed = parse(project_releases(project).render_text("rel-a"))
+    assert parsed == data
+    assert list(parsed) == list(data)
+
+
 def test_the_repository_local_tfvars_parses_back_to_local_yaml() -> None:
     source = yaml.safe_load((REPO / "terraform" / "accounts" / "local.yaml").read_text())
     rendered = (REPO / "terraform" / "accounts" / "local.tfvars").read_text()
@@ -553,6 +577,29 @@ GOOD = release_source({"alpha": 3, "beta": 4})
         (GOOD.replace("    image: beta", "    image: gamma"), "jobs.beta.image"),
         (GOOD.replace("    memory: 512\n", "    memory: 512\n    colour: red\n", 1), "jobs.alpha.colour"),
         ("images: [alpha]\n", "images: must be a mapping"),
+        (GOOD + "queue: {fair_share: {shares: {team-a: 1}}}\n", "queue.fair_share.shares.team-a"),
+        (GOOD + "queue: {fair_share: {shares: {team_a: 0}}}\n", "queue.fair_share.shares.team_a"),
+        (GOOD + "queue: {fair_share: {compute_reservation: 100}}\n", "queue.fair_share.compute_reservation"),
+        (GOOD + "queue: {fair_share: {share_decay_seconds: -1}}\n", "queue.fair_share.share_decay_seconds"),
+        (GOOD + "queue: {fair_share: {weights: {}}}\n", "queue.fair_share.weights"),
+        (GOOD + "queue: {fifo: true}\n", "queue.fifo"),
+        (GOOD + "kms: {ecr: alias/images}\n", "kms.ecr"),
+        (GOOD + "kms: {logs: 'arn:aws:kms:us-east-1:123456789012:alias/logs'}\n", "kms.logs"),
+        (GOOD + "kms: {data_bucket: 'arn:aws:kms:us-east-1:1234:key/x'}\n", "kms.data_bucket"),
+        (GOOD + "kms: {secrets: ['arn:aws:kms:us-east-1:123456789012:alias/s']}\n", "kms.secrets[0]"),
+        (GOOD + "kms: {secrets: " + KMS_KEY + "}\n", "kms.secrets"),
+        (GOOD + "kms: {s3: x}\n", "kms.s3"),
+        (GOOD + "data_bucket: {fan_out_expiry_days: 0}\n", "data_bucket.fan_out_expiry_days"),
+        (GOOD + "data_bucket: {force_destroy: 'yes'}\n", "data_bucket.force_destroy"),
+        (GOOD + "data_bucket: {expiry: 3}\n", "data_bucket.expiry"),
+        (
+            GOOD.replace("    memory: 512\n", "    memory: 512\n    share_identifier: a-b\n", 1),
+            "jobs.alpha.share_identifier",
+        ),
+        (
+            GOOD.replace("    memory: 512\n", "    memory: 512\n    share_identifier: ab\n", 1),
+            "jobs.alpha.share_identifier",
+        ),
     ],
     ids=[
         "unknown-top-level-key",
@@ -566,6 +613,23 @@ GOOD = release_source({"alpha": 3, "beta": 4})
         "job-image-not-declared",
         "unknown-job-key",
         "images-not-a-mapping",
+        "share-with-a-hyphen",
+        "share-weight-zero",
+        "compute-reservation-100",
+        "share-decay-negative",
+        "unknown-fair-share-key",
+        "unknown-queue-key",
+        "kms-alias-name",
+        "kms-alias-arn",
+        "kms-short-account",
+        "kms-secrets-alias",
+        "kms-secrets-not-a-list",
+        "unknown-kms-key",
+        "expiry-zero",
+        "force-destroy-text",
+        "unknown-data-bucket-key",
+        "job-share-with-a-hyphen",
+        "job-share-without-fair-share-queue",
     ],
 )
 def test_source_errors_name_the_field(release_project: Path, text: str, field: str) -> None:

@@ -38,11 +38,22 @@ from .settings import PACKAGE_DIR, Paths, file_lock, paths, write_atomic
 Echo = Callable[[str], None]
 
 # Top-level settings of a source, in the order they are rendered (images and jobs follow).
-SETTINGS = ("compute", "log_retention_days", "force_delete_repositories", "tags")
+SETTINGS = (
+    "compute",
+    "queue",
+    "kms",
+    "data_bucket",
+    "log_retention_days",
+    "force_delete_repositories",
+    "tags",
+)
 # The type each key takes: "text", "whole", "number", "flag", "texts" (a list of text),
 # "text map" (text => text), "map", "list of maps".
 SETTING_TYPES = {
     "compute": "map",
+    "queue": "map",
+    "kms": "map",
+    "data_bucket": "map",
     "log_retention_days": "whole",
     "force_delete_repositories": "flag",
     "tags": "text map",
@@ -52,6 +63,7 @@ JOB_TYPES = {
     "image": "text",
     "owner": "text",
     "queue": "text",
+    "share_identifier": "text",
     "command": "texts",
     "vcpus": "number",
     "memory": "whole",
@@ -70,6 +82,14 @@ SECRET_VARIABLE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")  # a container environme
 # Words that mean something at the start of an HCL expression: such keys are always quoted.
 HCL_KEYWORDS = {"for", "in", "if", "else", "endif", "endfor", "null", "true", "false"}
 BUILD_TEXT = re.compile(r"[1-9][0-9]{0,17}")  # used with fullmatch
+# A key ARN, never an alias: an alias gives terraform a perpetual diff. Used with fullmatch.
+KMS_KEY_ARN = re.compile(r"arn:aws[-a-z]*:kms:[a-z]{2}(-gov)?-[a-z]+-[0-9]:[0-9]{12}:key/[A-Za-z0-9-]+")
+# Batch: "limited to 255 alphanumeric characters"; in a fair-share policy it may end in `*` (a prefix).
+SHARE_IDENTIFIER = re.compile(r"[A-Za-z0-9_]{1,255}")  # used with fullmatch
+QUEUE_KEYS = {"fair_share"}
+FAIR_SHARE_KEYS = {"compute_reservation", "share_decay_seconds", "shares"}
+KMS_KEYS = {"ecr", "logs", "data_bucket", "secrets"}
+DATA_BUCKET_KEYS = {"fan_out_expiry_days", "force_destroy"}
 # HCL string escapes: the JSON ones HCL shares, and \uNNNN for every other control character.
 HCL_ESCAPES = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
@@ -214,6 +234,8 @@ def validate_source(name: str, data: Any) -> dict[str, Any]:
         if key in SETTING_TYPES:
             _check_type(f"{name}: {key}", data[key], SETTING_TYPES[key])
             _check_renderable(f"{name}: {key}", data[key])
+        if key in SETTING_CHECKS:
+            SETTING_CHECKS[key](f"{name}: {key}", data[key])
     images = _check_mapping(f"{name}: images", data.get("images") or {})
     for image, entry in images.items():
         where = f"{name}: images.{_shown(image)}"
@@ -246,8 +268,92 @@ def validate_source(name: str, data: Any) -> dict[str, Any]:
             _check_renderable(f"{where}.{key}", entry[key])
         if entry.get("image") not in images:
             raise ConfigError(f"{where}.image: must name one of this account's images ({', '.join(images)})")
+        share = entry.get("share_identifier")
+        if share is not None and not SHARE_IDENTIFIER.fullmatch(share):
+            raise ConfigError(f"{where}.share_identifier: must be 1-255 letters, digits and underscores")
+        if share is not None and not (data.get("queue") or {}).get("fair_share"):
+            raise ConfigError(
+                f"{where}.share_identifier: needs queue.fair_share (a job queue without a fair-share "
+                "policy refuses a share identifier)"
+            )
         _check_secrets(where, entry.get("environment") or {}, entry.get("secrets") or {})
     return data
+
+
+def _check_known(where: str, data: dict[str, Any], known: set[str]) -> None:
+    for key in data:
+        if key not in known:
+            raise ConfigError(f"{where}.{_shown(key)}: unknown key (known: {', '.join(sorted(known))})")
+
+
+def _check_whole(where: str, value: Any, low: int, high: int, what: str = "") -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ConfigError(f"{where}: must be a whole number from {low} to {high}{what}, got {value!r}")
+
+
+def _check_queue(where: str, queue: dict[str, Any]) -> None:
+    """The queue's fair-share policy, within what Batch accepts for a scheduling policy."""
+    _check_known(where, queue, QUEUE_KEYS)
+    if queue.get("fair_share") is None:
+        return
+    fair = _check_mapping(f"{where}.fair_share", queue["fair_share"])
+    _check_known(f"{where}.fair_share", fair, FAIR_SHARE_KEYS)
+    _check_whole(f"{where}.fair_share.compute_reservation", fair.get("compute_reservation", 0), 0, 99)
+    _check_whole(
+        f"{where}.fair_share.share_decay_seconds",
+        fair.get("share_decay_seconds", 0),
+        0,
+        604800,
+        " (one week)",
+    )
+    shares = _check_mapping(f"{where}.fair_share.shares", fair.get("shares") or {})
+    if len(shares) > 500:
+        raise ConfigError(f"{where}.fair_share.shares: at most 500 share identifiers, got {len(shares)}")
+    for share, weight in shares.items():
+        place = f"{where}.fair_share.shares.{_shown(share)}"
+        if not isinstance(share, str) or not SHARE_IDENTIFIER.fullmatch(share.removesuffix("*")):
+            raise ConfigError(
+                f"{place}: 1-255 letters, digits and underscores, with a trailing * for a prefix"
+            )
+        if (
+            isinstance(weight, bool)
+            or not isinstance(weight, (int, float))
+            or not 0.0001 <= weight <= 999.9999
+        ):
+            raise ConfigError(
+                f"{place}: the weight factor must be a number from 0.0001 to 999.9999, got {weight!r}"
+            )
+
+
+def _check_kms(where: str, kms: dict[str, Any]) -> None:
+    """Customer-managed keys by key ARN (an alias gives a perpetual diff)."""
+    _check_known(where, kms, KMS_KEYS)
+    arns = [
+        (f"{where}.{key}", kms[key]) for key in ("ecr", "logs", "data_bucket") if kms.get(key) is not None
+    ]
+    secrets = kms.get("secrets") or []
+    if not isinstance(secrets, list):
+        raise ConfigError(f"{where}.secrets: must be a list of KMS key ARNs")
+    arns += [(f"{where}.secrets[{index}]", arn) for index, arn in enumerate(secrets)]
+    for place, arn in arns:
+        if not isinstance(arn, str) or not KMS_KEY_ARN.fullmatch(arn):
+            raise ConfigError(
+                f"{place}: must be a KMS key ARN (arn:aws:kms:<region>:<12 digits>:key/<id>), not an alias"
+            )
+
+
+def _check_data_bucket(where: str, bucket: dict[str, Any]) -> None:
+    _check_known(where, bucket, DATA_BUCKET_KEYS)
+    _check_whole(f"{where}.fan_out_expiry_days", bucket.get("fan_out_expiry_days", 7), 1, 3650, " (days)")
+    if not isinstance(bucket.get("force_destroy", False), bool):
+        raise ConfigError(f"{where}.force_destroy: must be true or false, got {bucket['force_destroy']!r}")
+
+
+SETTING_CHECKS: dict[str, Callable[[str, Any], None]] = {
+    "queue": _check_queue,
+    "kms": _check_kms,
+    "data_bucket": _check_data_bucket,
+}
 
 
 def _check_secrets(where: str, environment: dict[str, str], secrets: dict[str, str]) -> None:

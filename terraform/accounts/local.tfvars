@@ -5,6 +5,9 @@ compute = {
   type      = "FARGATE"
   max_vcpus = 4
 }
+data_bucket = {
+  force_destroy = true
+}
 force_delete_repositories = true
 
 # ---- Images: the build each job of this account runs (`invoke bump IMAGE BUILD`) ----
