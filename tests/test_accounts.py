@@ -22,14 +22,13 @@ def test_local_is_built_in_and_points_every_call_at_the_local_stack() -> None:
     local = accounts().get("local")
     assert local.account_id == "123456789012"
     assert local.endpoints.aws == "http://127.0.0.1:4600"
-    assert local.registry == "127.0.0.1:5600/123456789012"
     assert local.client("s3").meta.endpoint_url == "http://127.0.0.1:4600"
 
 
-def test_a_real_account_uses_public_endpoints_and_its_ecr_registry() -> None:
+def test_a_real_account_uses_public_endpoints() -> None:
     dev = accounts(dev=DEV).get("dev")
     assert dev.endpoints.aws is None
-    assert dev.registry == "111111111111.dkr.ecr.eu-west-1.amazonaws.com"
+    assert dev.endpoints.registry is None  # the registry is what ECR's authorization token names
     assert dev.state_backend["bucket"] == "batchform-tfstate-111111111111-eu-west-1"
     assert dev.state_backend["use_lockfile"] is True
 

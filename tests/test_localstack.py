@@ -8,6 +8,7 @@ import json
 import shutil
 import socket
 import subprocess
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -100,6 +101,32 @@ def pushed_image(account, tmp_path: Path, base: str = "scratch") -> Iterator[tup
         for image in client.images.list(name=f"batchform/{name}"):
             for tag in image.tags:
                 client.api.remove_image(tag, noprune=True)
+
+
+@pytest.mark.docker
+def test_ecrs_authorization_token_names_the_local_registry_and_images_are_pushed_there(
+    private_stack: LocalStack, tmp_path: Path
+) -> None:
+    """AWS-FIDELITY: "Registry host names: take the registry from the authorization token's
+    `proxyEndpoint`." The local stack's token names its own registry (each account under its own
+    path), so the product finds it as it finds ECR, with no registry configured."""
+    private_stack.up()
+    account = Accounts({}, stack=private_stack.settings).get("local")
+    assert account.endpoints.registry is None
+    [token] = account.client("ecr").get_authorization_token()["authorizationData"]
+    address = private_stack.settings.registry_address
+    assert token["proxyEndpoint"] == f"http://{address}/{account.account_id}"
+    assert token["expiresAt"].timestamp() > time.time() + 11 * 3600  # ECR's 12 hours, not moto's 2015
+    assert account.registry_url == token["proxyEndpoint"]
+
+    with pushed_image(account, tmp_path) as (name, build):
+        credentials = Registry(account).credentials()
+        listed = requests.get(
+            f"http://{address}/v2/{account.account_id}/{name}/tags/list",
+            auth=(credentials.username, credentials.password),
+            timeout=30,
+        )
+        assert listed.json()["tags"] == [str(build)]
 
 
 def _skopeo(*args: str, authfile: Path | None = None) -> subprocess.CompletedProcess[str]:

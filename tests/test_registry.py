@@ -14,13 +14,13 @@ from batchform.registry import FALLBACK_LIFETIME, RENEW_MARGIN, Registry
 class FakeEcr:
     """GetAuthorizationToken answering tokens that expire when told; counts the calls."""
 
-    def __init__(self, lifetime: float | None):
-        self.lifetime, self.calls = lifetime, 0
+    def __init__(self, lifetime: float | None, endpoint: str = "https://example"):
+        self.lifetime, self.endpoint, self.calls = lifetime, endpoint, 0
 
     def get_authorization_token(self) -> dict:
         self.calls += 1
         token = base64.b64encode(f"AWS:secret-{self.calls}".encode()).decode()
-        data = {"authorizationToken": token, "proxyEndpoint": "https://example"}
+        data = {"authorizationToken": token, "proxyEndpoint": self.endpoint}
         if self.lifetime is not None:
             data["expiresAt"] = datetime.fromtimestamp(CLOCK.now + self.lifetime, UTC)
         return {"authorizationData": [data]}
@@ -77,3 +77,30 @@ def test_the_password_never_appears_in_the_credentials_text() -> None:
     credentials = _registry(FakeEcr(lifetime=3600)).credentials()
     assert "secret" not in repr(credentials) and "secret" not in str(credentials)
     assert credentials.docker_auth() == {"username": "AWS", "password": "secret-1"}
+
+
+CHINA_REGISTRY = "https://111111111111.dkr.ecr.cn-north-1.amazonaws.com.cn"
+
+
+def test_the_registry_is_where_the_authorization_tokens_proxy_endpoint_says_even_in_china(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """AWS-FIDELITY: "Registry host names: take the registry from the authorization token's
+    `proxyEndpoint`; the China partitions use `amazonaws.com.cn`." No host is made up from the region."""
+    from batchform.accounts import Account, Accounts
+
+    ecr = FakeEcr(lifetime=3600, endpoint=CHINA_REGISTRY)
+    monkeypatch.setattr(Account, "client", lambda _self, service, retries=True: ecr)
+    china = Accounts({"accounts": {"cn": {"account_id": "111111111111", "region": "cn-north-1"}}}).get("cn")
+    registry = Registry(china)
+    sent: list[str] = []
+
+    def request(method: str, url: str, **_kwargs: object) -> SimpleNamespace:
+        sent.append(f"{method} {url}")
+        return SimpleNamespace(status_code=404, headers={}, close=lambda: None)
+
+    monkeypatch.setattr(registry._http, "request", request)  # noqa: SLF001
+    assert china.registry_url == CHINA_REGISTRY
+    assert registry.reference("hello", 7) == "111111111111.dkr.ecr.cn-north-1.amazonaws.com.cn/hello:7"
+    assert registry.tags("hello") == []
+    assert sent == [f"GET {CHINA_REGISTRY}/v2/hello/tags/list?n=1000"]

@@ -187,10 +187,18 @@ class Account:
         return env
 
     # ---- derived names ----------------------------------------------------------------
-    @property
+    @cached_property
     def registry_url(self) -> str:
-        """Scheme, host and optional path prefix of the registry serving this account's images."""
-        return self.endpoints.registry or f"https://{self.account_id}.dkr.ecr.{self.region}.amazonaws.com"
+        """Scheme, host and optional path prefix of the registry serving this account's images.
+
+        The `proxyEndpoint` of ECR's authorization token, unless the endpoints name a registry:
+        the host is AWS's to say (the China partitions' is under amazonaws.com.cn; the local
+        stack's is its own registry), so it is never made up here.
+        """
+        if self.endpoints.registry:
+            return self.endpoints.registry
+        token = self.client("ecr").get_authorization_token()["authorizationData"][0]
+        return token["proxyEndpoint"].rstrip("/")
 
     @property
     def registry(self) -> str:
@@ -211,15 +219,12 @@ class Account:
         return backend
 
 
-def _parse_endpoints(where: str, value: Any, account_id: str, stack: LocalStackSettings) -> Endpoints:
+def _parse_endpoints(where: str, value: Any, stack: LocalStackSettings) -> Endpoints:
     if value is None:
         return Endpoints()
     if value == "local-stack":
-        return Endpoints(
-            aws=stack.emulator_url,
-            registry=f"http://{stack.registry_address}/{account_id}",
-            emulator_credentials=True,
-        )
+        # The registry (and each account's path in it) is what the emulator's ECR tokens name.
+        return Endpoints(aws=stack.emulator_url, emulator_credentials=True)
     if isinstance(value, dict):
         check_keys(where, value, {"aws", "registry"})
         return Endpoints(aws=value.get("aws"), registry=value.get("registry"))
@@ -299,7 +304,7 @@ def _parse_account(name: str, raw: Any, stack: LocalStackSettings) -> Account:
         aliases=tuple(aliases),
         profile=profile,
         role_arn=role_arn,
-        endpoints=_parse_endpoints(f"{where}.endpoints", raw.get("endpoints"), account_id, stack),
+        endpoints=_parse_endpoints(f"{where}.endpoints", raw.get("endpoints"), stack),
         backend=sections["backend"],
         network=sections["network"],
         sizing=sections["sizing"],

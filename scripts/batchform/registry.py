@@ -1,8 +1,9 @@
 """Talk to an account's image registry: ECR, or the registry that stands in for it.
 
-One code path for both: credentials come from ECR's GetAuthorizationToken through boto3
-(no AWS CLI, nothing on a command line), and tags and manifests are read through the
-registry v2 HTTP API, which ECR and the distribution registry both serve.
+One code path for both: the registry's address and credentials come from ECR's
+GetAuthorizationToken through boto3 (no AWS CLI, nothing on a command line), and tags and
+manifests are read through the registry v2 HTTP API, which ECR and the distribution registry
+both serve.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -62,12 +64,21 @@ class Registry:
 
     def __init__(self, account: Account):
         self.account = account
-        url = urlsplit(account.registry_url)
-        self.base_url = f"{url.scheme}://{url.netloc}"
-        self.prefix = url.path.strip("/")
         self._credentials: RegistryCredentials | None = None
         self._lock = threading.Lock()
         self._http = requests.Session()
+
+    # ---- where: the host of the account's authorization token -------------------------------
+    @cached_property
+    def base_url(self) -> str:
+        """Scheme and host of the registry (read when first needed: it takes an AWS call)."""
+        url = urlsplit(self.account.registry_url)
+        return f"{url.scheme}://{url.netloc}"
+
+    @cached_property
+    def prefix(self) -> str:
+        """The path under which the account's repositories are ('' on ECR)."""
+        return urlsplit(self.account.registry_url).path.strip("/")
 
     # ---- credentials --------------------------------------------------------------------
     def credentials(self) -> RegistryCredentials:

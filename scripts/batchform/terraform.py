@@ -180,7 +180,7 @@ class TerraformRunner:
             "region": a.region,
             "aws_endpoint_url": a.endpoints.aws,
             "assume_role_arn": a.role_arn,
-            "image_registry": a.registry if a.endpoints.registry else None,
+            "image_registry": a.registry if a.endpoints.aws else None,
             "network": {k: v for k, v in a.network.items()},
         }
         _write_if_changed(self.account_var_file, json.dumps(account_vars, indent=2, sort_keys=True) + "\n")
