@@ -61,6 +61,17 @@ def test_a_taken_port_is_a_clear_error_and_starts_nothing(private_stack: LocalSt
     assert not private_stack.settings.state_file.exists()
 
 
+def test_a_running_stack_is_recognised_from_a_checkout_without_its_data(
+    private_stack: LocalStack, tmp_path: Path
+) -> None:
+    """Another checkout (its own data directory, so not the registry's key) sees the stack running."""
+    from dataclasses import replace
+
+    private_stack.up()
+    elsewhere = LocalStack(replace(private_stack.settings, data_dir=tmp_path / "elsewhere"))
+    assert elsewhere.registry_healthy() and elsewhere.emulator_healthy()
+
+
 def test_down_stops_every_process_and_deletes_the_data(private_stack: LocalStack) -> None:
     private_stack.up()
     pids = [c.pid for c in private_stack.status() if c.name in ("emulator", "registry")]

@@ -481,10 +481,20 @@ def test_manifest_paths_are_told_apart_by_tag_or_digest(path: str, expected: tup
 
 
 # ---- health, failure and the process --------------------------------------------------------
-def test_the_health_route_names_the_service_and_its_upstream(guard: Guard, registry: str) -> None:
-    health = requests.get(f"{guard.url}{tagguard.HEALTH_PATH}", timeout=TIMEOUT)
+def test_the_health_route_names_the_service_its_upstream_and_whether_that_answers(
+    locked_guard: Guard, registry: str
+) -> None:
+    """Without a token: whoever checks the stack (another checkout, without its key) needs none."""
+    health = requests.get(f"{locked_guard.url}{tagguard.HEALTH_PATH}", timeout=TIMEOUT)
     assert health.status_code == 200
-    assert health.json() == {"service": "batchform-tagguard", "upstream": registry}
+    assert health.json() == {"service": "batchform-tagguard", "upstream": registry, "upstream_answers": True}
+    with _running_guard(f"http://127.0.0.1:{free_port()}") as unreachable:
+        assert (
+            requests.get(f"{unreachable.url}{tagguard.HEALTH_PATH}", timeout=TIMEOUT).json()[
+                "upstream_answers"
+            ]
+            is False
+        )
 
 
 def test_an_unreachable_upstream_is_a_502_registry_error(image: Image) -> None:

@@ -181,11 +181,10 @@ def port_in_use(host: str, port: int) -> bool:
     return False
 
 
-def _registry_answers(address: str, auth: tuple[str, str] | None = None) -> bool:
+def _registry_answers(address: str) -> bool:
     return _http_ok(
         f"http://{address}/v2/",
         lambda r: r.ok and r.headers.get("Docker-Distribution-Api-Version") == "registry/2.0",
-        auth,
     )
 
 
@@ -212,11 +211,9 @@ def _tail(path: Path, lines: int = 5) -> str:
         return "(no log)"
 
 
-def _http_ok(
-    url: str, check: Callable[[requests.Response], bool], auth: tuple[str, str] | None = None
-) -> bool:
+def _http_ok(url: str, check: Callable[[requests.Response], bool]) -> bool:
     try:
-        return check(requests.get(url, timeout=2, auth=auth))
+        return check(requests.get(url, timeout=2))
     except requests.RequestException:
         return False
 
@@ -234,21 +231,29 @@ class LocalStack:
         return _http_ok(url, lambda r: r.ok and r.json().get("service") == SERVICE_NAME)
 
     def registry_healthy(self) -> bool:
-        """Our tag guard answers, and the registry behind it too."""
-        address = self.settings.registry_address
-        guard = _http_ok(
-            f"http://{address}{tagguard.HEALTH_PATH}",
-            lambda r: r.ok and r.json().get("service") == tagguard.SERVICE_NAME,
-        )
-        return guard and _registry_answers(address, self._registry_auth())
+        """Our tag guard answers, and the registry behind it too.
 
-    def _registry_auth(self) -> tuple[str, str] | None:
-        """A token the guard accepts (any account's opens `/v2/`); None where the stack has no key."""
-        try:
-            key = tagguard.read_auth_key(self.settings.registry_key_file)
-        except FileNotFoundError:
-            return None
-        return tagguard.TOKEN_USER, tagguard.account_password(key, EMULATOR_ACCOUNT_ID)
+        The guard says so itself: its `/v2/` asks for a token, and a stack started from another
+        checkout keeps its key in that checkout's data directory. A guard that does not say
+        (an older one) is taken at its `/v2/`: the registry's answer, or the guard's challenge.
+        """
+        address = self.settings.registry_address
+
+        def ours(response: requests.Response) -> bool:
+            health = response.json() if response.ok else {}
+            if health.get("service") != tagguard.SERVICE_NAME:
+                return False
+            if "upstream_answers" in health:
+                return bool(health["upstream_answers"])
+            return _http_ok(
+                f"http://{address}/v2/",
+                lambda r: (
+                    r.status_code in (200, 401)
+                    and r.headers.get("Docker-Distribution-Api-Version") == "registry/2.0"
+                ),
+            )
+
+        return _http_ok(f"http://{address}{tagguard.HEALTH_PATH}", ours)
 
     def _ensure_registry_key(self) -> Path:
         """The key both the emulator and the guard sign tokens with; made once, kept with the data."""

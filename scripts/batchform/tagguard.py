@@ -19,7 +19,7 @@ digest the push is refused with 400 TAG_INVALID, as ECR does. Re-pushing the sam
 pushing by digest, are forwarded.
 
 * `GET /batchform/tagguard/health` names the service, so the local stack can tell the shim from
-  another program on the same port.
+  another program on the same port, and says whether the registry behind it answers.
 * An unreachable registry is a 502 with a registry-style error body.
 * The check and the forwarded push of one tag run under one lock, so concurrent pushes of the
   same tag through this process cannot both win.
@@ -704,8 +704,26 @@ class TagGuardHandler(BaseHTTPRequestHandler):
         )
 
     def _health(self) -> None:
-        body = json.dumps({"service": SERVICE_NAME, "upstream": self.server.upstream.url}).encode()
-        self._send_json(200, body)
+        health = {
+            "service": SERVICE_NAME,
+            "upstream": self.server.upstream.url,
+            # Asked here, so that whoever checks needs no token: the guard's /v2/ asks for one.
+            "upstream_answers": self._upstream_answers(),
+        }
+        self._send_json(200, json.dumps(health).encode())
+
+    def _upstream_answers(self) -> bool:
+        conn = self.server.upstream.connection()
+        conn.timeout = 5
+        try:
+            conn.request("GET", "/v2/")
+            resp = conn.getresponse()
+            resp.read()
+        except (OSError, http.client.HTTPException):
+            return False
+        finally:
+            conn.close()
+        return resp.status == 200 and resp.getheader("Docker-Distribution-Api-Version") == "registry/2.0"
 
 
 def make_server(host: str, port: int, upstream: str, auth_key: bytes | None = None) -> TagGuardServer:
