@@ -246,6 +246,18 @@ class BatchQueue:
     target: object  # batchform.jobs.DeployedJob
 
 
+JOB_STATUSES = ("SUBMITTED", "PENDING", "RUNNABLE", "STARTING", "RUNNING", "SUCCEEDED", "FAILED")
+
+
+def queue_job_ids(batch, queue: str) -> list[str]:  # noqa: ANN001
+    """Every job of `queue`, in every status: ListJobs without a status lists only RUNNING ones."""
+    found: dict[str, None] = {}
+    for status in JOB_STATUSES:
+        for page in batch.get_paginator("list_jobs").paginate(jobQueue=queue, jobStatus=status):
+            found.update(dict.fromkeys(summary["jobId"] for summary in page["jobSummaryList"]))
+    return list(found)
+
+
 def private_account_config() -> dict:
     account_id = f"{random.randint(10**11, 10**12 - 1)}"
     return {
@@ -300,9 +312,8 @@ def batch_queue(local_stack: LocalStack) -> Iterator[BatchQueue]:
     )["jobDefinitionArn"]
     yield BatchQueue(config, account, DeployedJob("work", definition.rsplit(":", 1)[0], queue))
 
-    for page in batch.get_paginator("list_jobs").paginate(jobQueue=queue):
-        for summary in page["jobSummaryList"]:
-            batch.cancel_job(jobId=summary["jobId"], reason="test over")
+    for job_id in queue_job_ids(batch, queue):
+        batch.terminate_job(jobId=job_id, reason="test over")
     batch.deregister_job_definition(jobDefinition=definition)
     batch.update_job_queue(jobQueue=queue, state="DISABLED")
     batch.delete_job_queue(jobQueue=queue)

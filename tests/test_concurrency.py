@@ -37,6 +37,7 @@ from batchform.images import (
 )
 from batchform.jobs import DeployedJob, SubmitRequest
 from batchform.registry import Registry
+from conftest import queue_job_ids
 from test_jobs_submit import Moto, aws  # noqa: F401 - `aws` is a fixture used below
 
 ACCOUNT = "concurrency"
@@ -96,12 +97,7 @@ class PrivateQueue:
     def jobs_tagged(self, token: str) -> list[dict[str, Any]]:
         """Every job (not array child) in the queue carrying `token`."""
         batch = self.account.client("batch")
-        ids = [
-            summary["jobId"]
-            for page in batch.get_paginator("list_jobs").paginate(jobQueue=self.target.queue)
-            for summary in page["jobSummaryList"]
-            if ":" not in summary["jobId"]
-        ]
+        ids = [job_id for job_id in queue_job_ids(batch, self.target.queue) if ":" not in job_id]
         return [
             job
             for start in range(0, len(ids), 100)

@@ -34,6 +34,7 @@ from batchform.follow import JobWatcher, LogFollower
 from batchform.images import LABEL_DIGEST, ImageBuilder, ImageSpec
 from batchform.localstack import LocalStackSettings
 from batchform.registry import Registry
+from conftest import queue_job_ids
 
 pytestmark = [pytest.mark.stack, pytest.mark.docker]
 
@@ -50,6 +51,9 @@ def private_account(
         name="faulty",
         account_id=account_id,
         region="us-east-1",
+        # Its own account's credentials: the local registry, as ECR, opens a repository only to
+        # the token of the account that owns it.
+        role_arn=f"arn:aws:iam::{account_id}:role/batchform-deployer",
         endpoints=Endpoints(
             aws=aws or stack.emulator_url,
             registry=f"http://{registry or stack.registry_address}/{account_id}",
@@ -169,11 +173,7 @@ def test_submits_and_follows_through_a_throttling_emulator_complete_within_the_r
     assert proxy.injected["lose 500"] >= 1 and proxy.injected["refuse 429"] >= 1, proxy.injected
 
     batch = account.client("batch")
-    ids = [
-        summary["jobId"]
-        for page in batch.get_paginator("list_jobs").paginate(jobQueue=target.queue)
-        for summary in page["jobSummaryList"]
-    ]
+    ids = queue_job_ids(batch, target.queue)
     tokens = Counter(
         (job.get("tags") or {}).get("batchform:token") for job in jobs.describe(account, ids).values()
     )
@@ -247,6 +247,7 @@ def test_a_push_killed_half_way_leaves_no_partial_tag_and_the_rerun_completes_it
             "account_id": account_id,
             "region": "us-east-1",
             "endpoints": {"aws": stack.emulator_url, "registry": f"http://{proxy.address}/{account_id}"},
+            "role_arn": f"arn:aws:iam::{account_id}:role/batchform-deployer",
         }
         (release_project / "batchform.yaml").write_text(yaml.safe_dump(config))
         env = {

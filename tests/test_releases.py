@@ -232,8 +232,11 @@ def test_a_deployed_build_the_registry_lost_and_a_declared_build_never_pushed_ar
     )
     # Then build 1 leaves the registry, as a lifecycle rule or a manual delete takes it.
     digest = registry.manifest("alpha", 1)[0]
+    token = registry.credentials()
     requests.delete(
-        f"{registry.base_url}/v2/{registry.repository_path('alpha')}/manifests/{digest}", timeout=30
+        f"{registry.base_url}/v2/{registry.repository_path('alpha')}/manifests/{digest}",
+        auth=(token.username, token.password),
+        timeout=30,
     ).raise_for_status()
     assert registry.builds("alpha") == [2]
     _write_source(release_project, "rel-a", {"alpha": 2, "beta": 5})  # beta 5 was never pushed
