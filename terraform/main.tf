@@ -146,6 +146,10 @@ module "job_definitions" {
       platform        = contains(["FARGATE", "FARGATE_SPOT"], var.compute.type) ? "FARGATE" : "EC2"
       log_group_name  = module.log_groups.names[local.log_group_names[name]]
       tags            = merge(job.tags, { "batchform:image" = job.image }, job.owner == null ? {} : { "batchform:owner" = job.owner })
+      # A fair-share queue refuses a job without a scheduling priority ("Either schedulingPriority
+      # in job definition or schedulingPriorityOverride should be specified"): 1 unless declared
+      # (the provider leaves a 0 out of the request, as if unset).
+      scheduling_priority = var.queue.fair_share == null ? job.scheduling_priority : coalesce(job.scheduling_priority, 1)
 
       evaluate_on_exit           = job.evaluate_on_exit
       job_role_policy_statements = job.policy_statements

@@ -223,15 +223,18 @@ variable "jobs" {
     queue = optional(string, "default")
     # The share a submit uses by default when the queue has a fair-share policy.
     share_identifier = optional(string)
-    command          = optional(list(string), [])
-    vcpus            = optional(number, 1)
-    memory           = optional(number, 2048)
-    environment      = optional(map(string), {})
-    secrets          = optional(map(string), {})
-    retry_attempts   = optional(number, 1)
-    timeout_seconds  = optional(number, 3600)
-    parameters       = optional(map(string), {})
-    tags             = optional(map(string), {})
+    # Its order within the share on a fair-share queue (1-9999; 1 there when not given): AWS
+    # refuses a job with neither this nor a priority given at submit.
+    scheduling_priority = optional(number)
+    command             = optional(list(string), [])
+    vcpus               = optional(number, 1)
+    memory              = optional(number, 2048)
+    environment         = optional(map(string), {})
+    secrets             = optional(map(string), {})
+    retry_attempts      = optional(number, 1)
+    timeout_seconds     = optional(number, 3600)
+    parameters          = optional(map(string), {})
+    tags                = optional(map(string), {})
     # Retry only what is worth retrying, e.g. [{ action = "RETRY", on_status_reason = "Host EC2*" }, { action = "EXIT", on_reason = "*" }].
     evaluate_on_exit = optional(list(object({
       action           = string
@@ -264,6 +267,11 @@ variable "jobs" {
   }
 
   # SubmitJob: a queue without a fair-share policy refuses a share identifier.
+  validation {
+    condition     = alltrue([for name, job in var.jobs : job.scheduling_priority == null || try(job.scheduling_priority >= 1 && job.scheduling_priority <= 9999 && floor(job.scheduling_priority) == job.scheduling_priority, false)])
+    error_message = "Every jobs.<name>.scheduling_priority must be a whole number from 1 to 9999 (the provider would leave a 0 out)."
+  }
+
   validation {
     condition     = var.queue.fair_share != null || alltrue([for name, job in var.jobs : job.share_identifier == null])
     error_message = "jobs.<name>.share_identifier needs queue.fair_share: a job queue without a fair-share policy refuses a share identifier."

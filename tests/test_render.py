@@ -600,6 +600,14 @@ GOOD = release_source({"alpha": 3, "beta": 4})
             GOOD.replace("    memory: 512\n", "    memory: 512\n    share_identifier: ab\n", 1),
             "jobs.alpha.share_identifier",
         ),
+        (
+            GOOD.replace("    memory: 512\n", "    memory: 512\n    scheduling_priority: 10000\n", 1),
+            "jobs.alpha.scheduling_priority",
+        ),
+        (
+            GOOD.replace("    memory: 512\n", "    memory: 512\n    scheduling_priority: 0\n", 1),
+            "jobs.alpha.scheduling_priority",
+        ),
     ],
     ids=[
         "unknown-top-level-key",
@@ -630,6 +638,8 @@ GOOD = release_source({"alpha": 3, "beta": 4})
         "unknown-data-bucket-key",
         "job-share-with-a-hyphen",
         "job-share-without-fair-share-queue",
+        "scheduling-priority-over-9999",
+        "scheduling-priority-zero",
     ],
 )
 def test_source_errors_name_the_field(release_project: Path, text: str, field: str) -> None:

@@ -18,6 +18,9 @@ from typing import Any
 
 import pytest
 from batchform.accounts import Account, Accounts
+from batchform.deployment import outputs
+from batchform.errors import UserError
+from batchform.jobs import SubmitRequest, Submitter, deployed_job
 from batchform.terraform import TerraformRunner
 from test_terraform_credentials import recorded_environments
 
@@ -180,6 +183,36 @@ def test_the_queue_is_fair_share_and_the_outputs_say_where_each_job_runs(deploym
     }
     definition = batch.describe_job_definitions(jobDefinitionName=f"{NAME}-worker", status="ACTIVE")
     assert definition["jobDefinitions"][0]["tags"] == worker["tags"]
+
+
+def test_jobs_submitted_to_the_fair_share_queue_are_accepted_with_their_share_and_priority(
+    deployment: Deployment, tmp_path: Path
+) -> None:
+    """On a fair-share queue AWS refuses a job without a share identifier, and one with neither a
+    definition's schedulingPriority nor a schedulingPriorityOverride ("Either schedulingPriority in
+    job definition or schedulingPriorityOverride should be specified"); the emulator holds both
+    rules. What terraform deployed and what submit sends satisfy them."""
+    definitions = {jd["jobDefinitionName"]: jd for jd in _active_job_definitions(deployment)}
+    assert definitions[f"{NAME}-worker"]["schedulingPriority"] == 1
+
+    outputs(deployment.account, refresh=True)  # what submit reads, as after any apply
+    submitter = Submitter(deployment.account, journal_dir=tmp_path)
+    worker = submitter.submit(deployed_job(deployment.account, "worker"), SubmitRequest("worker"))[0]
+    report = submitter.submit(
+        deployed_job(deployment.account, "report"), SubmitRequest("report", share="nightly", priority=7)
+    )[0]
+
+    described = {
+        job["jobId"]: job
+        for job in deployment.client("batch").describe_jobs(jobs=[worker.job_id, report.job_id])["jobs"]
+    }
+    assert described[worker.job_id]["shareIdentifier"] == "nightly"  # the job's declared default
+    assert (described[report.job_id]["shareIdentifier"], described[report.job_id]["schedulingPriority"]) == (
+        "nightly",
+        7,
+    )
+    with pytest.raises(UserError, match=r"^--share: queue .* has a fair-share scheduling policy"):
+        submitter.submit(deployed_job(deployment.account, "report"), SubmitRequest("report"))
 
 
 def test_the_data_bucket_is_private_versioned_tls_only_and_expires_fan_out_items(

@@ -208,6 +208,7 @@ resource "aws_batch_job_definition" "this" {
   deregister_on_new_revision = var.deregister_on_new_revision
   propagate_tags             = true
   parameters                 = length(each.value.parameters) == 0 ? null : each.value.parameters
+  scheduling_priority        = each.value.scheduling_priority
 
   retry_strategy {
     attempts = each.value.retry_attempts

@@ -18,6 +18,11 @@ output "revisions" {
   value       = { for k, jd in aws_batch_job_definition.this : k => jd.revision }
 }
 
+output "scheduling_priorities" {
+  description = "Map of job key to the job definition's scheduling priority (null when it has none)."
+  value       = { for k, jd in aws_batch_job_definition.this : k => jd.scheduling_priority }
+}
+
 output "execution_role_arn" {
   description = "ARN of the task execution role shared by the job definitions."
   value       = aws_iam_role.execution.arn

@@ -17,6 +17,7 @@ variable "jobs" {
     `vcpus`/`memory` (MiB) must form a valid Fargate combination when `platform` is FARGATE (vcpus 0.25, 0.5, 1, 2, 4, 8 or 16); EC2 jobs take whole vCPUs.
     `environment` holds plain variables; `secrets` maps variable names to SSM parameter or Secrets Manager secret ARNs (never put secrets in `environment`).
     `retry_attempts` is 1-10, `evaluate_on_exit` at most 5 conditions (action RETRY or EXIT), `timeout_seconds` at least 60.
+    `scheduling_priority` (1-9999; the provider leaves a 0 out, as if unset) orders the job within its share on a fair-share queue, which refuses a job that has neither it nor a priority given at submit.
     `log_group_name` must name an existing log group (e.g. from the log-groups module) in `region`.
     `job_role_policy_statements` are Allow statements for the job's own role (no `*` in any action).
   EOT
@@ -38,9 +39,15 @@ variable "jobs" {
       actions   = list(string)
       resources = list(string)
     })), [])
-    tags = optional(map(string), {})
+    tags                = optional(map(string), {})
+    scheduling_priority = optional(number)
   }))
   nullable = false
+
+  validation {
+    condition     = alltrue([for k, j in var.jobs : j.scheduling_priority == null || try(j.scheduling_priority >= 1 && j.scheduling_priority <= 9999 && floor(j.scheduling_priority) == j.scheduling_priority, false)])
+    error_message = "scheduling_priority must be a whole number from 1 to 9999 (the provider would leave a 0 out)."
+  }
 
   validation {
     condition     = length(var.jobs) >= 1

@@ -64,6 +64,7 @@ JOB_TYPES = {
     "owner": "text",
     "queue": "text",
     "share_identifier": "text",
+    "scheduling_priority": "whole",
     "command": "texts",
     "vcpus": "number",
     "memory": "whole",
@@ -276,6 +277,8 @@ def validate_source(name: str, data: Any) -> dict[str, Any]:
                 f"{where}.share_identifier: needs queue.fair_share (a job queue without a fair-share "
                 "policy refuses a share identifier)"
             )
+        if entry.get("scheduling_priority") is not None:
+            _check_whole(f"{where}.scheduling_priority", entry["scheduling_priority"], 1, 9999)
         _check_secrets(where, entry.get("environment") or {}, entry.get("secrets") or {})
     return data
 

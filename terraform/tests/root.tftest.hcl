@@ -116,6 +116,11 @@ run "a_fair_share_queue_gets_its_policy_and_jobs_their_default_share" {
     condition     = output.jobs["hello"].fair_share == true && output.jobs["hello"].share_identifier == "analytics"
     error_message = "jobs[<name>] must say the queue is fair-share and give the job's default share."
   }
+
+  assert {
+    condition     = module.job_definitions.scheduling_priorities["hello"] == 1
+    error_message = "On a fair-share queue every job definition needs a scheduling priority (1 unless declared): AWS refuses a job without one."
+  }
 }
 
 run "the_declared_build_is_never_expired_by_the_repository_lifecycle" {

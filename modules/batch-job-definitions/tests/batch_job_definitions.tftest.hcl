@@ -618,6 +618,49 @@ run "rejects_kms_alias_for_secrets" {
   expect_failures = [var.secrets_kms_key_arns]
 }
 
+run "a_scheduling_priority_reaches_the_job_definition" {
+  command = plan
+
+  variables {
+    jobs = { ranked = { image = "batchform/worker:1", log_group_name = "/batchform/jobs", scheduling_priority = 9999 } }
+  }
+
+  assert {
+    condition     = aws_batch_job_definition.this["ranked"].scheduling_priority == 9999
+    error_message = "scheduling_priority must be the job definition's schedulingPriority."
+  }
+}
+
+run "rejects_scheduling_priority_over_9999" {
+  command = plan
+
+  variables {
+    jobs = { bad = { image = "batchform/worker:1", log_group_name = "/batchform/jobs", scheduling_priority = 10000 } }
+  }
+
+  expect_failures = [var.jobs]
+}
+
+run "rejects_scheduling_priority_zero_which_the_provider_would_leave_out" {
+  command = plan
+
+  variables {
+    jobs = { bad = { image = "batchform/worker:1", log_group_name = "/batchform/jobs", scheduling_priority = 0 } }
+  }
+
+  expect_failures = [var.jobs]
+}
+
+run "rejects_fractional_scheduling_priority" {
+  command = plan
+
+  variables {
+    jobs = { bad = { image = "batchform/worker:1", log_group_name = "/batchform/jobs", scheduling_priority = 1.5 } }
+  }
+
+  expect_failures = [var.jobs]
+}
+
 run "rejects_retry_attempts_zero" {
   command = plan
 
