@@ -30,7 +30,8 @@ from typing import Any
 import requests
 from batchform.accounts import Account, Accounts
 from batchform.jobs import DeployedJob
-from batchform.localstack import LocalStack, LocalStackSettings
+from batchform.localstack.stack import LocalStack
+from batchform.settings import LocalStackSettings
 
 Echo = Callable[[str], None]
 

@@ -20,7 +20,8 @@ from pathlib import Path
 
 import pytest
 from batchform.accounts import Accounts
-from batchform.localstack import LocalStack, LocalStackSettings
+from batchform.localstack.stack import LocalStack
+from batchform.settings import LocalStackSettings
 
 REQUIRE_ALL = os.environ.get("BATCHFORM_REQUIRE_ALL") == "1"
 REPO = Path(__file__).resolve().parent.parent
@@ -69,7 +70,7 @@ def terraform_binary() -> str:
 @pytest.fixture(scope="session")
 def checkov() -> Path:
     """The checkov executable (`./batchform test` installs it into .venv-checkov)."""
-    from batchform.checks import checkov_binary
+    from batchform.devtools.checks import checkov_binary
 
     binary = checkov_binary()
     if binary is None:
@@ -100,7 +101,7 @@ def demo_run(local_account) -> tuple[str, str]:  # noqa: ANN001
 
     Returns (final job status, everything it printed). Tests of deployed jobs build on it.
     """
-    from batchform import demo
+    from batchform.localstack.stack import demo
 
     printed: list[str] = []
     status = demo.run(printed.append)
@@ -272,8 +273,8 @@ def private_account_config() -> dict:
 def batch_queue(local_stack: LocalStack) -> Iterator[BatchQueue]:
     """A Fargate queue in an emulator account no other test uses, made with boto3 (no terraform),
     deleted afterwards with whatever jobs it still holds."""
-    from batchform.baseimages import BUSYBOX_LOCAL
     from batchform.jobs import DeployedJob
+    from batchform.localstack.baseimages import BUSYBOX_LOCAL
 
     config = private_account_config()
     account = Accounts({"accounts": {"queued": config}}).get("queued")

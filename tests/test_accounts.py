@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from batchform.accounts import Accounts
 from batchform.errors import ConfigError, UserError
-from batchform.localstack import LocalStackSettings
+from batchform.settings import LocalStackSettings
 
 STACK = LocalStackSettings(data_dir=Path("/nonexistent"), emulator_port=4600, registry_port=5600)
 

@@ -34,9 +34,8 @@ from batchform import jobs
 from batchform.accounts import Accounts
 from batchform.errors import ConfigError, UserError
 from batchform.images import discover
-from batchform.localstack import LocalStackSettings
 from batchform.releases import Releases, validate_source
-from batchform.settings import Paths
+from batchform.settings import LocalStackSettings, Paths
 from conftest import RELEASE_IMAGES, missing
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings

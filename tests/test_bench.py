@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from batchform.localstack import LocalStack
+from batchform.localstack.stack import LocalStack
 from conftest import missing
 
 pytestmark = [pytest.mark.stack, pytest.mark.terraform, pytest.mark.docker]

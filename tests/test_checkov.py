@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
-from batchform.checks import StaticCheckResult, inline_suppressions, run_checkov
+from batchform.devtools.checks import StaticCheckResult, inline_suppressions, run_checkov
 from batchform.settings import paths
 
 

@@ -488,8 +488,8 @@ def test_a_job_pulls_its_image_from_the_local_registry_with_its_accounts_token(
     """As ECS pulls from ECR with the execution role's token: the job's image must be in the registry
     (one only built on this machine fails as on AWS), and the registry lets the job's account in."""
     from batchform import logs
-    from batchform.baseimages import BUSYBOX_LOCAL
     from batchform.images import docker_client
+    from batchform.localstack.baseimages import BUSYBOX_LOCAL
     from batchform.registry import Registry
     from test_localstack import pushed_image
 

@@ -10,7 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import requests
-from batchform.faults import Fault, FaultPlan, FaultProxy, Request
+from batchform.localstack.faults import Fault, FaultPlan, FaultProxy, Request
 
 
 class Upstream(ThreadingHTTPServer):

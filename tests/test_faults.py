@@ -1,4 +1,4 @@
-"""Faults on purpose, on the local stack: a proxy on loopback (batchform.faults) in front of the
+"""Faults on purpose, on the local stack: a proxy on loopback (batchform.localstack.faults) in front of the
 registry or the emulator answers 500/503/429, loses answers or drops connections, and the work
 still completes exactly once.
 
@@ -29,11 +29,11 @@ import pytest
 import yaml
 from batchform import jobs
 from batchform.accounts import Account, Endpoints
-from batchform.faults import Fault, FaultPlan, FaultProxy, Request
 from batchform.follow import JobWatcher, LogFollower
 from batchform.images import LABEL_DIGEST, ImageBuilder, ImageSpec
-from batchform.localstack import LocalStackSettings
+from batchform.localstack.faults import Fault, FaultPlan, FaultProxy, Request
 from batchform.registry import Registry
+from batchform.settings import LocalStackSettings
 from conftest import queue_job_ids
 
 pytestmark = [pytest.mark.stack, pytest.mark.docker]

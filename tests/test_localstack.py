@@ -18,7 +18,7 @@ import pytest
 import requests
 from batchform.accounts import Accounts
 from batchform.errors import UserError
-from batchform.localstack import LocalStack, _pid_alive
+from batchform.localstack.stack import LocalStack, _pid_alive
 from batchform.registry import Registry
 from conftest import missing
 

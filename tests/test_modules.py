@@ -3,7 +3,7 @@
 - every file is `terraform fmt` clean;
 - every module and every example initialises offline and validates;
 - every module's `terraform test` suite (mocked AWS provider, no credentials) passes;
-- every README's Inputs/Outputs tables are what batchform.moduledocs generates (no drift),
+- every README's Inputs/Outputs tables are what batchform.devtools.moduledocs generates (no drift),
   and moduledocs itself detects and repairs drift.
 
 Terraform runs are independent, so they are started together on a small thread pool when the
@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from batchform import moduledocs
+from batchform.devtools import moduledocs
 from batchform.terraform import cli_config_file
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -234,7 +234,7 @@ def test_every_module_has_an_example() -> None:
 @pytest.mark.parametrize("target", MODULES)
 def test_readme_tables_match_the_module(target: str) -> None:
     problems = moduledocs.check_readme(MODULES_DIR / target)
-    assert problems == [], "\n".join(problems) + "\nRun: python -m batchform.moduledocs modules/*"
+    assert problems == [], "\n".join(problems) + "\nRun: python -m batchform.devtools.moduledocs modules/*"
 
 
 @pytest.fixture

@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 import requests
-from batchform import tagguard
+from batchform.localstack.stack import tagguard
 from conftest import free_port, missing
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -517,7 +517,15 @@ def test_the_module_runs_as_a_process_logs_refusals_without_secrets_and_stops_on
     log_path = tmp_path / "tagguard.log"
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "batchform.tagguard", "--host", "127.0.0.1", "--port", str(port)]
+            [
+                sys.executable,
+                "-m",
+                "batchform.localstack.tagguard",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+            ]
             + ["--upstream", registry],
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -529,7 +537,7 @@ def test_the_module_runs_as_a_process_logs_refusals_without_secrets_and_stops_on
                 requests.get(f"{url}{tagguard.HEALTH_PATH}", timeout=2).json()["service"]
                 == tagguard.SERVICE_NAME
             ),
-            "python -m batchform.tagguard",
+            "python -m batchform.localstack.tagguard",
             proc,
         )
         secret = {"Authorization": "Bearer not-to-be-logged-" + uuid.uuid4().hex}

@@ -17,10 +17,9 @@ from pathlib import Path
 import pytest
 from batchform import terraform
 from batchform.accounts import Accounts
-from batchform.deployment import outputs_cache
 from batchform.errors import UserError
 from batchform.settings import Paths
-from batchform.terraform import TerraformRunner
+from batchform.terraform import TerraformRunner, outputs_cache
 
 ENVIRONMENT = "batchform-dev-main-20261201223000000000000001"
 STAND_IN = f'''#!{sys.executable}

@@ -25,8 +25,7 @@ from botocore.credentials import RefreshableCredentials
 from botocore.session import get_session
 
 from .errors import ConfigError, UserError
-from .localstack import EMULATOR_ACCOUNT_ID, LocalStackSettings
-from .settings import check_keys, project_config
+from .settings import EMULATOR_ACCOUNT_ID, LocalStackSettings, check_keys, project_config
 
 ACCOUNT_NAME = re.compile(r"^[a-z][a-z0-9-]{0,30}$")
 ACCOUNT_ID = re.compile(r"^[0-9]{12}$")

@@ -20,7 +20,8 @@ from invoke import Collection, Context, Exit, task
 
 from . import errors
 from .accounts import Account, Accounts
-from .localstack import LocalStack, LocalStackSettings
+from .localstack.stack import LocalStack
+from .settings import LocalStackSettings
 
 
 def echo(message: str) -> None:
@@ -176,7 +177,7 @@ def tf_output(c: Context, account: list[str] | None = None) -> None:
 @user_errors
 def tf_check(c: Context, json_: bool = False) -> None:
     """checkov over terraform/ and modules/; lists every inline suppression; exit 1 on a finding."""
-    from .checks import check_terraform
+    from .devtools.checks import check_terraform
 
     result = check_terraform(err)
     if json_:
@@ -676,7 +677,7 @@ def jobs_cancel(
 @user_errors
 def demo(c: Context) -> None:
     """Run the main workflow end to end on the local stack and print a real job's output."""
-    from .demo import run
+    from .localstack.demo import run
 
     run(echo)
 
@@ -706,7 +707,7 @@ def bench(c: Context, quick: bool = False, only: list[str] | None = None) -> Non
 @task(help={"k": "only tests matching this pytest expression", "quick": "skip the slow end-to-end tests"})
 def test(c: Context, k: str | None = None, quick: bool = False) -> None:
     """Run the test suite (starts the local stack first)."""
-    from .testing import run_suite
+    from .devtools.testing import run_suite
 
     code = run_suite(k=k, quick=quick)
     if code:

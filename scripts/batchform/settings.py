@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import json
 import os
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -175,3 +176,91 @@ def file_lock(path: Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def read_state(path: Path) -> dict[str, Any]:
+    """A JSON state file's content, or {} when it is absent or half-written."""
+    try:
+        return json.loads(path.read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return {}
+
+
+# The account the local stack's emulator (moto) answers for when a request names no other.
+EMULATOR_ACCOUNT_ID = "123456789012"
+
+
+def _port(where: str, value: Any) -> int:
+    try:
+        port = int(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{where}: must be a port number, got {value!r}") from None
+    if not 1 <= port <= 65535:
+        raise ConfigError(f"{where}: must be between 1 and 65535, got {port}")
+    return port
+
+
+@dataclass(frozen=True)
+class LocalStackSettings:
+    """Addresses and directories of the local stack.
+
+    Sources, later wins: defaults, `local_stack:` in batchform.yaml, BATCHFORM_EMULATOR_PORT /
+    BATCHFORM_REGISTRY_PORT / BATCHFORM_LOCAL_DIR, then the ports a running stack recorded.
+    """
+
+    data_dir: Path
+    host: str = "127.0.0.1"
+    emulator_port: int = 4566
+    registry_port: int = 5000
+    start_docker: bool = True
+
+    @property
+    def emulator_url(self) -> str:
+        return f"http://{self.host}:{self.emulator_port}"
+
+    @property
+    def registry_address(self) -> str:
+        return f"{self.host}:{self.registry_port}"
+
+    @property
+    def state_file(self) -> Path:
+        return self.data_dir / "stack.json"
+
+    @property
+    def registry_key_file(self) -> Path:
+        return self.data_dir / "registry-auth.key"
+
+    @classmethod
+    def load(cls, config: dict[str, Any] | None = None, **overrides: Any) -> LocalStackSettings:
+        config = project_config() if config is None else config
+        section = config.get("local_stack") or {}
+        if not isinstance(section, dict):
+            raise ConfigError("local_stack: must be a mapping")
+        check_keys(
+            "local_stack", section, {"host", "emulator_port", "registry_port", "data_dir", "start_docker"}
+        )
+        data_dir = Path(
+            os.environ.get("BATCHFORM_LOCAL_DIR") or section.get("data_dir") or paths().local_stack_dir
+        )
+        settings = cls(
+            data_dir=data_dir.resolve(),
+            host=str(section.get("host", "127.0.0.1")),
+            emulator_port=_port("local_stack.emulator_port", section.get("emulator_port", 4566)),
+            registry_port=_port("local_stack.registry_port", section.get("registry_port", 5000)),
+            start_docker=bool(section.get("start_docker", True)),
+        )
+        if settings.host not in ("127.0.0.1", "localhost", "::1"):
+            raise ConfigError("local_stack.host: the local stack serves on loopback only (127.0.0.1)")
+        env_ports = {
+            "emulator_port": os.environ.get("BATCHFORM_EMULATOR_PORT"),
+            "registry_port": os.environ.get("BATCHFORM_REGISTRY_PORT"),
+        }
+        settings = replace(settings, **{k: _port(k, v) for k, v in env_ports.items() if v})
+        recorded = read_state(settings.state_file).get("settings", {})
+        for key in ("emulator_port", "registry_port"):
+            if key in recorded and key not in overrides and not env_ports[key]:
+                settings = replace(settings, **{key: int(recorded[key])})
+        clean = {k: v for k, v in overrides.items() if v is not None}
+        if "data_dir" in clean:
+            clean["data_dir"] = Path(clean["data_dir"]).resolve()
+        return replace(settings, **clean)

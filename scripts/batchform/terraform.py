@@ -114,6 +114,15 @@ def ensure_state_bucket(account: Account, bucket: str, echo: Echo) -> None:
     )
 
 
+def outputs_cache(account: Account, p: Paths | None = None) -> Path:
+    """Where an account's outputs are kept between applies (see batchform.deployment)."""
+    return (p or paths()).terraform_data_dir(account.name) / "outputs.json"
+
+
+def save_outputs(account: Account, outputs: dict[str, Any], p: Paths | None = None) -> None:
+    write_atomic(outputs_cache(account, p), json.dumps(outputs, indent=2, sort_keys=True) + "\n")
+
+
 @dataclass
 class PlanResult:
     account: str
@@ -318,15 +327,11 @@ class TerraformRunner:
     def apply(self, extra_var_files: list[Path] | None = None) -> None:
         self.init()
         self._until_consistent("apply", extra_var_files)
-        from .deployment import save_outputs
-
         save_outputs(self.account, self.outputs(), self.paths)
 
     def destroy(self, extra_var_files: list[Path] | None = None) -> None:
         self.init()
         self._until_consistent("destroy", extra_var_files)
-        from .deployment import outputs_cache
-
         outputs_cache(self.account, self.paths).unlink(missing_ok=True)
 
     def _until_consistent(self, command: str, extra_var_files: list[Path] | None) -> None:

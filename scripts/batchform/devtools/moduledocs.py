@@ -12,8 +12,8 @@ Each module README carries a generated section between two markers::
 The section is rendered from the module's ``variables.tf`` and ``outputs.tf`` (parsed with
 python-hcl2), so the tables cannot drift from the code::
 
-    python -m batchform.moduledocs modules/*            # rewrite stale READMEs
-    python -m batchform.moduledocs --check modules/*    # exit 1 naming each stale README
+    python -m batchform.devtools.moduledocs modules/*            # rewrite stale READMEs
+    python -m batchform.devtools.moduledocs --check modules/*    # exit 1 naming each stale README
 """
 
 from __future__ import annotations
@@ -313,14 +313,17 @@ def check_readme(module_dir: str | Path) -> list[str]:
     if match is None:
         return [f"{readme}: markers {BEGIN_MARKER} / {END_MARKER} not found"]
     if match.group(0) != _generated_section(module):
-        return [f"{readme}: Inputs/Outputs tables are stale; run `python -m batchform.moduledocs {module}`"]
+        return [
+            f"{readme}: Inputs/Outputs tables are stale; "
+            f"run `python -m batchform.devtools.moduledocs {module}`"
+        ]
     return []
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Command line entry point: update (default) or ``--check`` the given module directories."""
     parser = argparse.ArgumentParser(
-        prog="python -m batchform.moduledocs",
+        prog="python -m batchform.devtools.moduledocs",
         description="Generate or check the Inputs/Outputs tables in Terraform module READMEs.",
     )
     parser.add_argument("--check", action="store_true", help="do not write; exit 1 if any README is stale")

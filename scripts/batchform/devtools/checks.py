@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from hashlib import sha256
 from pathlib import Path
 
-from .errors import ComponentMissing
-from .settings import Paths, paths
+from ..errors import ComponentMissing
+from ..settings import Paths, paths
 
 Echo = Callable[[str], None]
 

@@ -11,13 +11,14 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 
-from . import baseimages, jobs
-from .accounts import Accounts
-from .follow import JobWatcher, LogFollower
-from .images import build_images, push_images
-from .localstack import LocalStack
-from .releases import Releases
-from .terraform import TerraformRunner
+from .. import jobs
+from ..accounts import Accounts
+from ..follow import JobWatcher, LogFollower
+from ..images import build_images, push_images
+from ..releases import Releases
+from ..terraform import TerraformRunner
+from . import baseimages
+from .stack import LocalStack
 
 Echo = Callable[[str], None]
 JOB = "hello"

@@ -1,6 +1,6 @@
 """The local stack's AWS emulator: moto's server plus what the local stack needs of it.
 
-Run as `python -m batchform.emulator --port PORT [--state-file FILE]` (the local stack does).
+Run as `python -m batchform.localstack.emulator --port PORT [--state-file FILE]` (the local stack does).
 On top of moto's own server it adds:
 
 * a health route (`/batchform/health`) naming the service, so the local stack can tell its
@@ -17,7 +17,7 @@ On top of moto's own server it adds:
     writes it all when the container ends);
   - GetAuthorizationToken (with --registry-url, as the local stack runs it) names the local
     registry as `proxyEndpoint`, each account under its own path, with the password the
-    registry's guard (`batchform.tagguard`) asks of that account, valid for 12 hours (moto: an
+    registry's guard (`batchform.localstack.tagguard`) asks of that account, valid for 12 hours (moto: an
     amazonaws.com host, a fixed password, already expired in 2015);
   - a job's image from the local registry is pulled with the job's account's token, as ECS
     pulls from ECR with the execution role's: an image not in the registry fails the job with
@@ -73,10 +73,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..settings import write_atomic
 from . import tagguard
-from .settings import write_atomic
 
-log = logging.getLogger("batchform.emulator")
+log = logging.getLogger("batchform.localstack.emulator")
 
 HEALTH_PATH = "/batchform/health"
 SERVICE_NAME = "batchform-emulator"
@@ -700,7 +700,9 @@ def make_app() -> Any:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m batchform.emulator", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m batchform.localstack.emulator", description=__doc__.split("\n")[0]
+    )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=4566)
     parser.add_argument("--state-file", type=Path, help="keep state here across restarts")

@@ -3,10 +3,10 @@
 It stands in for an AWS account so that every workflow runs, and every test proves it,
 without one:
 
-* the emulator is moto's server, launched by `batchform.emulator` so that Batch jobs run as
+* the emulator is moto's server, launched by `batchform.localstack.emulator` so that Batch jobs run as
   real containers on the host network and can reach the emulator and the registry;
 * the registry is the CNCF distribution registry (Debian: docker-registry), standing in for
-  ECR's image endpoint behind `batchform.tagguard`, which refuses to overwrite a tag as an
+  ECR's image endpoint behind `batchform.localstack.tagguard`, which refuses to overwrite a tag as an
   immutable ECR repository does (the registry alone would overwrite it) and asks every
   account's repositories for that account's token from the emulator's GetAuthorizationToken
   (both sign tokens with the stack's own key, `<data dir>/registry-auth.key`; the tokens name
@@ -30,98 +30,20 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import requests
 
+from ..errors import ComponentMissing, UserError
+from ..settings import LocalStackSettings, read_state, write_atomic
 from . import tagguard
 from .emulator import HEALTH_PATH, SERVICE_NAME
-from .errors import ComponentMissing, ConfigError, UserError
-from .settings import check_keys, paths, project_config, write_atomic
 
-# moto answers for this account when a request names no other.
-EMULATOR_ACCOUNT_ID = "123456789012"
 START_TIMEOUT = 60.0
 STOP_TIMEOUT = 15.0
 PORT_RELEASE_GRACE = 5.0
-
-
-def _port(where: str, value: Any) -> int:
-    try:
-        port = int(value)
-    except (TypeError, ValueError):
-        raise ConfigError(f"{where}: must be a port number, got {value!r}") from None
-    if not 1 <= port <= 65535:
-        raise ConfigError(f"{where}: must be between 1 and 65535, got {port}")
-    return port
-
-
-@dataclass(frozen=True)
-class LocalStackSettings:
-    """Addresses and directories of the local stack.
-
-    Sources, later wins: defaults, `local_stack:` in batchform.yaml, BATCHFORM_EMULATOR_PORT /
-    BATCHFORM_REGISTRY_PORT / BATCHFORM_LOCAL_DIR, then the ports a running stack recorded.
-    """
-
-    data_dir: Path
-    host: str = "127.0.0.1"
-    emulator_port: int = 4566
-    registry_port: int = 5000
-    start_docker: bool = True
-
-    @property
-    def emulator_url(self) -> str:
-        return f"http://{self.host}:{self.emulator_port}"
-
-    @property
-    def registry_address(self) -> str:
-        return f"{self.host}:{self.registry_port}"
-
-    @property
-    def state_file(self) -> Path:
-        return self.data_dir / "stack.json"
-
-    @property
-    def registry_key_file(self) -> Path:
-        return self.data_dir / "registry-auth.key"
-
-    @classmethod
-    def load(cls, config: dict[str, Any] | None = None, **overrides: Any) -> LocalStackSettings:
-        config = project_config() if config is None else config
-        section = config.get("local_stack") or {}
-        if not isinstance(section, dict):
-            raise ConfigError("local_stack: must be a mapping")
-        check_keys(
-            "local_stack", section, {"host", "emulator_port", "registry_port", "data_dir", "start_docker"}
-        )
-        data_dir = Path(
-            os.environ.get("BATCHFORM_LOCAL_DIR") or section.get("data_dir") or paths().local_stack_dir
-        )
-        settings = cls(
-            data_dir=data_dir.resolve(),
-            host=str(section.get("host", "127.0.0.1")),
-            emulator_port=_port("local_stack.emulator_port", section.get("emulator_port", 4566)),
-            registry_port=_port("local_stack.registry_port", section.get("registry_port", 5000)),
-            start_docker=bool(section.get("start_docker", True)),
-        )
-        if settings.host not in ("127.0.0.1", "localhost", "::1"):
-            raise ConfigError("local_stack.host: the local stack serves on loopback only (127.0.0.1)")
-        env_ports = {
-            "emulator_port": os.environ.get("BATCHFORM_EMULATOR_PORT"),
-            "registry_port": os.environ.get("BATCHFORM_REGISTRY_PORT"),
-        }
-        settings = replace(settings, **{k: _port(k, v) for k, v in env_ports.items() if v})
-        recorded = _read_state(settings.state_file).get("settings", {})
-        for key in ("emulator_port", "registry_port"):
-            if key in recorded and key not in overrides and not env_ports[key]:
-                settings = replace(settings, **{key: int(recorded[key])})
-        clean = {k: v for k, v in overrides.items() if v is not None}
-        if "data_dir" in clean:
-            clean["data_dir"] = Path(clean["data_dir"]).resolve()
-        return replace(settings, **clean)
 
 
 @dataclass
@@ -146,13 +68,6 @@ class StackState:
 
     settings: dict[str, Any] = field(default_factory=dict)
     processes: dict[str, dict[str, Any]] = field(default_factory=dict)
-
-
-def _read_state(path: Path) -> dict[str, Any]:
-    try:
-        return json.loads(path.read_text())
-    except (FileNotFoundError, json.JSONDecodeError):
-        return {}
 
 
 def _pid_alive(pid: int | None) -> bool:
@@ -283,7 +198,7 @@ class LocalStack:
 
     # ---- lifecycle ------------------------------------------------------------------
     def _state(self) -> StackState:
-        raw = _read_state(self.settings.state_file)
+        raw = read_state(self.settings.state_file)
         return StackState(settings=raw.get("settings", {}), processes=raw.get("processes", {}))
 
     def _save(self, state: StackState) -> None:
@@ -383,7 +298,7 @@ class LocalStack:
         argv = [
             sys.executable,
             "-m",
-            "batchform.tagguard",
+            "batchform.localstack.tagguard",
             "--host",
             s.host,
             "--port",
@@ -407,7 +322,7 @@ class LocalStack:
         argv = [
             sys.executable,
             "-m",
-            "batchform.emulator",
+            "batchform.localstack.emulator",
             "--host",
             s.host,
             "--port",

@@ -22,9 +22,9 @@ from collections.abc import Callable
 
 import yaml
 
-from .errors import ComponentMissing
-from .images import docker_client
-from .settings import paths, write_atomic
+from ..errors import ComponentMissing
+from ..images import docker_client
+from ..settings import paths, write_atomic
 
 Echo = Callable[[str], None]
 

@@ -1,7 +1,7 @@
 """An ECR-like guard in front of the local stack's distribution registry: tags are immutable, and
 every account's repositories ask for that account's authorization token.
 
-Run as `python -m batchform.tagguard --host 127.0.0.1 --port PORT --upstream http://127.0.0.1:5000
+Run as `python -m batchform.localstack.tagguard --host 127.0.0.1 --port PORT --upstream http://127.0.0.1:5000
 [--auth-key-file FILE]`.
 
 Authorization (with --auth-key-file, as the local stack runs it): ECR answers only requests with
@@ -47,7 +47,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
-log = logging.getLogger("batchform.tagguard")
+log = logging.getLogger("batchform.localstack.tagguard")
 
 HEALTH_PATH = "/batchform/tagguard/health"
 SERVICE_NAME = "batchform-tagguard"
@@ -753,7 +753,9 @@ def serve(host: str, port: int, upstream: str, auth_key: bytes | None = None) ->
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m batchform.tagguard", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m batchform.localstack.tagguard", description=__doc__.split("\n")[0]
+    )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--upstream", required=True, help="the registry's URL, e.g. http://127.0.0.1:5000")

@@ -10,10 +10,11 @@ import os
 import subprocess
 import sys
 
-from . import baseimages, checks
-from .errors import UserError
-from .localstack import LocalStack
-from .settings import paths
+from ..errors import UserError
+from ..localstack import baseimages
+from ..localstack.stack import LocalStack
+from ..settings import paths
+from . import checks
 
 
 def run_suite(k: str | None = None, quick: bool = False) -> int:
