@@ -21,9 +21,9 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from .accounts import Account
-from .awserrors import transient_kind
 from .errors import UserError
 from .logs import attempt_streams, log_group
+from .retry import transient_kind
 from .settings import paths, write_atomic
 
 Echo = Callable[[str], None]

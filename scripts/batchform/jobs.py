@@ -45,10 +45,10 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from .accounts import Account
-from .awserrors import transient_kind
 from .deployment import outputs
 from .errors import UserError
 from .fanout import ITEMS_URL_ENV, LONGEST_URL, items_key, items_url, store_items
+from .retry import transient_kind
 from .secretnames import PLAIN_VARIABLE_REFUSAL, looks_like_secret
 from .settings import file_lock, fsync_dir, paths
 
