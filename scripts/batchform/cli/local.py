@@ -1,0 +1,63 @@
+"""Tasks of the embedded local stack: `local.up`, `local.status`, `local.down`, and `demo` on it."""
+
+from __future__ import annotations
+
+import json
+
+from invoke import Context, Exit, task
+
+from ..localstack.stack import LocalStack
+from ..settings import LocalStackSettings
+from .common import echo, user_errors
+
+
+@task(
+    help={
+        "emulator_port": "port of the AWS emulator (default 4566)",
+        "registry_port": "port of the OCI registry (default 5000)",
+        "data_dir": "where the stack keeps its data (default .batchform/local)",
+    }
+)
+@user_errors
+def local_up(
+    c: Context,
+    emulator_port: int | None = None,
+    registry_port: int | None = None,
+    data_dir: str | None = None,
+) -> None:
+    """Start the local stack (emulator, registry, docker engine) on loopback; harmless if running."""
+    settings = LocalStackSettings.load(
+        emulator_port=emulator_port, registry_port=registry_port, data_dir=data_dir
+    )
+    for component in LocalStack(settings, echo=echo).up():
+        echo(component.line())
+
+
+@task(help={"json": "print the status as JSON"})
+@user_errors
+def local_status(c: Context, json_: bool = False) -> None:
+    """Report each local stack component with its address; exit 1 when one is down."""
+    components = LocalStack(LocalStackSettings.load()).status()
+    if json_:
+        echo(json.dumps([c.__dict__ for c in components], indent=2))
+    else:
+        for component in components:
+            echo(component.line())
+    if not all(component.running for component in components):
+        raise Exit(code=1)
+
+
+@task(help={"keep": "keep the emulator's state and the registry's images for the next local.up"})
+@user_errors
+def local_down(c: Context, keep: bool = False) -> None:
+    """Stop the local stack; without --keep its data is deleted."""
+    LocalStack(LocalStackSettings.load(), echo=echo).down(keep=keep)
+
+
+@task
+@user_errors
+def demo(c: Context) -> None:
+    """Run the main workflow end to end on the local stack and print a real job's output."""
+    from ..localstack.demo import run
+
+    run(echo)
