@@ -34,8 +34,9 @@ from batchform import jobs
 from batchform.accounts import Accounts
 from batchform.errors import ConfigError, UserError
 from batchform.images import discover
-from batchform.releases import Releases, validate_source
+from batchform.releases import Releases
 from batchform.settings import LocalStackSettings, Paths
+from batchform.sources import validate_source
 from conftest import RELEASE_IMAGES, missing
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings

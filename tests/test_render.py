@@ -23,7 +23,9 @@ import yaml
 from batchform import releases as releases_module
 from batchform import settings as settings_module
 from batchform.errors import ConfigError, UserError
-from batchform.releases import HCL_KEYWORDS, Releases, hcl, set_build, validate_source
+from batchform.hcl import HCL_KEYWORDS, hcl
+from batchform.releases import Releases
+from batchform.sources import set_build, validate_source
 from conftest import missing, project_releases, release_source
 from hypothesis import HealthCheck, assume, given
 from hypothesis import settings as hypothesis_settings

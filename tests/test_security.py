@@ -40,9 +40,9 @@ import pytest
 import yaml
 from batchform import jobs
 from batchform.errors import ConfigError, UserError
-from batchform.releases import validate_source
 from batchform.secretnames import is_secret_reference, looks_like_secret
 from batchform.settings import LocalStackSettings, Paths
+from batchform.sources import validate_source
 from batchform.terraform import TerraformRunner, cli_config_file
 from conftest import project_releases, refused_plan
 from lark import Token, Tree

@@ -30,6 +30,7 @@ from python_terraform import IsFlagged, Terraform
 
 from .accounts import Account
 from .errors import UserError
+from .hcl import hcl
 from .settings import Paths, file_lock, paths, project_config, write_atomic
 
 Echo = Callable[[str], None]
@@ -74,11 +75,6 @@ def cli_config_file(p: Paths | None = None) -> Path | None:
     )
     _write_if_changed(rc, text)
     return rc
-
-
-def hcl_string(value: str) -> str:
-    """A quoted HCL string literal; template sequences are escaped so nothing is interpolated."""
-    return json.dumps(value).replace("${", "$${").replace("%{", "%%{")
 
 
 def ensure_state_bucket(account: Account, bucket: str, echo: Echo) -> None:
@@ -194,18 +190,18 @@ class TerraformRunner:
         }
         _write_if_changed(self.account_var_file, json.dumps(account_vars, indent=2, sort_keys=True) + "\n")
         backend = a.state_backend
-        lines = [f"{key} = {_hcl_value(value)}" for key, value in sorted(backend.items())]
+        lines = [f"{key} = {hcl(value)}" for key, value in sorted(backend.items())]
         if a.endpoints.aws:
             url = a.endpoints.aws
             lines.append("endpoints = {")
-            lines += [f"  {svc} = {hcl_string(url)}" for svc in ("dynamodb", "iam", "s3", "sts")]
+            lines += [f"  {svc} = {hcl(url)}" for svc in ("dynamodb", "iam", "s3", "sts")]
             lines.append("}")
             lines.append("use_path_style = true")
         if a.role_arn:
             # The backend assumes the role itself, as the provider does: see env().
             lines += [
                 "assume_role = {",
-                f"  role_arn = {hcl_string(a.role_arn)}",
+                f"  role_arn = {hcl(a.role_arn)}",
                 '  session_name = "batchform"',
                 "}",
             ]
@@ -423,14 +419,6 @@ def _init_lock(p: Paths) -> Iterator[None]:
     """A machine-wide lock around `terraform init` (a file lock: other processes wait too)."""
     with file_lock(p.home / "terraform" / "init.lock"):
         yield
-
-
-def _hcl_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return str(value)
-    return hcl_string(str(value))
 
 
 def _write_if_changed(path: Path, text: str) -> None:
