@@ -99,7 +99,7 @@ def test_re_rating_keeps_the_time_already_passed_at_the_old_rate():
     assert bucket.try_take() == pytest.approx(0.05)
 
 
-@pytest.mark.parametrize("rate", [0, -1, True, "10", float("nan")])
+@pytest.mark.parametrize("rate", [0, -1, True, "10", float("nan"), float("inf")])
 def test_a_rate_must_be_positive(rate):
     with pytest.raises(ValueError, match="positive"):
         TokenBucket(rate)
@@ -115,6 +115,7 @@ def test_one_bucket_per_account_region_and_purpose():
     assert ratelimit.shared(other_region, ratelimit.GET_LOG_EVENTS) is not bucket
     assert ratelimit.shared(one, ratelimit.FILTER_LOG_EVENTS) is not bucket
     assert ratelimit.shared(one, ratelimit.GET_LOG_EVENTS, rate=3).rate == 3
+    assert ratelimit.shared(one, ratelimit.GET_LOG_EVENTS).rate == 3  # no rate: the configured one stays
     assert len(ratelimit.buckets()) == 3
 
 

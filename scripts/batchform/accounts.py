@@ -12,6 +12,7 @@ embedded emulator and registry, with ports from the local stack settings), or a 
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import threading
@@ -42,6 +43,7 @@ ACCOUNT_KEYS = {
     "backend",
     "network",
     "sizing",
+    "logs_read_rate",
 }
 BACKEND_KEYS = {"bucket", "key", "region", "use_lockfile", "dynamodb_table", "kms_key_id"}
 NETWORK_KEYS = {"vpc_id", "subnet_ids", "security_group_ids", "assign_public_ip"}
@@ -95,6 +97,9 @@ class Account:
     backend: dict[str, Any] = field(default_factory=dict)
     network: dict[str, Any] = field(default_factory=dict)
     sizing: dict[str, Any] = field(default_factory=dict)
+    # GetLogEvents calls per second for every log reader of this account and region together;
+    # None: ratelimit's default, under CloudWatch Logs' per-account quota.
+    logs_read_rate: float | None = None
 
     # ---- AWS access -------------------------------------------------------------------
     @cached_property
@@ -296,6 +301,13 @@ def _parse_account(name: str, raw: Any, stack: LocalStackSettings) -> Account:
         not isinstance(max_vcpus, int) or isinstance(max_vcpus, bool) or max_vcpus < 1
     ):
         raise ConfigError(f"{where}.sizing.max_vcpus: must be a positive whole number")
+    rate = raw.get("logs_read_rate")  # GetLogEvents calls per second
+    if rate is not None and (
+        not isinstance(rate, (int, float)) or isinstance(rate, bool) or not 0 < rate < math.inf
+    ):
+        raise ConfigError(
+            f"{where}.logs_read_rate: must be a positive number of calls per second, got {rate!r}"
+        )
     return Account(
         name=name,
         account_id=account_id,
@@ -307,6 +319,7 @@ def _parse_account(name: str, raw: Any, stack: LocalStackSettings) -> Account:
         backend=sections["backend"],
         network=sections["network"],
         sizing=sections["sizing"],
+        logs_read_rate=None if rate is None else float(rate),
     )
 
 

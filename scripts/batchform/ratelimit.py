@@ -8,6 +8,7 @@ region and purpose, and take a token before every call, retries included.
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -46,7 +47,7 @@ class TokenBucket:
 
     @staticmethod
     def _check(rate: float) -> None:
-        if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not rate > 0:
+        if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 < rate < math.inf:
             raise ValueError(f"rate must be a positive number of calls per second, got {rate!r}")
 
     @property
@@ -103,22 +104,21 @@ def shared(
 ) -> TokenBucket:
     """The process's one bucket for `purpose` (an API name, say) in the account's id and region.
 
-    Accounts declared twice under different names share it, as they share AWS's quota. `rate`
-    None means `DEFAULT_RATES[purpose]`; a rate other than the bucket's re-rates it, so the
-    latest configuration holds for every caller. `clock` and `sleep` count only on creation.
+    Accounts declared twice under different names share it, as they share AWS's quota. A
+    `rate` other than the bucket's re-rates it, so the latest configuration holds for every
+    caller; None keeps the bucket's rate, or starts a new one at `DEFAULT_RATES[purpose]`.
+    `clock` and `sleep` count only when the bucket is created.
     """
-    if rate is None:
-        try:
-            rate = DEFAULT_RATES[purpose]
-        except KeyError:
-            raise ValueError(f"no default rate for {purpose!r}: pass one") from None
     key = (account.account_id, account.region, purpose)
     with _registry_lock:
         bucket = _registry.get(key)
         if bucket is None:
-            bucket = _registry[key] = TokenBucket(rate, clock, sleep)
+            if rate is None and purpose not in DEFAULT_RATES:
+                raise ValueError(f"no default rate for {purpose!r}: pass one")
+            bucket = TokenBucket(DEFAULT_RATES[purpose] if rate is None else rate, clock, sleep)
+            _registry[key] = bucket
             return bucket
-    if bucket.rate != rate:
+    if rate is not None and bucket.rate != rate:
         bucket.rate = rate
     return bucket
 
