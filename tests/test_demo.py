@@ -20,10 +20,17 @@ def test_demo_runs_a_real_container_and_prints_its_log_lines_from_cloudwatch(loc
 @pytest.mark.stack
 def test_job_output_lands_in_the_log_group_its_definition_names(local_account, demo_run) -> None:  # noqa: ANN001
     """The emulator writes to the job definition's awslogs group and prefix, as AWS does."""
-    from batchform import jobs
+    import uuid
 
-    job_id = jobs.submit(local_account, "hello", env={"GREETING": "log group check"})
-    jobs.wait(local_account, [job_id], echo=lambda _l: None, timeout=120)
+    from batchform import jobs
+    from batchform.follow import JobWatcher
+
+    request = jobs.SubmitRequest(job="hello", env={"GREETING": "log group check"})
+    [submitted] = jobs.Submitter(local_account).submit(
+        jobs.deployed_job(local_account, "hello"), request, token=uuid.uuid4().hex
+    )
+    job_id = submitted.job_id
+    JobWatcher(local_account, echo=lambda _l: None, poll=1.0).wait([job_id], timeout=120)
     job = local_account.client("batch").describe_jobs(jobs=[job_id])["jobs"][0]
     group, stream = logs.log_location(local_account, job)
     assert group == "/batchform/local/hello"

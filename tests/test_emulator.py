@@ -112,7 +112,8 @@ def scratch_queue(local_account):  # noqa: ANN001, ANN201
 def test_a_job_container_gets_region_role_credentials_and_its_array_index(
     local_account, scratch_queue
 ) -> None:  # noqa: ANN001
-    from batchform import jobs, logs
+    from batchform import logs
+    from batchform.follow import JobWatcher
 
     batch = local_account.client("batch")
     script = (
@@ -135,7 +136,7 @@ def test_a_job_container_gets_region_role_credentials_and_its_array_index(
             jobName="env-check", jobQueue=scratch_queue, jobDefinition=definition, arrayProperties={"size": 2}
         )["jobId"]
         children = [f"{parent}:0", f"{parent}:1"]
-        states = jobs.wait(local_account, children, echo=lambda _line: None, timeout=120)
+        states = JobWatcher(local_account, echo=lambda _line: None, poll=1.0).wait(children, timeout=120)
         assert {state.status for state in states.values()} == {"SUCCEEDED"}
         endpoint = local_account.endpoints.aws
         for index, child in enumerate(children):
@@ -208,11 +209,10 @@ def test_a_jobs_output_reaches_its_log_stream_while_the_container_runs(local_acc
                 break
             time.sleep(0.2)
         assert seen_running == ["first"]  # while running: the first line, not yet the second
-        from batchform import jobs
+        from batchform.follow import JobWatcher
 
-        assert (
-            jobs.wait(local_account, [job_id], echo=lambda _l: None, timeout=60)[job_id].status == "SUCCEEDED"
-        )
+        watcher = JobWatcher(local_account, echo=lambda _l: None, poll=1.0)
+        assert watcher.wait([job_id], timeout=60)[job_id].status == "SUCCEEDED"
         assert list(logs.lines(local_account, job_id)) == ["first", "second"]  # each line exactly once
     finally:
         batch.deregister_job_definition(jobDefinition=definition)
@@ -237,9 +237,11 @@ def test_describe_jobs_gives_a_failed_containers_exit_code_and_reason(local_acco
             jobDefinition=definition,
             arrayProperties={"size": 2},
         )["jobId"]
-        from batchform import jobs
+        from batchform.follow import JobWatcher
 
-        jobs.wait(local_account, [job_id, f"{parent}:0", f"{parent}:1"], echo=lambda _l: None, timeout=60)
+        JobWatcher(local_account, echo=lambda _l: None, poll=1.0).wait(
+            [job_id, f"{parent}:0", f"{parent}:1"], timeout=60
+        )
         job = batch.describe_jobs(jobs=[job_id])["jobs"][0]
         assert (job["status"], job["container"]["exitCode"]) == ("FAILED", 7)
         assert job["statusReason"] == "Essential container in task exited"
@@ -274,9 +276,9 @@ def _definition(account, command: list[str], **extra) -> str:  # noqa: ANN001, A
 
 
 def _final(account, job_ids: list[str]) -> dict:  # noqa: ANN001
-    from batchform import jobs
+    from batchform.follow import JobWatcher
 
-    jobs.wait(account, job_ids, echo=lambda _line: None, poll=0.3, timeout=120)
+    JobWatcher(account, echo=lambda _line: None, poll=0.3).wait(job_ids, timeout=120)
     return {job["jobId"]: job for job in account.client("batch").describe_jobs(jobs=job_ids)["jobs"]}
 
 
@@ -532,7 +534,7 @@ def test_list_jobs_without_a_status_lists_running_jobs_and_every_listing_comes_i
     """ListJobs, jobStatus: "If you don't specify a status, only RUNNING jobs are returned"; maxResults:
     without it "ListJobs returns up to 100 results and a nextToken value if applicable". moto listed
     every job, in one page, so code that forgot a status or the next page passed here."""
-    from batchform import jobs
+    from batchform.follow import JobWatcher
 
     batch = stack_account.client("batch")
     with queue_in(stack_account) as queue:
@@ -543,7 +545,7 @@ def test_list_jobs_without_a_status_lists_running_jobs_and_every_listing_comes_i
             for n in range(3)
         ]
         running = batch.submit_job(jobName="running", jobQueue=queue, jobDefinition=slow)["jobId"]
-        jobs.wait(stack_account, done, echo=lambda _line: None, poll=0.3, timeout=60)
+        JobWatcher(stack_account, echo=lambda _line: None, poll=0.3).wait(done, timeout=60)
         _when(stack_account, running, "RUNNING")
 
         assert [s["jobId"] for s in batch.list_jobs(jobQueue=queue)["jobSummaryList"]] == [running]

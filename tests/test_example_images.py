@@ -16,6 +16,7 @@ from collections.abc import Iterator
 
 import pytest
 from batchform import jobs, logs
+from batchform.follow import JobWatcher
 
 pytestmark = pytest.mark.stack
 
@@ -34,8 +35,13 @@ def data_bucket(local_account, demo_run) -> Iterator[str]:
 
 
 def _run(account, job: str, env: dict[str, str]) -> tuple[str, list[str]]:
-    job_id = jobs.submit(account, job, env=env)
-    state = jobs.wait(account, [job_id], echo=lambda _line: None, timeout=300)[job_id]
+    # A fresh token: every run here is a new job, even with the same environment.
+    request = jobs.SubmitRequest(job=job, env=env)
+    [submitted] = jobs.Submitter(account).submit(
+        jobs.deployed_job(account, job), request, token=uuid.uuid4().hex
+    )
+    job_id = submitted.job_id
+    state = JobWatcher(account, echo=lambda _line: None, poll=1.0).wait([job_id], timeout=300)[job_id]
     return state.status, list(logs.lines(account, job_id))
 
 
