@@ -17,7 +17,7 @@ On top of moto's own server it adds:
     writes it all when the container ends);
   - GetAuthorizationToken (with --registry-url, as the local stack runs it) names the local
     registry as `proxyEndpoint`, each account under its own path, with the password the
-    registry's guard (`batchform.localstack.tagguard`) asks of that account, valid for 12 hours (moto: an
+    registry's guard asks of that account (`batchform.localstack.registryauth`), valid for 12 hours (moto: an
     amazonaws.com host, a fixed password, already expired in 2015);
   - a job's image from the local registry is pulled with the job's account's token, as ECS
     pulls from ECR with the execution role's: an image not in the registry fails the job with
@@ -69,12 +69,12 @@ import re
 import signal
 import sys
 import threading
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..settings import write_atomic
-from . import tagguard
+from . import registryauth
+from .registryauth import LocalRegistry
 
 log = logging.getLogger("batchform.localstack.emulator")
 
@@ -198,7 +198,7 @@ def _pull_as_ecs_does(job: Any, client: Any, image: str) -> None:
     if "/" in tag or not repository:
         repository, tag = image, "latest"
     account = job.job_definition.backend.account_id
-    auth = {"username": tagguard.TOKEN_USER, "password": registry.password(account)}
+    auth = {"username": registryauth.TOKEN_USER, "password": registry.password(account)}
     try:
         client.images.pull(repository, tag=tag, auth_config=auth)
     except Exception as exc:  # noqa: BLE001 - any failure to pull is the job's failure
@@ -615,53 +615,6 @@ def _keep_job_state_time_limit_actions() -> None:
     JobQueue.describe = describe  # type: ignore[method-assign]
 
 
-# ---- ECR's authorization tokens: the local registry's, and what its guard asks for --------------
-
-TOKEN_LIFETIME = 12 * 3600  # ECR's tokens are valid for 12 hours
-
-
-@dataclass(frozen=True)
-class LocalRegistry:
-    """The registry the emulator's ECR stands for, and the key of its authorization tokens."""
-
-    url: str  # http://host:port; account <id>'s repositories are under /<id>/
-    key: bytes | None = None
-
-    @property
-    def host(self) -> str:
-        return self.url.split("://", 1)[-1].rstrip("/")
-
-    def password(self, account_id: str) -> str:
-        # Without a key, moto's own (the guard then asks for none).
-        return tagguard.account_password(self.key, account_id) if self.key else f"{account_id}-auth-token"
-
-    def token(self, account_id: str) -> dict[str, Any]:
-        import datetime
-
-        expires = datetime.datetime.now(datetime.UTC) + datetime.timedelta(seconds=TOKEN_LIFETIME)
-        basic = f"{tagguard.TOKEN_USER}:{self.password(account_id)}"
-        return {
-            "authorizationToken": base64.b64encode(basic.encode()).decode(),
-            "expiresAt": expires,
-            "proxyEndpoint": f"{self.url.rstrip('/')}/{account_id}",
-        }
-
-
-def _answer_the_local_registry_in_authorization_tokens(registry: LocalRegistry) -> None:
-    """GetAuthorizationToken's `proxyEndpoint` is where the account's images are: on AWS its ECR
-    host (whose domain differs by partition), here the local registry, under the account's own
-    path. The password is the one the registry's guard asks of that account, and the token
-    expires in 12 hours, as ECR's do (moto: a fixed password, already expired in 2015)."""
-    from moto.core.responses import ActionResult
-    from moto.ecr.responses import ECRResponse
-
-    def get_authorization_token(self: Any) -> Any:
-        accounts = self._get_param("registryIds") or [self.current_account]
-        return ActionResult({"authorizationData": [registry.token(account) for account in accounts]})
-
-    ECRResponse.get_authorization_token = get_authorization_token  # type: ignore[method-assign]
-
-
 _registry: LocalRegistry | None = None
 
 
@@ -681,7 +634,7 @@ def install_extensions(registry: LocalRegistry | None = None) -> None:
     _keep_a_job_definitions_scheduling_priority()
     _list_jobs_as_aws_does()
     if registry:
-        _answer_the_local_registry_in_authorization_tokens(registry)
+        registryauth.answer_with_the_local_registry(registry)
 
 
 def make_app() -> Any:
@@ -716,7 +669,7 @@ def main(argv: list[str] | None = None) -> None:
     from moto.moto_server.werkzeug_app import MotoRequestHandler
     from werkzeug.serving import run_simple
 
-    key = tagguard.read_auth_key(args.registry_key_file) if args.registry_key_file else None
+    key = registryauth.read_auth_key(args.registry_key_file) if args.registry_key_file else None
     install_extensions(LocalRegistry(args.registry_url, key) if args.registry_url else None)
     if args.state_file:
         load_state(args.state_file)

@@ -4,13 +4,12 @@ every account's repositories ask for that account's authorization token.
 Run as `python -m batchform.localstack.tagguard --host 127.0.0.1 --port PORT --upstream http://127.0.0.1:5000
 [--auth-key-file FILE]`.
 
-Authorization (with --auth-key-file, as the local stack runs it): ECR answers only requests with
-Basic credentials `AWS:<password>` from GetAuthorizationToken. Here the repositories of account
-<id> are `<id>/<name>`, and the emulator's GetAuthorizationToken gives `account_password(key, id)`
-(keyed with the stack's own secret, so a password is never guessed from an account id). A
-request without valid credentials is a 401 with a `WWW-Authenticate: Basic realm=...` challenge,
-as ECR's, `/v2/` included; valid credentials of another account are a 403 DENIED (ECR's
-cross-account repository policies are not modelled). The password is never logged.
+Authorization (with --auth-key-file, as the local stack runs it): the repositories of account <id>
+are `<id>/<name>`, and each asks for that account's token from the emulator's GetAuthorizationToken
+(`batchform.localstack.registryauth`). A request without valid credentials is a 401 with a
+`WWW-Authenticate: Basic realm=...` challenge, as ECR's, `/v2/` included; valid credentials of
+another account are a 403 DENIED (ECR's cross-account repository policies are not modelled). The
+password is never logged.
 
 ECR refuses to overwrite a tag in an IMMUTABLE repository; the distribution registry does not.
 This reverse proxy forwards every request to the registry unchanged, streaming bodies both ways,
@@ -28,11 +27,8 @@ pushing by digest, are forwarded.
 from __future__ import annotations
 
 import argparse
-import base64
-import binascii
 import contextlib
 import hashlib
-import hmac
 import http.client
 import json
 import logging
@@ -46,6 +42,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, BinaryIO
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
+
+from . import registryauth
+from .registryauth import TOKEN_USER, account_password, new_auth_key  # noqa: F401 - part of this module's interface
 
 log = logging.getLogger("batchform.localstack.tagguard")
 
@@ -95,51 +94,6 @@ _DIGEST = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a
 _CONTENT_LENGTH = re.compile(r"[0-9]{1,18}")
 _CHUNK_SIZE = re.compile(rb"[0-9A-Fa-f]{1,16}")
 _FOLD = re.compile(r"\r?\n[ \t]*")
-
-
-# ---- authorization: the emulator's tokens, checked here ---------------------------------------
-
-TOKEN_USER = "AWS"  # noqa: S105 - ECR's user name in every authorization token, not a secret
-_ACCOUNT = re.compile(r"[0-9]{12}")
-_REPOSITORY_PATH = re.compile(r"/v2/(?P<account>[^/]+)/.+")
-
-
-def new_auth_key() -> bytes:
-    """A fresh key for a local stack's tokens."""
-    import secrets
-
-    return secrets.token_hex(32).encode()
-
-
-def read_auth_key(path: Path) -> bytes:
-    return path.read_bytes().strip()
-
-
-def account_password(key: bytes, account_id: str) -> str:
-    """The password of `account_id`'s authorization token: the account and its keyed signature."""
-    signature = hmac.new(key, account_id.encode(), hashlib.sha256).hexdigest()
-    return base64.b64encode(f"{account_id}:{signature}".encode()).decode()
-
-
-def token_account(key: bytes, authorization: str | None) -> str | None:
-    """The account whose valid token the Authorization header carries, or None."""
-    scheme, _, credentials = (authorization or "").strip().partition(" ")
-    if scheme.lower() != "basic":
-        return None
-    try:
-        user, _, password = base64.b64decode(credentials.strip(), validate=True).decode().partition(":")
-        account, _, _signature = base64.b64decode(password, validate=True).decode().partition(":")
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        return None
-    if user != TOKEN_USER or not _ACCOUNT.fullmatch(account):
-        return None
-    return account if hmac.compare_digest(password, account_password(key, account)) else None
-
-
-def repository_account(path: str) -> str | None:
-    """The account owning the repository that `path` (decoded, without query) addresses, else None."""
-    match = _REPOSITORY_PATH.fullmatch(unquote(path))
-    return match["account"] if match else None
 
 
 class _ClientError(Exception):
@@ -390,12 +344,12 @@ class TagGuardHandler(BaseHTTPRequestHandler):
         key = self.server.auth_key
         if key is None:
             return True
-        caller = token_account(key, self.headers.get("Authorization"))
+        caller = registryauth.token_account(key, self.headers.get("Authorization"))
         if caller is None:
             log.info("refused %s %s: no valid authorization token", self.command, path)
             self._unauthorized(host)
             return False
-        owner = repository_account(path)
+        owner = registryauth.repository_account(path)
         if owner is not None and owner != caller:
             log.info("refused %s %s: a token of account %s", self.command, path, caller)
             message = f"account {caller} is not authorized to use the repositories of account {owner}"
@@ -768,9 +722,8 @@ def main(argv: list[str] | None = None) -> None:
         Upstream.parse(args.upstream)
     except ValueError as exc:
         parser.error(str(exc))
-    serve(
-        args.host, args.port, args.upstream, read_auth_key(args.auth_key_file) if args.auth_key_file else None
-    )
+    key = registryauth.read_auth_key(args.auth_key_file) if args.auth_key_file else None
+    serve(args.host, args.port, args.upstream, key)
 
 
 if __name__ == "__main__":
