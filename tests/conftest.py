@@ -1,8 +1,13 @@
-"""Shared fixtures.
+"""Shared fixtures, and the guard that keeps the test lanes honest.
 
 Tests that need a component of the local stack ask for it through a fixture. Where the
 component is missing the test skips -- except under BATCHFORM_REQUIRE_ALL=1 (CI), where it
 fails, so that a green run always means every test really ran.
+
+A test that needs a component carries its marker (stack, terraform, docker, checkov), so
+that `./batchform test --quick` can leave it out. The markers cannot go stale: a test that
+reaches a component without its marker fails (tests/guard/componentguard.py), and so does a
+test asking for a fixture of a component (FIXTURE_NEEDS) without it.
 """
 
 from __future__ import annotations
@@ -13,6 +18,8 @@ import random
 import shutil
 import socket
 import subprocess
+import sys
+import tempfile
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,7 +28,10 @@ from pathlib import Path
 import pytest
 from batchform.accounts import Accounts
 from batchform.localstack.stack import LocalStack
-from batchform.settings import LocalStackSettings
+from batchform.settings import LocalStackSettings, read_state
+
+sys.path.insert(0, str(Path(__file__).resolve().parent / "guard"))
+import componentguard  # noqa: E402 - found through the path above
 
 REQUIRE_ALL = os.environ.get("BATCHFORM_REQUIRE_ALL") == "1"
 REPO = Path(__file__).resolve().parent.parent
@@ -36,6 +46,85 @@ TALLIES = {
     "checkov passed": "checkov checks passed",
     "checkov suppressed": "checkov checks suppressed",
 }
+
+
+# ---- markers, enforced -------------------------------------------------------------------------
+
+# Fixtures that reach a component, and the markers a test asking for them (directly or through
+# another fixture) must carry.
+FIXTURE_NEEDS = {
+    "local_stack": {"stack"},
+    "private_stack": {"stack"},
+    "demo_run": {"stack", "terraform"},
+    "terraform_binary": {"terraform"},
+    "checkov": {"checkov"},
+}
+
+
+def stack_ports() -> set[int]:
+    """The shared local stack's ports: configured, recorded by a running stack, and the defaults."""
+    settings = LocalStackSettings.load()
+    ports = {settings.emulator_port, settings.registry_port, 4566, 5000}
+    for process in read_state(settings.state_file).get("processes", {}).values():
+        if "port" in process:
+            ports.add(int(process["port"]))
+        if "address" in process:
+            ports.add(int(str(process["address"]).rpartition(":")[2]))
+    return ports
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    report = Path(tempfile.mkdtemp(prefix="batchform-guard-")) / "violations"
+    componentguard.install(stack_ports(), report)
+
+
+def _allowed(item: pytest.Item) -> frozenset[str]:
+    return componentguard.allowed_by(mark.name for mark in item.iter_markers())
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_collection(session: pytest.Session) -> object:
+    # Importing a test module reaches no component: the quick lane collects every module.
+    with componentguard.scope(frozenset(), "collecting the tests"):
+        return (yield)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item: pytest.Item) -> object:
+    allowed = _allowed(item)
+    marks = {mark.name for mark in item.iter_markers()}
+    for name in getattr(item, "fixturenames", ()):
+        lacking = sorted(FIXTURE_NEEDS.get(name, set()) - marks)
+        if lacking:
+            with componentguard.scope(frozenset(), item.nodeid):
+                componentguard.violate(lacking[0], f"asked for the fixture {name}")
+    with componentguard.scope(allowed, item.nodeid):
+        return (yield)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> object:
+    with componentguard.scope(_allowed(item), item.nodeid):
+        return (yield)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> object:
+    # Fixtures of a wider scope end here too, after the last test of their module or session,
+    # which may not be one that needed them.
+    widest = nextitem is None or nextitem.path != item.path
+    with componentguard.scope(None if widest else _allowed(item), item.nodeid):
+        return (yield)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> pytest.TestReport:
+    report = yield
+    found = componentguard.take_violations()
+    if found:
+        report.outcome = "failed"
+        report.longrepr = "\n".join(found)
+    return report
 
 
 def missing(what: str) -> None:

@@ -104,6 +104,7 @@ def test_an_alias_cannot_shadow_another_account() -> None:
         accounts(dev={**DEV, "aliases": ["local"]})
 
 
+@pytest.mark.stack
 def test_assumed_role_reaches_the_second_local_account(local_stack) -> None:  # noqa: ANN001
     declared = Accounts()
     local_b = declared.get("local-b")

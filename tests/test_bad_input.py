@@ -611,6 +611,7 @@ CASES = [
 ]
 
 
+@pytest.mark.terraform
 @pytest.mark.parametrize("bad", CASES)
 def test_bad_input_is_refused_in_one_line_changing_nothing_and_calling_nothing(
     bad: Case, project: Path, recorder: Recorder, tally: Counter
@@ -689,6 +690,7 @@ def test_build_numbers_are_positive_whole_numbers_or_refused_naming_the_build(ta
     assert run_property(check, st.one_of(numbers, awkward_text()), tally) > 0
 
 
+@pytest.mark.terraform
 def test_image_names_are_known_images_or_refused_naming_the_image(template: Path, tally: Counter) -> None:
     p = Paths(root=template, home=template / ".batchform")
 
@@ -705,6 +707,7 @@ def test_image_names_are_known_images_or_refused_naming_the_image(template: Path
     assert run_property(check, names, tally) > 0
 
 
+@pytest.mark.terraform
 def test_account_names_are_declared_names_or_refused_naming_the_account(
     template: Path, tally: Counter
 ) -> None:
@@ -889,6 +892,7 @@ JOB_FIELD_VALUES = st.one_of(
 JOB_NAMES = st.one_of(st.just("worker"), st.just("worker"), st.just("worker"), awkward_text())
 
 
+@pytest.mark.terraform
 def test_rendering_a_source_gives_terraform_variables_or_refuses_naming_the_field(
     template: Path, tally: Counter
 ) -> None:

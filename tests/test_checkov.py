@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
+import pytest
 from batchform.devtools.checks import StaticCheckResult, inline_suppressions, run_checkov
 from batchform.settings import paths
 
 
+@pytest.mark.checkov
 def test_terraform_and_modules_have_no_failed_checkov_check(
     checkov: Path, suite_summary: list[str], tally: Counter
 ) -> None:
@@ -22,6 +24,7 @@ def test_terraform_and_modules_have_no_failed_checkov_check(
     assert result.problems == []
 
 
+@pytest.mark.checkov
 def test_checkov_reports_an_insecure_resource(checkov: Path, tmp_path: Path) -> None:
     """The check above can fail: an unencrypted, mutable repository is reported."""
     (tmp_path / "main.tf").write_text(

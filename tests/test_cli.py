@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 INVOKE = Path(sys.executable).parent / "invoke"
 
@@ -50,6 +52,7 @@ def test_python_dash_m_runs_the_same_tasks() -> None:
     assert "local.status" in out and "tf.apply" in out
 
 
+@pytest.mark.stack
 def test_local_status_reports_each_component_with_its_address(local_stack) -> None:  # noqa: ANN001
     result = run("local.status")
     assert result.returncode == 0, result.stderr

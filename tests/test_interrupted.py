@@ -149,6 +149,7 @@ def _declared(root: Path) -> int:
     return project_releases(root).load("rel-a")["images"]["alpha"]["build"]
 
 
+@pytest.mark.terraform
 def test_a_bump_killed_at_any_moment_leaves_whole_files_and_the_rerun_completes_it(
     bump_project: tuple[Path, list[str], dict[str, str]], tally: Counter
 ) -> None:
@@ -205,6 +206,7 @@ def test_a_bump_killed_at_any_moment_leaves_whole_files_and_the_rerun_completes_
     assert _declared(root) == 7
 
 
+@pytest.mark.terraform
 def test_a_bump_rerun_after_the_source_was_written_but_not_the_variables_renders_them(
     bump_project: tuple[Path, list[str], dict[str, str]],
 ) -> None:

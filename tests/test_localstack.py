@@ -33,6 +33,7 @@ def _s3(stack: LocalStack):  # noqa: ANN202
     )
 
 
+@pytest.mark.stack
 def test_up_starts_every_component_and_status_reports_its_address(private_stack: LocalStack) -> None:
     components = {c.name: c for c in private_stack.up()}
     assert all(c.running for c in components.values()), components
@@ -42,6 +43,7 @@ def test_up_starts_every_component_and_status_reports_its_address(private_stack:
     assert f"127.0.0.1:{private_stack.settings.registry_port}" in components["registry"].line()
 
 
+@pytest.mark.stack
 def test_starting_twice_is_harmless_and_keeps_the_same_processes(private_stack: LocalStack) -> None:
     first = {c.name: c.pid for c in private_stack.up()}
     second = {c.name: c.pid for c in private_stack.up()}
@@ -49,6 +51,7 @@ def test_starting_twice_is_harmless_and_keeps_the_same_processes(private_stack: 
     assert private_stack.is_up()
 
 
+@pytest.mark.stack
 def test_a_taken_port_is_a_clear_error_and_starts_nothing(private_stack: LocalStack) -> None:
     with socket.socket() as squatter:
         squatter.bind(("127.0.0.1", private_stack.settings.emulator_port))
@@ -61,6 +64,7 @@ def test_a_taken_port_is_a_clear_error_and_starts_nothing(private_stack: LocalSt
     assert not private_stack.settings.state_file.exists()
 
 
+@pytest.mark.stack
 def test_a_running_stack_is_recognised_from_a_checkout_without_its_data(
     private_stack: LocalStack, tmp_path: Path
 ) -> None:
@@ -72,6 +76,7 @@ def test_a_running_stack_is_recognised_from_a_checkout_without_its_data(
     assert elsewhere.registry_healthy() and elsewhere.emulator_healthy()
 
 
+@pytest.mark.stack
 def test_down_stops_every_process_and_deletes_the_data(private_stack: LocalStack) -> None:
     private_stack.up()
     pids = [c.pid for c in private_stack.status() if c.name in ("emulator", "registry")]
@@ -83,6 +88,7 @@ def test_down_stops_every_process_and_deletes_the_data(private_stack: LocalStack
     assert _s3(private_stack).list_buckets()["Buckets"] == []
 
 
+@pytest.mark.stack
 def test_down_with_keep_preserves_emulator_state_and_registry_data(private_stack: LocalStack) -> None:
     private_stack.up()
     _s3(private_stack).create_bucket(Bucket="kept")
@@ -114,6 +120,7 @@ def pushed_image(account, tmp_path: Path, base: str = "scratch") -> Iterator[tup
                 client.api.remove_image(tag, noprune=True)
 
 
+@pytest.mark.stack
 @pytest.mark.docker
 def test_ecrs_authorization_token_names_the_local_registry_and_images_are_pushed_there(
     private_stack: LocalStack, tmp_path: Path
@@ -150,6 +157,7 @@ def _skopeo(*args: str, authfile: Path | None = None) -> subprocess.CompletedPro
     )
 
 
+@pytest.mark.stack
 @pytest.mark.docker
 def test_the_local_registry_asks_for_the_accounts_token_and_the_product_and_skopeo_bring_it(
     private_stack: LocalStack, tmp_path: Path

@@ -23,7 +23,7 @@ from batchform.settings import Paths
 from batchform.terraform import TerraformRunner, cli_config_file
 from conftest import project_releases, push_manifest_only, release_source
 
-pytestmark = [pytest.mark.stack, pytest.mark.docker]
+pytestmark = [pytest.mark.stack, pytest.mark.docker, pytest.mark.terraform]  # rendering runs terraform fmt
 
 
 def _snapshot(root: Path) -> dict[str, bytes]:

@@ -167,6 +167,7 @@ def two_accounts(root: Path) -> Releases:
 # ---- deterministic, canonical, faithful ----------------------------------------------------------
 
 
+@pytest.mark.terraform
 def test_render_is_byte_identical_across_calls_and_fresh_objects(project: Path) -> None:
     write_source(project, "rel-a", release_source({"alpha": 3, "beta": 7}))
     releases = project_releases(project)
@@ -179,6 +180,7 @@ def test_render_is_byte_identical_across_calls_and_fresh_objects(project: Path) 
     assert releases.rendered("rel-a").read_bytes() == first.encode()
 
 
+@pytest.mark.terraform
 def test_rendered_file_passes_terraform_fmt_check(project: Path, tmp_path: Path) -> None:
     source = (
         release_source({"alpha": 3, "beta": 7}) + "    environment:\n      LONGER_NAME: x\n      B: 'y'\n"
@@ -193,6 +195,7 @@ def test_rendered_file_passes_terraform_fmt_check(project: Path, tmp_path: Path)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+@pytest.mark.terraform
 def test_terraform_fmt_check_fails_on_a_misaligned_file(project: Path, tmp_path: Path) -> None:
     """The fmt check above can fail: the same file with its alignment removed is refused."""
     write_source(project, "rel-a", release_source({"alpha": 3}))
@@ -203,6 +206,7 @@ def test_terraform_fmt_check_fails_on_a_misaligned_file(project: Path, tmp_path:
     assert result.returncode != 0
 
 
+@pytest.mark.terraform
 def test_rendered_file_parses_back_to_the_source_values(project: Path) -> None:
     data = {
         "compute": {"type": "FARGATE", "max_vcpus": 4},
@@ -238,6 +242,7 @@ def test_rendered_file_parses_back_to_the_source_values(project: Path) -> None:
 KMS_KEY = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 
 
+@pytest.mark.terraform
 def test_queue_kms_data_bucket_and_share_identifiers_render_and_parse_back(project: Path) -> None:
     data = {
         "compute": {"type": "FARGATE", "max_vcpus": 4},
@@ -268,6 +273,7 @@ def test_the_repository_local_tfvars_parses_back_to_local_yaml() -> None:
 # ---- render writes only what is stale ------------------------------------------------------------
 
 
+@pytest.mark.terraform
 def test_render_writes_only_stale_files_and_returns_them(project: Path) -> None:
     releases = two_accounts(project)
     a, b = releases.rendered("rel-a"), releases.rendered("rel-b")
@@ -281,12 +287,14 @@ def test_render_writes_only_stale_files_and_returns_them(project: Path) -> None:
     assert releases.render() == []
 
 
+@pytest.mark.terraform
 def test_render_of_named_accounts_touches_no_other(project: Path) -> None:
     releases = two_accounts(project)
     assert releases.render(["rel-b"]) == [releases.rendered("rel-b")]
     assert not releases.rendered("rel-a").exists()
 
 
+@pytest.mark.terraform
 def test_the_repository_local_source_renders_exactly_to_the_committed_tfvars(
     terraform: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -329,6 +337,7 @@ def _edit_source(root: Path) -> None:
     [(_remove_rendered, "missing"), (_edit_rendered, "differs"), (_edit_source, "differs")],
     ids=["missing", "edited-by-hand", "source-not-rendered"],
 )
+@pytest.mark.terraform
 def test_stale_reports_one_line_naming_the_file(project: Path, change, says: str) -> None:  # noqa: ANN001
     releases = two_accounts(project)
     releases.render()
@@ -365,6 +374,7 @@ def _cli(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.terraform
 def test_render_check_on_the_command_line_fails_until_rendered(project: Path) -> None:
     write_source(project, "rel-a", release_source({"alpha": 3}))
     check = _cli(project, "render", "--check")
@@ -399,6 +409,7 @@ def _hostile_source() -> dict[str, Any]:
     }
 
 
+@pytest.mark.terraform
 def test_hostile_values_round_trip_and_add_no_attribute_or_interpolation(project: Path) -> None:
     data = _hostile_source()
     write_data(project, "rel-a", data)
@@ -412,6 +423,7 @@ def test_hostile_values_round_trip_and_add_no_attribute_or_interpolation(project
     assert raw["jobs"]["alpha"]["environment"]["V0"] == '"$${file(\\"/etc/passwd\\")}"'  # not a call
 
 
+@pytest.mark.terraform
 def test_terraform_reads_hostile_values_as_the_literal_strings(project: Path, tmp_path: Path) -> None:
     data = _hostile_source()
     write_data(project, "rel-a", data)
@@ -451,6 +463,7 @@ def test_names_that_are_not_identifiers_are_refused(kind: str, name: str) -> Non
     assert "\n" not in str(caught.value)
 
 
+@pytest.mark.terraform
 def test_an_environment_key_ending_in_a_newline_is_quoted(project: Path) -> None:
     data = {
         "images": {"alpha": {"build": 1}},
@@ -460,6 +473,7 @@ def test_an_environment_key_ending_in_a_newline_is_quoted(project: Path) -> None
     assert parse(project_releases(project).render_text("rel-a")) == data
 
 
+@pytest.mark.terraform
 @pytest.mark.parametrize("value", ["bell\bback", "page\fbreak"])
 def test_backspace_and_form_feed_round_trip(project: Path, value: str) -> None:
     data = {
@@ -473,6 +487,7 @@ def test_backspace_and_form_feed_round_trip(project: Path, value: str) -> None:
 @hypothesis_settings(
     max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
+@pytest.mark.terraform
 @given(value=st.text(st.characters(exclude_categories=["Cs"]), max_size=40))
 def test_any_environment_value_round_trips(project: Path, value: str) -> None:
     """Any text in a job's environment renders to a file that parses back to exactly that text.
@@ -547,6 +562,7 @@ def test_hcl_refuses_values_it_cannot_write(value: Any) -> None:
         hcl(value)
 
 
+@pytest.mark.terraform
 def test_keyword_and_spaced_keys_render_and_parse_back(project: Path) -> None:
     environment = {"for": "1", "null": "2", "if": "3", "with space": "4", "plain": "5"}
     data = {
@@ -763,6 +779,7 @@ def bump_project(project: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, 
     return project, releases
 
 
+@pytest.mark.terraform
 @pytest.mark.parametrize("build", ["abc", "0", "-1", "1.5", "", " ", "1e3", "0x10", "12345678901234567890"])
 def test_bump_refuses_a_build_that_is_not_a_positive_number(bump_project, build: str) -> None:  # noqa: ANN001
     root, releases = bump_project
@@ -784,6 +801,7 @@ def test_bump_refuses_a_build_that_is_not_a_positive_number(bump_project, build:
     ],
     ids=["unknown-image", "unknown-account", "image-not-declared"],
 )
+@pytest.mark.terraform
 def test_bump_refusals_change_no_file(bump_project, image: str, accounts: list[str], says: str) -> None:  # noqa: ANN001
     root, releases = bump_project
     before = snapshot(root)
@@ -794,6 +812,7 @@ def test_bump_refusals_change_no_file(bump_project, image: str, accounts: list[s
     assert snapshot(root) == before
 
 
+@pytest.mark.terraform
 def test_bump_refuses_an_account_without_a_source(bump_project) -> None:  # noqa: ANN001
     root, releases = bump_project
     (accounts_dir(root) / "rel-b.yaml").unlink()
@@ -804,6 +823,7 @@ def test_bump_refuses_an_account_without_a_source(bump_project) -> None:  # noqa
     assert snapshot(root) == before
 
 
+@pytest.mark.terraform
 def test_a_refusal_in_a_later_account_changes_no_file_of_an_earlier_one(
     bump_project,  # noqa: ANN001
     monkeypatch: pytest.MonkeyPatch,
@@ -827,6 +847,7 @@ def test_a_refusal_in_a_later_account_changes_no_file_of_an_earlier_one(
 # ---- an interrupted write leaves the old file --------------------------------------------------
 
 
+@pytest.mark.terraform
 def test_an_interrupted_render_leaves_the_old_file(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     write_source(project, "rel-a", release_source({"alpha": 3}))
     releases = project_releases(project)

@@ -658,6 +658,7 @@ def test_an_account_source_refuses_a_variable_both_plain_and_secret() -> None:
         validate_source("rel-a.yaml", _source(environment={"DB": "x"}, secrets={"DB": SSM_ARN}))
 
 
+@pytest.mark.terraform
 def test_secret_references_are_rendered_into_the_account_variables(
     release_project: Path, terraform_binary: str
 ) -> None:

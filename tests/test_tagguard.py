@@ -211,6 +211,7 @@ def image(guard: Guard, source_image: Image) -> Image:
 
 
 # ---- pass-through ---------------------------------------------------------------------------
+@pytest.mark.stack
 def test_a_chunked_blob_upload_streams_through_and_locations_point_back_at_the_guard(guard: Guard) -> None:
     repo = f"tagguard/{uuid.uuid4().hex[:12]}"
     blob = os.urandom(3 * 1024 * 1024 + 12345)
@@ -243,6 +244,7 @@ def test_a_chunked_blob_upload_streams_through_and_locations_point_back_at_the_g
         assert hashlib.sha256(b"".join(got.iter_content(65536))).hexdigest() == digest.split(":")[1]
 
 
+@pytest.mark.stack
 def test_a_new_tag_is_pushed_and_reads_back_with_the_pushed_digest(guard: Guard, image: Image) -> None:
     manifest = image.manifest()
     pushed = _put_manifest(guard.url, image.repo, "1", manifest)
@@ -256,6 +258,7 @@ def test_a_new_tag_is_pushed_and_reads_back_with_the_pushed_digest(guard: Guard,
     assert got.content == manifest
 
 
+@pytest.mark.stack
 def test_re_pushing_the_same_manifest_to_a_tag_succeeds(guard: Guard, image: Image) -> None:
     manifest = image.manifest()
     assert _put_manifest(guard.url, image.repo, "1", manifest).status_code == 201
@@ -264,6 +267,7 @@ def test_re_pushing_the_same_manifest_to_a_tag_succeeds(guard: Guard, image: Ima
     assert again.headers["Docker-Content-Digest"] == _digest(manifest)
 
 
+@pytest.mark.stack
 def test_overwriting_a_tag_with_another_manifest_is_refused_as_tag_invalid(
     guard: Guard, registry: str, image: Image
 ) -> None:
@@ -286,6 +290,7 @@ def test_overwriting_a_tag_with_another_manifest_is_refused_as_tag_invalid(
     assert _get_manifest(registry, image.repo, _digest(second)).status_code == 404
 
 
+@pytest.mark.stack
 def test_pushes_by_digest_are_forwarded_even_when_the_tag_is_taken(guard: Guard, image: Image) -> None:
     first, second = image.manifest(), image.manifest(build="by-digest")
     assert _put_manifest(guard.url, image.repo, "1", first).status_code == 201
@@ -301,6 +306,7 @@ def test_pushes_by_digest_are_forwarded_even_when_the_tag_is_taken(guard: Guard,
     assert _errors(mismatched)[0]["code"] == "DIGEST_INVALID"
 
 
+@pytest.mark.stack
 def test_concurrent_pushes_of_one_tag_let_exactly_one_win(guard: Guard, image: Image) -> None:
     manifests = [image.manifest(build=str(i)) for i in range(8)]
     barrier = threading.Barrier(len(manifests))
@@ -326,6 +332,7 @@ def test_concurrent_pushes_of_one_tag_let_exactly_one_win(guard: Guard, image: I
     assert len(guard.server.tag_locks) == 0, "per-tag locks are dropped once released"
 
 
+@pytest.mark.stack
 def test_an_oversized_manifest_is_refused_with_413(guard: Guard, image: Image) -> None:
     def oversized() -> Iterator[bytes]:
         for _ in range(5):
@@ -348,6 +355,7 @@ def _raw_exchange(url: str, request: bytes) -> bytes:
         return sock.recv(65536)
 
 
+@pytest.mark.stack
 def test_an_oversized_manifest_announced_with_expect_continue_is_refused_before_it_is_sent(
     guard: Guard,
 ) -> None:
@@ -360,6 +368,7 @@ def test_an_oversized_manifest_announced_with_expect_continue_is_refused_before_
     assert answer.startswith(b"HTTP/1.1 413 "), answer[:100]
 
 
+@pytest.mark.stack
 def test_a_request_with_both_content_length_and_chunked_framing_is_refused(guard: Guard) -> None:
     answer = _raw_exchange(
         guard.url,
@@ -370,6 +379,7 @@ def test_a_request_with_both_content_length_and_chunked_framing_is_refused(guard
     assert b"Connection: close" in answer
 
 
+@pytest.mark.stack
 def test_client_connections_are_kept_alive_across_requests(guard: Guard, image: Image) -> None:
     port = int(guard.url.rsplit(":", 1)[1])
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=TIMEOUT)
@@ -481,6 +491,7 @@ def test_manifest_paths_are_told_apart_by_tag_or_digest(path: str, expected: tup
 
 
 # ---- health, failure and the process --------------------------------------------------------
+@pytest.mark.stack
 def test_the_health_route_names_the_service_its_upstream_and_whether_that_answers(
     locked_guard: Guard, registry: str
 ) -> None:
@@ -497,6 +508,7 @@ def test_the_health_route_names_the_service_its_upstream_and_whether_that_answer
         )
 
 
+@pytest.mark.stack
 def test_an_unreachable_upstream_is_a_502_registry_error(image: Image) -> None:
     with _running_guard(f"http://127.0.0.1:{free_port()}") as running:
         for response in (
@@ -509,6 +521,7 @@ def test_an_unreachable_upstream_is_a_502_registry_error(image: Image) -> None:
             assert "Traceback" not in response.text
 
 
+@pytest.mark.stack
 def test_the_module_runs_as_a_process_logs_refusals_without_secrets_and_stops_on_sigterm(
     registry: str, image: Image, tmp_path: Path
 ) -> None:
@@ -577,6 +590,7 @@ def _token(key: bytes, account: str) -> tuple[str, str]:
     return tagguard.TOKEN_USER, tagguard.account_password(key, account)
 
 
+@pytest.mark.stack
 def test_without_the_accounts_token_every_repository_and_v2_itself_answer_ecrs_basic_challenge(
     locked_guard: Guard, key: bytes
 ) -> None:
@@ -606,6 +620,7 @@ def test_without_the_accounts_token_every_repository_and_v2_itself_answer_ecrs_b
     assert requests.get(f"{locked_guard.url}{tagguard.HEALTH_PATH}", timeout=TIMEOUT).ok  # no token needed
 
 
+@pytest.mark.stack
 def test_the_accounts_token_opens_its_repositories_and_v2_and_another_accounts_is_denied(
     locked_guard: Guard, key: bytes
 ) -> None:
@@ -645,6 +660,7 @@ def test_the_accounts_token_opens_its_repositories_and_v2_and_another_accounts_i
     assert (denied.status_code, _errors(denied)[0]["code"]) == (403, "DENIED")
 
 
+@pytest.mark.stack
 def test_a_refused_upload_never_gets_its_body_invited_and_the_connection_is_closed(
     locked_guard: Guard,
 ) -> None:

@@ -117,6 +117,7 @@ def test_keys_in_the_environment_reach_terraform_as_they_are_and_a_shared_config
     assert [key for key in CREDENTIAL_VARIABLES if key in env] == []
 
 
+@pytest.mark.terraform
 def test_an_assume_role_arn_that_is_no_role_arn_is_refused_at_plan_time(
     tf_env: dict[str, str], root_copy: Path, tmp_path: Path
 ) -> None:

@@ -29,9 +29,14 @@ def bench(c: Context, quick: bool = False, only: list[str] | None = None) -> Non
         raise Exit(code=code)
 
 
-@task(help={"k": "only tests matching this pytest expression", "quick": "skip the slow end-to-end tests"})
+@task(
+    help={
+        "k": "only tests matching this pytest expression",
+        "quick": "only the tests that need no local stack, docker, terraform or checkov; starts nothing",
+    }
+)
 def test(c: Context, k: str | None = None, quick: bool = False) -> None:
-    """Run the test suite (starts the local stack first)."""
+    """Run the test suite (starts the local stack first, except with --quick)."""
     from ..devtools.testing import run_suite
 
     code = run_suite(k=k, quick=quick)

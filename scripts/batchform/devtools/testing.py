@@ -2,6 +2,9 @@
 
 With BATCHFORM_REQUIRE_ALL=1 (CI sets it) a test that needs a missing component fails
 instead of skipping.
+
+The quick lane runs only the tests that need no component (see the markers in
+pyproject.toml), so it starts nothing: no local stack, no base images, no checkov.
 """
 
 from __future__ import annotations
@@ -11,13 +14,30 @@ import subprocess
 import sys
 
 from ..errors import UserError
-from ..localstack import baseimages
-from ..localstack.stack import LocalStack
 from ..settings import paths
-from . import checks
+
+# Every marker of a component; a test reaching one without its marker fails (tests/conftest.py).
+COMPONENT_MARKERS = ("stack", "terraform", "docker", "checkov")
+QUICK = " and ".join(f"not {marker}" for marker in COMPONENT_MARKERS)
+# CI's log shows where the time goes.
+SLOWEST = 25
 
 
-def run_suite(k: str | None = None, quick: bool = False) -> int:
+def pytest_argv(k: str | None = None, quick: bool = False) -> list[str]:
+    argv = [sys.executable, "-m", "pytest", f"--durations={SLOWEST}"]
+    if k:
+        argv += ["-k", k]
+    if quick:
+        argv += ["-m", QUICK]
+    return argv
+
+
+def bring_up() -> int:
+    """Start the local stack, the base images and checkov; 0, or the exit code to stop with."""
+    from ..localstack import baseimages
+    from ..localstack.stack import LocalStack
+    from . import checks
+
     try:
         LocalStack(echo=print).up()
         baseimages.ensure(print)
@@ -27,9 +47,12 @@ def run_suite(k: str | None = None, quick: bool = False) -> int:
             print(f"error: {exc}", file=sys.stderr)
             return 3
         print(f"warning: local stack unavailable ({exc}); tests that need it will skip", file=sys.stderr)
-    argv = [sys.executable, "-m", "pytest"]
-    if k:
-        argv += ["-k", k]
-    if quick:
-        argv += ["-m", "not slow"]
-    return subprocess.call(argv, cwd=paths().root)  # noqa: S603 - fixed argument list
+    return 0
+
+
+def run_suite(k: str | None = None, quick: bool = False) -> int:
+    if not quick:
+        code = bring_up()
+        if code:
+            return code
+    return subprocess.call(pytest_argv(k, quick), cwd=paths().root)  # noqa: S603 - fixed argument list
