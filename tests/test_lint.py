@@ -24,3 +24,21 @@ def test_python_code_has_no_lint_findings() -> None:
 def test_python_code_is_formatted() -> None:
     result = _ruff("format", "--check")
     assert result.returncode == 0, result.stdout
+
+
+def test_the_pre_commit_hooks_run_the_checks_of_the_suite() -> None:
+    """.pre-commit-config.yaml runs what this file, and test_modules.py, check."""
+    import yaml
+
+    config = yaml.safe_load((ROOT / ".pre-commit-config.yaml").read_text())
+    [repo] = config["repos"]
+    assert repo["repo"] == "local"
+    entries = {hook["id"]: hook["entry"] for hook in repo["hooks"]}
+    targets = " ".join(TARGETS)
+    assert entries == {
+        "ruff-check": f".venv/bin/python -m ruff check {targets}",
+        "ruff-format": f".venv/bin/python -m ruff format --check {targets}",
+        "terraform-fmt": "terraform fmt -check -recursive",
+        "module-docs": "bash -c '.venv/bin/python -m batchform.devtools.moduledocs --check modules/*'",
+    }
+    assert all(hook["pass_filenames"] is False for hook in repo["hooks"])
