@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import itertools
 import os
+import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import datetime
@@ -18,7 +19,7 @@ from typing import Any
 
 import boto3
 import pytest
-from batchform import follow as follow_module
+from batchform import logfollow, ratelimit, retry
 from batchform import logs as joblogs
 from batchform.errors import UserError
 from batchform.follow import DRAIN_TRIES, JobWatcher, LogFollower
@@ -111,12 +112,25 @@ class FakeBatch:
 
 class FakeAccount:
     name = "test"
+    account_id, region = "123456789012", "us-east-1"
+    logs_read_rate: float | None = 1e6  # the shared bucket never runs dry unless a test says so
 
     def __init__(self, **clients: Any) -> None:
         self.clients = clients
+        self.one_attempt: list[str] = []
 
-    def client(self, service: str) -> Any:
+    def client(self, service: str, retries: bool = True) -> Any:
+        if not retries:
+            self.one_attempt.append(service)
         return self.clients[service]
+
+
+@pytest.fixture(autouse=True)
+def _fresh_buckets() -> Iterator[None]:
+    """Each test starts with no shared bucket, so no test waits for another's tokens."""
+    ratelimit.reset()
+    yield
+    ratelimit.reset()
 
 
 @pytest.fixture
@@ -210,18 +224,26 @@ def test_throttled_describe_backs_off_longer_each_time_then_resumes_the_poll_int
     batch.errors = [client_error(code, http_status), client_error(code, http_status)]
     clock.steps = [lambda: None, lambda: None, lambda: batch.jobs["a"].update(status="SUCCEEDED")]
     out: list[str] = []
+    w = watcher(batch, clock, out, poll=1.0, max_poll=30.0)
+    w._random = TopOfRange()  # the jitter's ceiling: retry.backoff's bound, poll * 2**attempt
 
-    outcomes = watcher(batch, clock, out, poll=1.0, max_poll=30.0).wait(["a"])
+    outcomes = w.wait(["a"])
 
     first, second, after = clock.sleeps
-    assert 1.0 <= first <= 2.0
-    assert first < second <= 4.0
-    assert after == 1.0
+    assert (first, second, after) == (2.0, 4.0, 1.0)
+    assert w.account.one_attempt == ["batch"] * 4  # botocore retries nothing under this loop
     assert outcomes["a"].succeeded
     assert out == [
         f"work (a): RUNNING after {first + second:.1f} s",
         f"work (a): SUCCEEDED after {clock.now:.1f} s",
     ]
+
+
+class TopOfRange:
+    """An rng whose full jitter always draws the ceiling, so the ceilings show."""
+
+    def uniform(self, _low: float, high: float) -> float:
+        return high
 
 
 def test_backoff_never_exceeds_max_poll(batch: FakeBatch, clock: Clock) -> None:
@@ -231,8 +253,14 @@ def test_backoff_never_exceeds_max_poll(batch: FakeBatch, clock: Clock) -> None:
     watcher(batch, clock, [], poll=1.0, max_poll=5.0).wait(["a"])
 
     assert len(clock.sleeps) == 8
-    assert all(s <= 5.0 for s in clock.sleeps)
-    assert all(s >= 2.5 for s in clock.sleeps[3:])
+    assert all(0 <= s <= 5.0 for s in clock.sleeps)
+
+    ceilings = Clock()
+    batch.errors = [client_error("ThrottlingException") for _ in range(8)]
+    w = watcher(batch, ceilings, [], poll=1.0, max_poll=5.0)
+    w._random = TopOfRange()
+    w.wait(["a"])
+    assert ceilings.sleeps == [2.0, 4.0, 5.0, 5.0, 5.0, 5.0, 5.0, 5.0]
 
 
 def test_other_describe_errors_are_not_retried(batch: FakeBatch, clock: Clock) -> None:
@@ -765,19 +793,38 @@ def test_a_failed_read_is_retried_from_the_same_position_without_loss_or_duplica
         logs.put(STREAM, "four")
         batch.jobs["j"]["status"] = "SUCCEEDED"
 
-    clock.steps = [break_next_read, lambda: None, finish]
+    clock.steps = [break_next_read, finish]
     out: list[str] = []
+    f = follower(batch, logs, clock, tmp_path, out)
 
-    follower(batch, logs, clock, tmp_path, out).follow()
+    f.follow()
 
     assert out == ["one", "two", "three", "four"]
     # Reads: head, head->token; the failed read and its retry sent the same token.
     assert logs.tokens[2] is not None
     assert logs.tokens[2] == logs.tokens[3]
+    # Retried by the policy in the same pass, after its first wait, not a poll later; by us
+    # alone: the logs client makes one attempt per call.
+    poll, retried, poll_again = clock.sleeps
+    assert (poll, poll_again) == (2.0, 2.0)
+    assert 0 <= retried <= retry.BACKOFF_BASE
+    assert set(f.account.one_attempt) == {"batch", "logs"}
 
 
+@pytest.mark.parametrize(
+    ("failures", "policy_waits", "drain_polls"),
+    # ATTEMPTS + 1 failures: the policy's tries (ATTEMPTS - 1 waits), a drain poll, then one more wait.
+    [(2, 2, 0), (retry.ATTEMPTS + 1, retry.ATTEMPTS, 1)],
+    ids=["the policy's tries suffice", "a drain poll after the policy gives up"],
+)
 def test_lines_written_as_the_job_ends_are_drained_and_a_failing_drain_is_retried(
-    batch: FakeBatch, logs: Logs, clock: Clock, tmp_path: Path
+    batch: FakeBatch,
+    logs: Logs,
+    clock: Clock,
+    tmp_path: Path,
+    failures: int,
+    policy_waits: int,
+    drain_polls: int,
 ) -> None:
     logs.put(STREAM, "early")
     batch.jobs["j"] = running("j", STREAM)
@@ -785,14 +832,17 @@ def test_lines_written_as_the_job_ends_are_drained_and_a_failing_drain_is_retrie
     def finish() -> None:
         logs.put(STREAM, "last", "words")
         batch.jobs["j"]["status"] = "FAILED"
-        logs.failures += [client_error("InternalFailure", 500, "GetLogEvents")] * 2
+        logs.failures += [client_error("InternalFailure", 500, "GetLogEvents")] * failures
 
     clock.steps = [finish]
     out: list[str] = []
 
     assert follower(batch, logs, clock, tmp_path, out).follow() == 3
     assert out == ["early", "last", "words"]
-    assert clock.sleeps == [2.0, 2.0, 2.0]
+    waits = clock.sleeps[1:]
+    assert clock.sleeps[0] == 2.0
+    assert len([w for w in waits if w != 2.0]) == policy_waits
+    assert len(waits) == policy_waits + drain_polls
 
 
 def test_a_stream_that_cannot_be_read_after_the_job_ended_is_an_error(
@@ -800,10 +850,14 @@ def test_a_stream_that_cannot_be_read_after_the_job_ended_is_an_error(
 ) -> None:
     logs.put(STREAM, "one")
     batch.jobs["j"] = running("j", STREAM, status="SUCCEEDED")
-    logs.failures += [client_error("InternalFailure", 500, "GetLogEvents")] * (DRAIN_TRIES + 1)
+    # Every try fails: the policy's tries in the first pass and in each drain poll.
+    tries = (DRAIN_TRIES + 1) * retry.ATTEMPTS
+    logs.failures += [client_error("InternalFailure", 500, "GetLogEvents")] * tries
 
     with pytest.raises(UserError, match=f"job j ended but its log could not be read to the end: {STREAM}"):
         follower(batch, logs, clock, tmp_path, []).follow()
+    assert len(logs.tokens) == tries
+    assert clock.sleeps.count(2.0) == DRAIN_TRIES
 
 
 def test_a_job_that_ended_before_writing_a_stream_ends_the_follow(
@@ -848,7 +902,7 @@ def test_an_interrupt_between_printing_a_batch_and_saving_it_neither_loses_nor_r
             raise KeyboardInterrupt
         write_atomic(path, data)
 
-    monkeypatch.setattr(follow_module, "write_atomic", interrupted_second_write)
+    monkeypatch.setattr(logfollow, "write_atomic", interrupted_second_write)
     before: list[str] = []
     with pytest.raises(KeyboardInterrupt):
         follower(batch, logs, clock, tmp_path, before).follow()
@@ -901,7 +955,7 @@ def test_a_failed_state_write_is_tried_again_and_following_goes_on(
             raise OSError("disk full")
         write_atomic(path, data)
 
-    monkeypatch.setattr(follow_module, "write_atomic", failing_once)
+    monkeypatch.setattr(logfollow, "write_atomic", failing_once)
     first: list[str] = []
     assert follower(batch, logs, clock, tmp_path, first).read_available() == ["one", "two"]
     logs.put(STREAM, "three")
@@ -1014,3 +1068,130 @@ def test_lines_reads_the_current_stream_as_before(batch: FakeBatch, logs: Logs) 
     batch.jobs["j"] = running("j", "old-attempt", STREAM)
 
     assert list(joblogs.lines(FakeAccount(batch=batch, logs=logs), "j")) == ["one", "two"]
+
+
+# ---- one read rate for every follower of an account ------------------------------------------
+
+
+def test_followers_of_one_account_share_one_bucket_whatever_the_accounts_name(
+    batch: FakeBatch, logs: Logs, tmp_path: Path
+) -> None:
+    first, second = FakeAccount(batch=batch, logs=logs), FakeAccount(batch=batch, logs=logs)
+    elsewhere = FakeAccount(batch=batch, logs=logs)
+    elsewhere.region = "eu-west-1"
+    followers = [LogFollower(a, f"j{n}", state_dir=tmp_path) for n, a in enumerate([first, second] * 50)]
+
+    assert len({id(f.bucket) for f in followers}) == 1
+    assert followers[0].bucket is ratelimit.shared(first, ratelimit.GET_LOG_EVENTS)
+    assert LogFollower(elsewhere, "k", state_dir=tmp_path).bucket is not followers[0].bucket
+
+
+def test_many_followers_stay_under_the_accounts_rate_and_print_every_line_once(
+    batch: FakeBatch, logs: Logs, clock: Clock, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    paged(monkeypatch, 2)
+    rate = 4.0
+    account = FakeAccount(batch=batch, logs=logs)
+    account.logs_read_rate = None  # the bucket below sets the rate
+    bucket = ratelimit.shared(account, ratelimit.GET_LOG_EVENTS, rate, clock=clock)
+    reads: list[float] = []
+    real_read = logs.get_log_events
+
+    def timed_read(**kwargs: Any) -> dict[str, Any]:
+        reads.append(clock.now)
+        return real_read(**kwargs)
+
+    logs.get_log_events = timed_read  # type: ignore[method-assign]
+    followers = []
+    for n in range(12):
+        stream = f"work/default/j{n}"
+        logs.put(stream, *(f"j{n} line {i}" for i in range(5)))
+        batch.jobs[f"j{n}"] = running(f"j{n}", stream, status="SUCCEEDED")
+        out: list[str] = []
+        followers.append(
+            (
+                LogFollower(
+                    account, f"j{n}", echo=out.append, state_dir=tmp_path, sleep=clock.sleep, clock=clock
+                ),
+                out,
+            )
+        )
+
+    for f, _out in followers:
+        f.follow()
+
+    assert all(out == [f"j{n} line {i}" for i in range(5)] for n, (_f, out) in enumerate(followers))
+    assert all(f.bucket is bucket for f, _out in followers)
+    assert len(reads) == bucket.taken == 12 * 4  # pages of 2, 2 and 1 line, then the same token back
+    # Within any window of a second, at most a burst of `rate` plus `rate` refilled.
+    for start in reads:
+        assert len([at for at in reads if start <= at < start + 1.0]) <= 2 * rate
+    assert reads[-1] - reads[0] >= (len(reads) - rate) / rate
+
+
+def test_a_throttled_read_of_a_shared_bucket_waits_retries_and_loses_nothing(
+    batch: FakeBatch, logs: Logs, clock: Clock, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    paged(monkeypatch, 1)
+    account = FakeAccount(batch=batch, logs=logs)
+    account.logs_read_rate = None
+    bucket = ratelimit.shared(account, ratelimit.GET_LOG_EVENTS, 1.0, clock=clock)
+    logs.put(STREAM, "one", "two", "three")
+    batch.jobs["j"] = running("j", STREAM, status="SUCCEEDED")
+    logs.failures += [client_error("ThrottlingException", 400, "GetLogEvents")] * 2
+    out: list[str] = []
+
+    LogFollower(account, "j", echo=out.append, state_dir=tmp_path, sleep=clock.sleep, clock=clock).follow()
+
+    assert out == ["one", "two", "three"]
+    # Each try took a token: 2 throttled, 3 pages of one line, 1 page that ends the stream.
+    assert bucket.taken == len(logs.tokens) == 6
+    assert logs.tokens[:3] == [None, None, None]  # the throttled tries and their retry: the same position
+
+
+def test_stop_ends_a_wait_for_a_token_at_once_and_a_restart_repeats_nothing(
+    batch: FakeBatch, logs: Logs, tmp_path: Path
+) -> None:
+    logs.put(STREAM, "one", "two")
+    batch.jobs["j"] = running("j", STREAM)
+    account = FakeAccount(batch=batch, logs=logs)
+    account.logs_read_rate = 0.001  # one read, then a wait of some 1,000 s for the next token
+    out: list[str] = []
+    f = LogFollower(account, "j", echo=out.append, state_dir=tmp_path)
+    returned: list[int] = []
+    thread = threading.Thread(target=lambda: returned.append(f.follow()))
+    thread.start()
+    while f.bucket.taken < 1 or f.bucket.try_take() == 0.0:
+        time.sleep(0.01)
+
+    f.stop()
+    thread.join(timeout=60)
+
+    assert not thread.is_alive()
+    assert (returned, out) == ([2], ["one", "two"])
+    assert f.state_file.exists()
+    ratelimit.reset()
+    account.logs_read_rate = 1e6
+    logs.put(STREAM, "three")
+    batch.jobs["j"]["status"] = "SUCCEEDED"
+    again: list[str] = []
+    LogFollower(account, "j", echo=again.append, state_dir=tmp_path).follow()
+    assert again == ["three"]
+
+
+def test_stop_ends_a_watchers_backoff_at_once(batch: FakeBatch) -> None:
+    batch.jobs["a"] = job("a", "RUNNING")
+    batch.errors = [client_error("ThrottlingException")]
+    w = JobWatcher(FakeAccount(batch=batch), echo=lambda _line: None, poll=500.0, max_poll=1000.0)
+    w._random = TopOfRange()  # a backoff of 1,000 s
+    returned: list[dict] = []
+    thread = threading.Thread(target=lambda: returned.append(w.wait(["a"])))
+    thread.start()
+    while not batch.describe_calls:
+        time.sleep(0.01)
+
+    w.stop()
+    thread.join(timeout=60)
+
+    assert not thread.is_alive()
+    assert returned[0]["a"].status == "UNKNOWN"  # stopped before any description came

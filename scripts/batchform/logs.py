@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from . import ratelimit
 from .accounts import Account
 from .errors import UserError
 
@@ -49,7 +50,10 @@ def log_location(account: Account, job: dict[str, Any]) -> tuple[str, str | None
 
 
 def lines(account: Account, job_id: str) -> Iterator[str]:
-    """Every log line the job has written so far, oldest first."""
+    """Every log line the job has written so far, oldest first.
+
+    Each GetLogEvents call takes a token of the account's shared bucket, as a follower's do.
+    """
     described = account.client("batch").describe_jobs(jobs=[job_id])["jobs"]
     if not described:
         raise UserError(f"no job {job_id} in account {account.name}")
@@ -57,11 +61,13 @@ def lines(account: Account, job_id: str) -> Iterator[str]:
     if stream is None:
         return
     logs = account.client("logs")
+    bucket = ratelimit.shared(account, ratelimit.GET_LOG_EVENTS, account.logs_read_rate)
     token = None
     while True:
         kwargs: dict[str, Any] = {"logGroupName": group, "logStreamName": stream, "startFromHead": True}
         if token:
             kwargs["nextToken"] = token
+        bucket.take()
         page = logs.get_log_events(**kwargs)
         for event in page["events"]:
             yield event["message"]
