@@ -1,0 +1,260 @@
+"""Rules AWS Batch enforces and moto does not, so that code a real account would refuse fails here too.
+
+Each test in tests/test_emulator.py quotes the rule:
+
+* a job whose container overrides are longer than 8,192 characters (ECS's limit, counted as
+  `container_overrides_length` does) is accepted, then FAILED with AWS's status reason; an array
+  job's children fail so;
+* a job with propagated tags (job and job definition together, keys counted once) over 50 is
+  accepted, then FAILED;
+* SubmitJob to a fair-share queue without a shareIdentifier, or without a scheduling priority
+  (neither schedulingPriorityOverride nor the definition's schedulingPriority), or to a queue
+  without a scheduling policy with a shareIdentifier, is a ClientException (400);
+  shareIdentifier, schedulingPriorityOverride and a definition's schedulingPriority are kept and
+  described;
+* a job cancelled or terminated before its container started never starts it (moto starts and
+  kills it; `batchform.localstack.jobcontainers` holds the container back); cancelling or
+  terminating an array parent reaches its children; CancelJob leaves a STARTING or RUNNING job
+  running and succeeds (moto already does);
+* a job queue keeps its `jobStateTimeLimitActions`, and DescribeJobQueues returns them;
+* ListJobs without a status or filters lists only RUNNING jobs, and every listing comes in pages
+  (maxResults, 100 by default, and nextToken).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import threading
+from typing import Any
+
+log = logging.getLogger("batchform.localstack.batchrules")
+
+
+def install() -> None:
+    """Enforce every rule below on moto's Batch."""
+    _enforce_batch_rules()
+    _keep_job_state_time_limit_actions()
+    _keep_a_job_definitions_scheduling_priority()
+    _list_jobs_as_aws_does()
+
+
+# The ECS task that runs a job refuses larger overrides, after SubmitJob (up to 30 KiB) accepted
+# the job. The product refuses the same before it submits, counted the same way: MAX_OVERRIDES_CHARS
+# and overrides_chars in batchform.jobs (the product never imports the local stack, so the rule is
+# written twice, once on each side of the AWS API).
+MAX_CONTAINER_OVERRIDES = 8192
+OVERRIDES_REASON = f"Container Overrides length must be at most {MAX_CONTAINER_OVERRIDES}"
+MAX_PROPAGATED_TAGS = 50
+SHARE_REQUIRED = "shareIdentifier must be specified."
+SHARE_REFUSED = "shareIdentifier must not be specified for a job queue without a scheduling policy."
+# What AWS answers a fair-share submit with no priority anywhere (public report: nextflow-io/nextflow#3505).
+PRIORITY_REQUIRED = (
+    "Either schedulingPriority in job definition or schedulingPriorityOverride should be specified."
+)
+CANCELLED_BEFORE_START = "the job was cancelled or terminated before its container started"
+
+
+def container_overrides_length(overrides: dict[str, Any] | None) -> int:
+    """The overrides as ECS counts them, conservatively: their JSON text as botocore sends it
+    (non-ASCII escaped; ECS counts environment and command only, so never more than this)."""
+    return len(json.dumps(overrides)) if overrides else 0
+
+
+def propagated_tags(job: Any) -> dict[str, str]:
+    """The tags AWS puts on the job's ECS task: the job definition's, then the job's (which win)."""
+    submitted = getattr(job, "batchform_submitted", {})
+    propagate = submitted.get("propagate_tags")
+    if propagate is None:
+        propagate = job.job_definition.propagate_tags
+    if not propagate:
+        return {}
+    definition = job.backend.list_tags_for_resource(job.job_definition.arn)
+    return {**definition, **(submitted.get("tags") or {})}
+
+
+def refusal_at_start(job: Any) -> str | None:
+    """Why the ECS task of `job` cannot be created, as AWS says it, or None."""
+    if container_overrides_length(job.container_overrides) > MAX_CONTAINER_OVERRIDES:
+        return OVERRIDES_REASON
+    tags = propagated_tags(job)
+    if len(tags) > MAX_PROPAGATED_TAGS:
+        # AWS documents the outcome (FAILED), not its wording.
+        return (
+            f"Too many tags to propagate: the job and its job definition have {len(tags)} tags together, "
+            f"more than the {MAX_PROPAGATED_TAGS} an ECS task can carry"
+        )
+    return None
+
+
+_submitting = threading.local()
+
+
+def _enforce_batch_rules() -> None:
+    """SubmitJob's share identifier (kept and described), the limits of the job's ECS task, and what a
+    cancel stops."""
+    from moto.batch.exceptions import ClientException
+    from moto.batch.models import BatchBackend, Job
+    from moto.batch.responses import BatchResponse
+
+    original_submit, original_init, original_run = BatchResponse.submitjob, Job.__init__, Job.run
+    original_describe = Job.describe
+    original_cancel, original_terminate = BatchBackend.cancel_job, BatchBackend.terminate_job
+
+    def submitjob(self: Any) -> str:
+        share = self._get_param("shareIdentifier")
+        queue = self.batch_backend.get_job_queue(self._get_param("jobQueue"))
+        if queue is not None and queue.schedule_policy and not share:
+            raise ClientException(SHARE_REQUIRED)
+        if queue is not None and not queue.schedule_policy and share is not None:
+            raise ClientException(SHARE_REFUSED)
+        definition = self.batch_backend.get_job_definition(self._get_param("jobDefinition"))
+        if (
+            queue is not None
+            and queue.schedule_policy
+            and self._get_param("schedulingPriorityOverride") is None
+            and definition is not None
+            and getattr(definition, "batchform_scheduling_priority", None) is None
+        ):
+            raise ClientException(PRIORITY_REQUIRED)
+        # moto drops these parameters; the jobs this call creates (an array's children too) keep them.
+        _submitting.parameters = {
+            "share_identifier": share,
+            "scheduling_priority": self._get_param("schedulingPriorityOverride"),
+            "propagate_tags": self._get_param("propagateTags"),
+            "tags": self._get_param("tags") or {},
+        }
+        try:
+            return original_submit(self)
+        finally:
+            _submitting.parameters = {}
+
+    def init(self: Any, *args: Any, **kwargs: Any) -> None:
+        original_init(self, *args, **kwargs)
+        self.batchform_submitted = dict(getattr(_submitting, "parameters", None) or {})
+
+    def describe(self: Any) -> dict[str, Any]:
+        result = original_describe(self)
+        submitted = getattr(self, "batchform_submitted", {})
+        if submitted.get("share_identifier") is not None:
+            result["shareIdentifier"] = submitted["share_identifier"]
+        if submitted.get("scheduling_priority") is not None:
+            result["schedulingPriority"] = submitted["scheduling_priority"]
+        return result
+
+    def run(self: Any) -> None:
+        reason = refusal_at_start(self)
+        if reason is None:
+            original_run(self)
+            return
+        log.warning("job %s failed before it started: %s", self.job_id, reason)
+        self.job_stopped_reason = reason
+        self._mark_stopped(success=False)  # noqa: SLF001
+
+    def children_of(backend: Any, job_id: str) -> list[Any]:
+        job = backend.get_job_by_id(job_id)
+        return list(getattr(job, "_child_jobs", None) or [])
+
+    def cancel_job(self: Any, job_id: str, reason: str) -> None:
+        # Cancelling an array parent cancels its children (those not started yet, as for any job).
+        original_cancel(self, job_id, reason)
+        for child in children_of(self, job_id):
+            original_cancel(self, child.job_id, reason)
+
+    def terminate_job(self: Any, job_id: str, reason: str) -> None:
+        original_terminate(self, job_id, reason)
+        for child in children_of(self, job_id):
+            original_terminate(self, child.job_id, reason)
+
+    BatchResponse.submitjob = submitjob  # type: ignore[method-assign]
+    Job.__init__ = init  # type: ignore[method-assign]
+    Job.describe = describe  # type: ignore[method-assign]
+    Job.run = run  # type: ignore[method-assign]
+    BatchBackend.cancel_job = cancel_job  # type: ignore[method-assign]
+    BatchBackend.terminate_job = terminate_job  # type: ignore[method-assign]
+
+
+LIST_JOBS_PAGE = 100  # ListJobs' default maxResults
+
+
+def _list_jobs_as_aws_does() -> None:
+    """ListJobs without a status (and no filters) lists RUNNING jobs only, and answers in pages of
+    maxResults (100 unless asked) with a nextToken, as AWS does; moto lists every job in one page."""
+    from moto.batch.exceptions import ClientException
+    from moto.batch.responses import BatchResponse
+
+    original = BatchResponse.listjobs
+
+    def listjobs(self: Any) -> str:
+        summaries = json.loads(original(self))["jobSummaryList"]
+        if self._get_param("jobStatus") is None and self._get_param("filters") is None:
+            summaries = [summary for summary in summaries if summary["status"] == "RUNNING"]
+        size = self._get_param("maxResults") or LIST_JOBS_PAGE
+        token = self._get_param("nextToken")
+        try:
+            start = int(base64.b64decode(token).decode()) if token else 0
+        except ValueError:
+            raise ClientException("Invalid nextToken") from None
+        answer: dict[str, Any] = {"jobSummaryList": summaries[start : start + size]}
+        if start + size < len(summaries):
+            answer["nextToken"] = base64.b64encode(str(start + size).encode()).decode()
+        return json.dumps(answer)
+
+    BatchResponse.listjobs = listjobs  # type: ignore[method-assign]
+
+
+def _keep_a_job_definitions_scheduling_priority() -> None:
+    """RegisterJobDefinition keeps `schedulingPriority` and DescribeJobDefinitions returns it (moto
+    drops it: the fair-share rule above could not see it, and terraform would plan a change)."""
+    from moto.batch.models import JobDefinition
+    from moto.batch.responses import BatchResponse
+
+    original_register, original_describe = BatchResponse.registerjobdefinition, JobDefinition.describe
+
+    def registerjobdefinition(self: Any) -> str:
+        answer = original_register(self)
+        priority = self._get_param("schedulingPriority")
+        if priority is not None:
+            definition = self.batch_backend.get_job_definition(json.loads(answer)["jobDefinitionArn"])
+            definition.batchform_scheduling_priority = priority
+        return answer
+
+    def describe(self: Any) -> dict[str, Any]:
+        result = original_describe(self)
+        priority = getattr(self, "batchform_scheduling_priority", None)
+        if priority is not None:
+            result["schedulingPriority"] = priority
+        return result
+
+    BatchResponse.registerjobdefinition = registerjobdefinition  # type: ignore[method-assign]
+    JobDefinition.describe = describe  # type: ignore[method-assign]
+
+
+def _keep_job_state_time_limit_actions() -> None:
+    """CreateJobQueue/UpdateJobQueue keep `jobStateTimeLimitActions` and DescribeJobQueues returns them."""
+    from moto.batch.models import JobQueue
+    from moto.batch.responses import BatchResponse
+
+    original_create, original_update = BatchResponse.createjobqueue, BatchResponse.updatejobqueue
+    original_describe = JobQueue.describe
+
+    def keeping(original: Any, name_param: str) -> Any:
+        def handler(self: Any) -> str:
+            answer = original(self)
+            actions = self._get_param("jobStateTimeLimitActions")
+            if actions is not None:
+                queue = self.batch_backend.get_job_queue(self._get_param(name_param))
+                queue.batchform_time_limit_actions = actions
+            return answer
+
+        return handler
+
+    def describe(self: Any) -> dict[str, Any]:
+        result = original_describe(self)
+        result["jobStateTimeLimitActions"] = getattr(self, "batchform_time_limit_actions", [])
+        return result
+
+    BatchResponse.createjobqueue = keeping(original_create, "jobQueueName")  # type: ignore[method-assign]
+    BatchResponse.updatejobqueue = keeping(original_update, "jobQueue")  # type: ignore[method-assign]
+    JobQueue.describe = describe  # type: ignore[method-assign]

@@ -1,0 +1,120 @@
+"""Where moto's answers differ from AWS's in ways batchform relies on, the emulator answers as AWS.
+
+Each has a test in tests/test_emulator.py:
+
+* DescribeJobs says what AWS says about a job that ran: its log stream from the start of the
+  attempt, the container's exit code, a status reason on failure, and an array parent FAILED
+  once every child is done and one failed (moto leaves it SUBMITTED forever);
+* a job definition named without a revision (by name, or by ARN without `:<revision>`) means its
+  latest ACTIVE revision, as on AWS;
+* a launch template's own tags stay on the template, instead of also appearing in its version
+  data as a `launch-template` tag specification (which AWS refuses there, and which gives
+  terraform a change on every plan);
+* a compute environment without a service role acts as Batch's service-linked role, creating it
+  on first use.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+
+def install() -> None:
+    """Answer as AWS does, everywhere listed above."""
+    _resolve_revisionless_job_definitions()
+    _describe_jobs_as_aws_does()
+    _keep_launch_template_tags_off_its_data()
+    _use_the_batch_service_linked_role()
+
+
+FINAL = ("SUCCEEDED", "FAILED")
+
+
+def _describe_jobs_as_aws_does() -> None:
+    from moto.batch.models import Job
+
+    original_start, original_describe = Job._start_attempt, Job.describe  # noqa: SLF001
+
+    def start_attempt(self: Any) -> None:
+        # AWS names the attempt's log stream as soon as its container starts; moto only at the end.
+        self.log_stream_name = self._stream_name  # noqa: SLF001
+        original_start(self)
+
+    def describe(self: Any) -> dict[str, Any]:
+        children = self._child_jobs or []  # noqa: SLF001
+        if children and self.status not in FINAL and all(c.status in FINAL for c in children):
+            if any(c.status == "FAILED" for c in children):
+                self.status = "FAILED"
+        result = original_describe(self)
+        if self.job_stopped and self.exit_code is not None and "container" in result:
+            result["container"]["exitCode"] = self.exit_code
+            if result.get("attempts"):
+                result["attempts"][-1].setdefault("container", {})["exitCode"] = self.exit_code
+        if result.get("status") == "FAILED" and not result.get("statusReason") and not children:
+            result["statusReason"] = "Essential container in task exited"
+        return result
+
+    Job._start_attempt = start_attempt  # type: ignore[method-assign]  # noqa: SLF001
+    Job.describe = describe  # type: ignore[method-assign]
+
+
+REVISIONLESS_ARN = re.compile(r"^arn:[^:]+:batch:[^:]+:[0-9]{12}:job-definition/([^:]+)$")
+BATCH_SERVICE = "batch.amazonaws.com"
+
+
+def _resolve_revisionless_job_definitions() -> None:
+    from moto.batch.models import BatchBackend
+
+    original_get = BatchBackend.get_job_definition
+
+    def get_job_definition(self: Any, identifier: str) -> Any:
+        match = REVISIONLESS_ARN.match(identifier)
+        name = match[1] if match else (identifier if ":" not in identifier else None)
+        if name is None:
+            return original_get(self, identifier)
+        active = [
+            d
+            for d in self._job_definitions.values()  # noqa: SLF001
+            if d.name == name and d.status == "ACTIVE"
+        ]
+        return max(active, key=lambda d: d.revision, default=None)
+
+    BatchBackend.get_job_definition = get_job_definition  # type: ignore[method-assign]
+
+
+def _keep_launch_template_tags_off_its_data() -> None:
+    """The template's tags belong to the template; AWS never echoes them in the version data."""
+    from moto.ec2.models.launch_templates import LaunchTemplateBackend
+
+    original_create = LaunchTemplateBackend.create_launch_template
+
+    def create(self: Any, name: str, description: str, template_data: dict[str, Any], tag_spec: Any) -> Any:
+        specs = [
+            spec
+            for spec in template_data.get("TagSpecifications") or []
+            if spec.get("ResourceType") != "launch-template"
+        ]
+        template_data = {k: v for k, v in template_data.items() if k != "TagSpecifications"}
+        if specs:
+            template_data["TagSpecifications"] = specs
+        return original_create(self, name, description, template_data, tag_spec)
+
+    LaunchTemplateBackend.create_launch_template = create  # type: ignore[method-assign]
+
+
+def _use_the_batch_service_linked_role() -> None:
+    """Without serviceRole, AWS Batch acts as its service-linked role, creating it on first use."""
+    from moto.batch.models import BatchBackend
+
+    original_create = BatchBackend.create_compute_environment
+
+    def create(self: Any, **kwargs: Any) -> Any:
+        if not kwargs.get("service_role"):
+            iam = self.iam_backend
+            linked = [r for r in iam.roles.values() if r.path == f"/aws-service-role/{BATCH_SERVICE}/"]
+            role = linked[0] if linked else iam.create_service_linked_role(BATCH_SERVICE, "AWS Batch", "")
+            kwargs["service_role"] = role.arn
+        return original_create(self, **kwargs)
+
+    BatchBackend.create_compute_environment = create  # type: ignore[method-assign]
