@@ -1,4 +1,5 @@
-"""Following many submitted jobs to their end: DescribeJobs calls, ours against one job at a time.
+"""Following many submitted jobs to their end: DescribeJobs calls, ours against one job at a time,
+then the same jobs' log lines under the account's one read rate.
 
 ours       batchform.follow.JobWatcher(account, echo=..., poll=...).wait(job_ids)
 reference  a loop that polls each job alone (DescribeJobs with one id) until every one is final
@@ -7,6 +8,13 @@ Calls are counted with a botocore event hook on the client each side uses. Jobs 
 the private emulator marks them SUCCEEDED as they are submitted, so every job is already final
 at the first poll and both sides finish in one polling round; the calls per round are what a
 longer wait repeats every round.
+
+Logs: N = 1, 100, 1,000 of those jobs (quick: 1, 10) each get one line on their log stream
+(the stream DescribeJobs names, in the definition's group), written before following starts;
+JobWatcher.wait gives the descriptions, and one LogFollower per job prints the lines, all
+drawing from the account's one GetLogEvents bucket (bench.logs.follow_many). Reported: the
+calls per second against that rate, and each line's latency from being written to being
+printed, which here is the time the followers take to come round to its stream.
 """
 
 from __future__ import annotations
@@ -21,9 +29,11 @@ if not __package__:
 
 from batchform.follow import FINAL_STATES, JobWatcher
 
-from bench.stack import Echo, PrivateStack, Result, call_counter, number, standalone, timed
+from bench import logs as logbench
+from bench.stack import LOG_GROUP, Echo, PrivateStack, Result, call_counter, number, standalone, timed
 
 FULL_JOBS, QUICK_JOBS = 1000, 50
+FULL_FOLLOWED, QUICK_FOLLOWED = (1, 100, 1000), (1, 10)
 POLL = 2.0  # JobWatcher's default
 
 
@@ -43,14 +53,20 @@ def _submit(stack: PrivateStack, count: int) -> list[str]:
 def _ours(stack: PrivateStack, job_ids: list[str]) -> tuple[int, int, float, int]:
     """(DescribeJobs calls, polling rounds, seconds, jobs final) for JobWatcher.wait."""
     account = stack.local
-    calls = call_counter(account.client("batch"), "batch.DescribeJobs")
+    # The watcher's own client: one attempt per call, so each call counted is one sent.
+    calls = call_counter(account.client("batch", retries=False), "batch.DescribeJobs")
     rounds = [0]
     printed: list[str] = []
     watcher = JobWatcher(account, echo=printed.append, poll=POLL)
     with timed() as elapsed:
         outcomes = watcher.wait(job_ids, on_poll=lambda _described: rounds.__setitem__(0, rounds[0] + 1))
     succeeded = sum(1 for outcome in outcomes.values() if outcome.status in FINAL_STATES)
-    return calls.stop(), rounds[0], elapsed(), succeeded
+    counted = calls.stop()
+    if succeeded and not counted:
+        raise RuntimeError(
+            f"{succeeded} jobs seen final and no DescribeJobs call counted: a counter missed them"
+        )
+    return counted, rounds[0], elapsed(), succeeded
 
 
 def _one_at_a_time(stack: PrivateStack, job_ids: list[str]) -> tuple[int, int, float, int]:
@@ -73,6 +89,31 @@ def _one_at_a_time(stack: PrivateStack, job_ids: list[str]) -> tuple[int, int, f
     return calls.stop(), rounds, elapsed(), len(job_ids) - len(pending)
 
 
+def _with_logs(stack: PrivateStack, job_ids: list[str]) -> logbench.Reading:
+    """The jobs' statuses from JobWatcher.wait, then their log lines, one written on each stream."""
+    account = logbench.account(stack)
+    described: dict[str, dict] = {}
+    JobWatcher(account, echo=lambda _line: None, poll=POLL).wait(job_ids, on_poll=described.update)
+    logs = stack.local.client("logs")
+    if not logs.describe_log_groups(logGroupNamePrefix=LOG_GROUP)["logGroups"]:
+        logs.create_log_group(logGroupName=LOG_GROUP)
+    written: dict[str, float] = {}
+    for n, job_id in enumerate(job_ids):  # setup, before following: these jobs are already final
+        stream = described[job_id]["container"]["logStreamName"]
+        logs.create_log_stream(logGroupName=LOG_GROUP, logStreamName=stream)
+        message = f"job {n:05d} line 0"
+        event = {"timestamp": int(time.time() * 1000), "message": message}
+        logs.put_log_events(logGroupName=LOG_GROUP, logStreamName=stream, logEvents=[event])
+        written[message] = time.perf_counter()
+    return logbench.follow_many(
+        account,
+        {job_id: described[job_id] for job_id in job_ids},
+        written=lambda: written,
+        expected=len(job_ids),
+        state_dir=stack.scratch(f"follow-jobs-{len(job_ids)}"),
+    )
+
+
 def bench(stack: PrivateStack, quick: bool, echo: Echo) -> Result:
     count = QUICK_JOBS if quick else FULL_JOBS
     echo(f"# follow: {count} submitted jobs to completion")
@@ -89,6 +130,12 @@ def bench(stack: PrivateStack, quick: bool, echo: Echo) -> Result:
         f"target <= ceil(N/100) = {target} calls per round: {'met' if per_round <= target else 'NOT met'}",
         "jobs are final when submitted (no containers), so each side needs one round",
     ]
+    readings = []
+    for followed in QUICK_FOLLOWED if quick else FULL_FOLLOWED:
+        echo(f"# follow: {followed} job(s) with their logs at {logbench.RATE:g} GetLogEvents calls/s")
+        readings.append(_with_logs(stack, _submit(stack, followed)))
+    details.append("jobs followed with their logs, one LogFollower per job, one shared bucket:")
+    details += [f"  {reading.line()}" for reading in readings]
     return Result("follow", per_round, ref_calls / ref_rounds, "DescribeJobs calls/round", "lower", details)
 
 
