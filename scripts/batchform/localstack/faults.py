@@ -2,8 +2,8 @@
 
 Put between batchform and a service, it shows that a push, a submit or a follow survives what
 real services do under load: throttling (429), server errors (500, 503), and connections that
-drop or lose their answer. It is the tag guard's streaming proxy with a fault plan in front of
-the forward; requests the plan leaves alone pass through unchanged.
+drop or lose their answer. It is the local stack's streaming proxy (`batchform.localstack.proxy`)
+with a fault plan in front of the forward; requests the plan leaves alone pass through unchanged.
 
     plan = FaultPlan(rate=1 / 3, faults=(Fault("refuse", 500), Fault("refuse", 503)), style="registry")
     with FaultProxy.running("http://127.0.0.1:5000", plan) as proxy:
@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from typing import Any, Literal
 
-from .tagguard import TagGuardHandler, TagGuardServer, Upstream, _UpstreamError
+from .proxy import ProxyHandler, ProxyServer, Upstream, UpstreamError
 
 FaultKind = Literal["refuse", "lose", "drop"]
 
@@ -95,7 +95,7 @@ class FaultPlan:
             return fault
 
 
-class FaultProxyServer(TagGuardServer):
+class FaultProxyServer(ProxyServer):
     def __init__(self, address: tuple[str, int], upstream: Upstream, plan: FaultPlan):
         self.plan = plan
         self.seen: Counter[str] = Counter()  # matching requests, by operation
@@ -133,8 +133,10 @@ class FaultProxyServer(TagGuardServer):
             return sum(self.injected.values())
 
 
-class FaultHandler(TagGuardHandler):
+class FaultHandler(ProxyHandler):
+    server_version = "batchform-faults"
     server: FaultProxyServer
+    title = "the fault proxy"
 
     def _route(self, host: str, path: str, framing: str, length: int) -> None:
         request = Request(self.command, path, self.headers)
@@ -162,7 +164,7 @@ class FaultHandler(TagGuardHandler):
                 None if framing == "chunked" else length,
             )
             response.read()
-        except _UpstreamError:
+        except UpstreamError:
             pass  # the service did not get it after all; the client's answer is the same
         finally:
             conn.close()
