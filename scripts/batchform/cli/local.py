@@ -6,9 +6,20 @@ import json
 
 from invoke import Context, Exit, task
 
+from .. import errors
 from ..localstack.stack import LocalStack
 from ..settings import LocalStackSettings
 from .common import echo, user_errors
+
+
+def _port(flag: str, value: str | int | None) -> int | None:
+    """A port given on the command line (invoke hands it over as text), or None."""
+    if value is None:
+        return None
+    text = str(value).strip()
+    if not text.isdigit() or not 1 <= int(text) <= 65535:
+        raise errors.UserError(f"{flag} {str(value)!r}: must be a port number, 1-65535")
+    return int(text)
 
 
 @task(
@@ -21,13 +32,15 @@ from .common import echo, user_errors
 @user_errors
 def local_up(
     c: Context,
-    emulator_port: int | None = None,
-    registry_port: int | None = None,
+    emulator_port: str | None = None,
+    registry_port: str | None = None,
     data_dir: str | None = None,
 ) -> None:
     """Start the local stack (emulator, registry, docker engine) on loopback; harmless if running."""
     settings = LocalStackSettings.load(
-        emulator_port=emulator_port, registry_port=registry_port, data_dir=data_dir
+        emulator_port=_port("--emulator-port", emulator_port),
+        registry_port=_port("--registry-port", registry_port),
+        data_dir=data_dir,
     )
     for component in LocalStack(settings, echo=echo).up():
         echo(component.line())
