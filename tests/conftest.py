@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import shutil
 import socket
 import subprocess
@@ -234,6 +235,53 @@ def reliability_line(counts: Counter) -> str:
     if unknown:
         raise KeyError(f"unknown tally keys: {', '.join(sorted(unknown))}")
     return "reliability: " + ", ".join(f"{counts[key]} {label}" for key, label in TALLIES.items())
+
+
+# ---- running in parallel (pytest-xdist, as `./batchform test` does) ----------------------------
+
+# Tests of one account's terraform data directory or deployment, wherever they are, run in one
+# worker, one after the other; so do the tests of a file that reaches a component (its module
+# fixtures are set up once, and its tests may build on each other). The rest spread freely.
+LOCAL_ACCOUNT_FIXTURES = {"demo_run", "local_account"}
+LOCAL_B_FILES = {"test_terraform_state.py", "test_terraform_credentials.py"}  # local-b's terraform
+
+
+def parallel_group(item: pytest.Item) -> str | None:
+    marks = {mark.name for mark in item.iter_markers()}
+    if not marks & set(componentguard.MARKER_ALLOWS):
+        return None
+    if LOCAL_ACCOUNT_FIXTURES & set(getattr(item, "fixturenames", ())):
+        return "the local account"
+    if item.path.name in LOCAL_B_FILES:
+        return "local-b"
+    return item.path.name
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not config.pluginmanager.hasplugin("xdist"):
+        return
+    for item in items:
+        group = parallel_group(item)
+        if group:
+            item.add_marker(pytest.mark.xdist_group(group))
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """A worker hands what it counted and the lines it wants shown to the controller."""
+    output = getattr(session.config, "workeroutput", None)
+    if output is not None:
+        output["batchform"] = json.dumps(
+            {"lines": session.config.stash.get(SUMMARY, []), "tally": session.config.stash.get(TALLY, {})}
+        )
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error) -> None:  # noqa: ANN001
+    handed = json.loads(getattr(node, "workeroutput", {}).get("batchform", "{}"))
+    config = node.config
+    config.stash.setdefault(SUMMARY, []).extend(handed.get("lines", []))
+    config.stash.setdefault(TALLY, Counter()).update(handed.get("tally", {}))
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:  # noqa: ANN001
@@ -500,6 +548,51 @@ ROOT_VARIABLES = {
     "images": {"hello": {"build": 1}},
     "jobs": {},
 }
+
+
+# What a plan of the root reads from AWS, mocked in `terraform test` as in terraform/tests.
+MOCKED_DATA = {
+    "aws_vpc": {"defaults": {"id": "vpc-0d0d0d0d"}},
+    "aws_subnets": {"defaults": {"ids": ["subnet-0a0a0a0a", "subnet-0b0b0b0b"]}},
+    "aws_partition": {"defaults": {"partition": "aws"}},
+    "aws_caller_identity": {"defaults": {"account_id": "123456789012"}},
+}
+
+
+def refused_plans(tf_env: dict[str, str], root_copy: Path, cases: dict[str, dict]) -> dict[str, str]:
+    """Plan the root with ROOT_VARIABLES overridden by each case's variables; every plan must fail.
+
+    All in one `terraform test` (a file per case, so that one refusal skips no other), which
+    loads the providers once instead of once a plan. Returns each case's output on one line
+    (terraform wraps long messages).
+    """
+    directory = root_copy / "refusals"
+    directory.mkdir(exist_ok=True)
+    for name, variables in cases.items():
+        test = {
+            "mock_provider": {"aws": {"mock_data": MOCKED_DATA}},
+            "variables": {**ROOT_VARIABLES, **variables},
+            "run": {"refused": {"command": "plan"}},
+        }
+        (directory / f"{name}.tftest.json").write_text(json.dumps(test))
+    result = subprocess.run(
+        ["terraform", "test", "-no-color", f"-test-directory={directory.name}"],
+        cwd=root_copy,
+        env={**tf_env, "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,  # one stream: each file's errors follow its name
+        text=True,
+        timeout=600,
+    )
+    output = result.stdout
+    assert result.returncode != 0, output
+    # Each file's part of the output begins with its name.
+    parts = re.split(rf"^{directory.name}/(\S+)\.tftest\.json\.\.\. in progress$", output, flags=re.MULTILINE)
+    found = {parts[i]: " ".join(parts[i + 1].split()) for i in range(1, len(parts) - 1, 2)}
+    assert set(found) == set(cases), output
+    for name, text in found.items():
+        assert 'run "refused"... fail' in text, f"{name} was not refused: {text}"
+    return found
 
 
 def refused_plan(tf_env: dict[str, str], root_copy: Path, var_dir: Path, variables: dict) -> str:

@@ -7,7 +7,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import refused_plan
+from conftest import refused_plans
 
 ROOT = Path(__file__).resolve().parent.parent
 TF_DIR = ROOT / "terraform"
@@ -36,67 +36,75 @@ def test_root_configuration_validates(tf_env: dict[str, str], root_copy: Path) -
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-@pytest.mark.parametrize(
-    ("variables", "message"),
-    [
-        ({"images": {"hello": {"build": 0}}}, "must be a positive whole number"),
-        ({"images": {"hello": {"build": 1.5}}}, "must be a positive whole number"),
-        ({"images": {"hello": {"build": "latest"}}}, "a number is required"),
-        ({"jobs": {"x": {"image": "hello", "vcpus": -1}}}, "vcpus must be positive"),
-        (
-            {"jobs": {"x": {"image": "hello", "retry_attempts": 11}}},
-            "retry_attempts must be a whole number from 1 to 10",
-        ),
-        (
-            {"jobs": {"x": {"image": "hello", "retry_attempts": 0}}},
-            "retry_attempts must be a whole number from 1 to 10",
-        ),
-        ({"jobs": {"x": {"image": "hello", "timeout_seconds": 59}}}, "timeout_seconds must be at least 60"),
-        ({"log_retention_days": 10}, "log_retention_days must be one CloudWatch Logs accepts"),
-        ({"compute": {"type": "GPU"}}, "compute.type must be one of"),
-        ({"compute": {"max_vcpus": -2}}, "compute.max_vcpus must be a positive whole number"),
-        ({"jobs": {"x": {"image": "missing"}}}, "must name an entry of images"),
-        ({"account_id": "12345"}, "account_id must be 12 digits"),
-        (
-            {"network": {"assign_public_ip": False}},
-            "network.assign_public_ip cannot be false in the default VPC",
-        ),
-        ({"queue": {"fair_share": {"shares": {"team-a": 1}}}}, "queue.fair_share.shares key must be a share"),
-        ({"queue": {"fair_share": {"shares": {"a": 0}}}}, "shares weight factor must be between 0.0001"),
-        (
-            {"queue": {"fair_share": {"compute_reservation": 100}}},
-            "queue.fair_share.compute_reservation must",
-        ),
-        (
-            {"queue": {"fair_share": {"share_decay_seconds": 1.5}}},
-            "queue.fair_share.share_decay_seconds must",
-        ),
-        (
-            {"jobs": {"x": {"image": "hello", "share_identifier": "a"}}},
-            "share_identifier needs queue.fair_share",
-        ),
-        (
-            {"queue": {"fair_share": {}}, "jobs": {"x": {"image": "hello", "share_identifier": "a-b"}}},
-            "share_identifier must be 1-255 letters, digits and underscores",
-        ),
-        ({"kms": {"ecr": "alias/images"}}, "kms.ecr must be a KMS key ARN"),
-        (
-            {"kms": {"logs": "arn:aws:kms:us-east-1:123456789012:alias/logs"}},
-            "kms.logs must be a KMS key ARN",
-        ),
-        ({"kms": {"data_bucket": "arn:aws:kms:us-east-1:12:key/x"}}, "kms.data_bucket must be a KMS key ARN"),
-        ({"kms": {"secrets": ["alias/s"]}}, "kms.secrets entry must be a KMS key ARN"),
-        ({"kms": {"ecr": KEY.replace("us-east-1", "eu-west-1")}}, "must be keys in the account's region"),
-        (
-            {"data_bucket": {"fan_out_expiry_days": 0}},
-            "data_bucket.fan_out_expiry_days must be a whole number",
-        ),
-    ],
-)
+REFUSALS = [
+    ({"images": {"hello": {"build": 0}}}, "must be a positive whole number"),
+    ({"images": {"hello": {"build": 1.5}}}, "must be a positive whole number"),
+    ({"images": {"hello": {"build": "latest"}}}, "a number is required"),
+    ({"jobs": {"x": {"image": "hello", "vcpus": -1}}}, "vcpus must be positive"),
+    (
+        {"jobs": {"x": {"image": "hello", "retry_attempts": 11}}},
+        "retry_attempts must be a whole number from 1 to 10",
+    ),
+    (
+        {"jobs": {"x": {"image": "hello", "retry_attempts": 0}}},
+        "retry_attempts must be a whole number from 1 to 10",
+    ),
+    ({"jobs": {"x": {"image": "hello", "timeout_seconds": 59}}}, "timeout_seconds must be at least 60"),
+    ({"log_retention_days": 10}, "log_retention_days must be one CloudWatch Logs accepts"),
+    ({"compute": {"type": "GPU"}}, "compute.type must be one of"),
+    ({"compute": {"max_vcpus": -2}}, "compute.max_vcpus must be a positive whole number"),
+    ({"jobs": {"x": {"image": "missing"}}}, "must name an entry of images"),
+    ({"account_id": "12345"}, "account_id must be 12 digits"),
+    (
+        {"network": {"assign_public_ip": False}},
+        "network.assign_public_ip cannot be false in the default VPC",
+    ),
+    ({"queue": {"fair_share": {"shares": {"team-a": 1}}}}, "queue.fair_share.shares key must be a share"),
+    ({"queue": {"fair_share": {"shares": {"a": 0}}}}, "shares weight factor must be between 0.0001"),
+    (
+        {"queue": {"fair_share": {"compute_reservation": 100}}},
+        "queue.fair_share.compute_reservation must",
+    ),
+    (
+        {"queue": {"fair_share": {"share_decay_seconds": 1.5}}},
+        "queue.fair_share.share_decay_seconds must",
+    ),
+    (
+        {"jobs": {"x": {"image": "hello", "share_identifier": "a"}}},
+        "share_identifier needs queue.fair_share",
+    ),
+    (
+        {"queue": {"fair_share": {}}, "jobs": {"x": {"image": "hello", "share_identifier": "a-b"}}},
+        "share_identifier must be 1-255 letters, digits and underscores",
+    ),
+    ({"kms": {"ecr": "alias/images"}}, "kms.ecr must be a KMS key ARN"),
+    (
+        {"kms": {"logs": "arn:aws:kms:us-east-1:123456789012:alias/logs"}},
+        "kms.logs must be a KMS key ARN",
+    ),
+    ({"kms": {"data_bucket": "arn:aws:kms:us-east-1:12:key/x"}}, "kms.data_bucket must be a KMS key ARN"),
+    ({"kms": {"secrets": ["alias/s"]}}, "kms.secrets entry must be a KMS key ARN"),
+    ({"kms": {"ecr": KEY.replace("us-east-1", "eu-west-1")}}, "must be keys in the account's region"),
+    (
+        {"data_bucket": {"fan_out_expiry_days": 0}},
+        "data_bucket.fan_out_expiry_days must be a whole number",
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+def refusals(tf_env: dict[str, str], root_copy: Path) -> dict[str, str]:
+    """Every case of REFUSALS planned at once (one terraform run): what each plan said."""
+    return refused_plans(
+        tf_env, root_copy, {f"case{i}": variables for i, (variables, _) in enumerate(REFUSALS)}
+    )
+
+
+@pytest.mark.parametrize(("variables", "message"), REFUSALS)
 def test_bad_variables_are_refused_at_plan_time(
-    tf_env: dict[str, str], root_copy: Path, tmp_path: Path, variables: dict, message: str
+    refusals: dict[str, str], variables: dict, message: str
 ) -> None:
-    assert message in refused_plan(tf_env, root_copy, tmp_path, variables)
+    assert message in refusals[f"case{REFUSALS.index((variables, message))}"]
 
 
 def test_the_root_terraform_tests_pass(tf_env: dict[str, str], root_copy: Path) -> None:
