@@ -8,6 +8,7 @@ from batchform.deployment import outputs
 
 
 @pytest.mark.stack
+@pytest.mark.terraform  # the demo applies the local account
 def test_demo_runs_a_real_container_and_prints_its_log_lines_from_cloudwatch(local_account, demo_run) -> None:  # noqa: ANN001
     status, out = demo_run
     assert status == "SUCCEEDED"
@@ -18,6 +19,7 @@ def test_demo_runs_a_real_container_and_prints_its_log_lines_from_cloudwatch(loc
 
 
 @pytest.mark.stack
+@pytest.mark.terraform  # the demo applies the local account
 def test_job_output_lands_in_the_log_group_its_definition_names(local_account, demo_run) -> None:  # noqa: ANN001
     """The emulator writes to the job definition's awslogs group and prefix, as AWS does."""
     import uuid

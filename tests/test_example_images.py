@@ -18,7 +18,7 @@ import pytest
 from batchform import jobs, logs
 from batchform.follow import JobWatcher
 
-pytestmark = pytest.mark.stack
+pytestmark = [pytest.mark.stack, pytest.mark.terraform]  # the demo applies the local account
 
 BUCKET = "batchform-local-data"
 TABLE = "batchform-local-operations"
