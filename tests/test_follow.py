@@ -800,9 +800,11 @@ def test_a_failed_read_is_retried_from_the_same_position_without_loss_or_duplica
     f.follow()
 
     assert out == ["one", "two", "three", "four"]
-    # Reads: head, head->token; the failed read and its retry sent the same token.
-    assert logs.tokens[2] is not None
-    assert logs.tokens[2] == logs.tokens[3]
+    # Reads: the head (a short page: all there is for now), then the failed read and its retry,
+    # which sent the same token.
+    assert logs.tokens[0] is None
+    assert logs.tokens[1] is not None
+    assert logs.tokens[1] == logs.tokens[2]
     # Retried by the policy in the same pass, after its first wait, not a poll later; by us
     # alone: the logs client makes one attempt per call.
     poll, retried, poll_again = clock.sleeps
@@ -991,6 +993,47 @@ def test_a_restart_reading_shorter_pages_than_before_does_not_repeat_lines(
     follower(batch, logs, clock, tmp_path, second).follow()
 
     assert (first, second) == (["l1", "l2"], ["l3", "l4"])
+
+
+def test_a_running_jobs_short_page_ends_the_read_and_the_next_pass_goes_on_from_its_token(
+    batch: FakeBatch, logs: Logs, clock: Clock, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    paged(monkeypatch, 2)
+    logs.put(STREAM, "l1", "l2", "l3")
+    batch.jobs["j"] = running("j", STREAM)
+    out: list[str] = []
+    f = follower(batch, logs, clock, tmp_path, out)
+
+    assert f.read_available() == ["l1", "l2", "l3"]
+    assert len(logs.tokens) == 2  # a full page, then a short one: no call only to hear "nothing more"
+    logs.put(STREAM, "l4")
+    assert f.read_available() == ["l4"]
+    assert len(logs.tokens) == 3
+    assert f.read_available() == []
+    assert out == ["l1", "l2", "l3", "l4"]
+
+
+def test_a_final_jobs_stream_is_read_until_the_same_token_comes_back(
+    batch: FakeBatch, logs: Logs, clock: Clock, tmp_path: Path
+) -> None:
+    """Pages cut short of the event limit (by their 1 MB) do not end the last read early."""
+    real_read = logs.get_log_events
+
+    def one_event_pages(**kwargs: Any) -> dict[str, Any]:
+        return real_read(**{**kwargs, "limit": 1})
+
+    logs.get_log_events = one_event_pages  # type: ignore[method-assign]
+    logs.put(STREAM, "one", "two", "three")
+    batch.jobs["j"] = running("j", STREAM)
+    out: list[str] = []
+    f = follower(batch, logs, clock, tmp_path, out)
+    assert f.read_available() == ["one"]  # running: the short page is taken as all there is, for now
+    batch.jobs["j"]["status"] = "SUCCEEDED"
+
+    f.follow()
+
+    assert out == ["one", "two", "three"]
+    assert not f.state_file.exists()
 
 
 def test_follow_uses_the_callers_poll_instead_of_describing_the_job(

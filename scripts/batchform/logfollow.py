@@ -32,6 +32,7 @@ from .poll import FINAL_STATES, Echo, Poller, is_transient
 from .settings import paths, write_atomic
 
 DRAIN_TRIES = 10
+MAX_PAGE = 10_000  # GetLogEvents returns at most this many events (and 1 MB) a page
 
 log = logging.getLogger("batchform.follow")
 
@@ -75,7 +76,7 @@ class LogFollower(Poller):
     the job is final and its streams are drained, so a later follow starts from the top.
     """
 
-    page_size: int | None = None  # events per GetLogEvents page; None: the service's default
+    page_size: int | None = None  # events per GetLogEvents page; None: the service's most, MAX_PAGE
 
     def __init__(
         self,
@@ -140,9 +141,11 @@ class LogFollower(Poller):
     def _pass(self, job: dict[str, Any] | None) -> list[str]:
         if job is not None:
             self._learn(job)
+        # A running job's stream is read until a page comes back short; a final one's to its end.
+        to_the_end = job is not None and job.get("status") in FINAL_STATES
         lines: list[str] = []
         for stream in list(self._streams.values()):
-            lines += self._read(stream)
+            lines += self._read(stream, to_the_end)
         return lines
 
     def _current(self, polled: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -179,7 +182,7 @@ class LogFollower(Poller):
                     started=bool(saved.get("started", False)),
                 )
 
-    def _read(self, stream: _Stream) -> list[str]:
+    def _read(self, stream: _Stream, to_the_end: bool) -> list[str]:
         logs = self.account.client("logs", retries=False)
         lines: list[str] = []
         stream.error = None
@@ -192,8 +195,8 @@ class LogFollower(Poller):
             }
             if stream.token:
                 request["nextToken"] = stream.token
-            if self.page_size:
-                request["limit"] = self.page_size
+            limit = self.page_size or MAX_PAGE
+            request["limit"] = limit
             try:
                 page = self._get_page(logs, request)
             except ClientError as exc:
@@ -235,6 +238,11 @@ class LogFollower(Poller):
                     self._save()
             # The same token back means the end of the stream, for now.
             if not next_token or next_token == sent:
+                return lines
+            # A page short of the limit is, most likely, all there is: the next poll goes on from
+            # its token, saving the call that would only say so. A page may also come back short
+            # of its 1 MB, so a final job's stream is read until the same token comes back.
+            if events and len(events) < limit and not to_the_end:
                 return lines
         return lines
 
