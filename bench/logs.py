@@ -46,7 +46,7 @@ if not __package__:
 
 from batchform import ratelimit
 from batchform.accounts import Account
-from batchform.follow import LogFollower
+from batchform.follow import FINAL_STATES, LogFollower
 
 from bench.stack import (
     LOG_GROUP,
@@ -262,7 +262,8 @@ def follow_many(
     writing: Callable[[], bool] = lambda: False,
 ) -> Reading:
     """Follow every job's log with one LogFollower each, WORKERS threads over them, until
-    `expected` lines are printed; `written()` says when each line was written.
+    `expected` lines are printed; `written()` says when each line was written. A running job's
+    follower reads every POLL seconds; a final job's follows it to its end once.
 
     Every follower reads through the account's one shared bucket (the followers share the
     account's one-attempt logs client, where the calls are counted). Raises when a line is
@@ -289,10 +290,15 @@ def follow_many(
     done = threading.Event()
 
     def work(mine: list[tuple[LogFollower, dict[str, Any]]]) -> None:
-        while not done.is_set():
+        while mine and not done.is_set():
             began = time.monotonic()
-            for follower, job in mine:
-                follower.read_available(job)
+            for follower, job in list(mine):
+                if job.get("status") in FINAL_STATES:
+                    # As the command line does once a job is over: read to the end, then leave it.
+                    follower.follow(watcher_poll=lambda job=job: job)
+                    mine.remove((follower, job))
+                else:
+                    follower.read_available(job)
                 if done.is_set():
                     return
             done.wait(max(0.0, POLL - (time.monotonic() - began)))
