@@ -10,133 +10,28 @@ image is recognised and its existing build number reused.
 from __future__ import annotations
 
 import contextlib
-import fnmatch
 import hashlib
 import random
 import re
-import shutil
-import subprocess
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-import yaml
-
+from . import standins
 from .accounts import Account
 from .errors import ComponentMissing, UserError
+from .imagespec import ImageSpec, bases, content_digest, discover, git_revision  # what an image is
 from .registry import Registry, utc_now
-from .settings import Paths, file_lock, paths
+from .settings import file_lock, paths
 
 Echo = Callable[[str], None]
 
-IMAGE_NAME = re.compile(r"^[a-z0-9]+(?:[._-][a-z0-9]+)*$")
-ARG_LINE = re.compile(r"^\s*ARG\s+([A-Za-z_][A-Za-z0-9_]*)(?:=(\S+))?", re.IGNORECASE | re.MULTILINE)
 LABEL_DIGEST = "io.batchform.content-digest"
 LABEL_VERSION = "org.opencontainers.image.version"
 LABEL_REVISION = "org.opencontainers.image.revision"
 LABEL_CREATED = "org.opencontainers.image.created"
 LABEL_SOURCE = "org.opencontainers.image.source"
-
-
-@dataclass(frozen=True)
-class ImageSpec:
-    """One folder under images/: a Dockerfile and its build context."""
-
-    name: str
-    context: Path
-    build_args: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def dockerfile(self) -> Path:
-        return self.context / "Dockerfile"
-
-    @property
-    def local_repository(self) -> str:
-        return f"batchform/{self.name}"
-
-
-def base_image_substitutes() -> dict[str, str]:
-    """Public base images replaced on this machine by locally made ones (see baseimages)."""
-    file = paths().home / "base-images.yaml"
-    if not file.exists():
-        return {}
-    return dict(yaml.safe_load(file.read_text()) or {})
-
-
-def discover(names: Iterable[str] | None = None, p: Paths | None = None) -> list[ImageSpec]:
-    """The images under images/, or the named ones (an unknown name is an error)."""
-    root = (p or paths()).images_dir
-    found = (
-        {d.name: d for d in sorted(root.iterdir()) if d.is_dir() and (d / "Dockerfile").is_file()}
-        if root.is_dir()
-        else {}
-    )
-    wanted = list(names) if names else list(found)
-    substitutes = base_image_substitutes()
-    specs = []
-    for name in wanted:
-        # fullmatch: `$` would let a trailing newline through. repr keeps the message one line.
-        if not isinstance(name, str) or not IMAGE_NAME.fullmatch(name):
-            raise UserError(f"image {name!r}: names are lowercase letters, digits and . _ - separators")
-        if name not in found:
-            raise UserError(f"unknown image {name!r} (known: {', '.join(found) or 'none'})")
-        args = {}
-        for arg, default in ARG_LINE.findall(found[name].joinpath("Dockerfile").read_text()):
-            if default and default in substitutes:
-                args[arg] = substitutes[default]
-        specs.append(ImageSpec(name=name, context=found[name], build_args=args))
-    return specs
-
-
-def _ignored_patterns(context: Path) -> list[str]:
-    ignore = context / ".dockerignore"
-    if not ignore.exists():
-        return []
-    return [ln.strip() for ln in ignore.read_text().splitlines() if ln.strip() and not ln.startswith("#")]
-
-
-def context_files(context: Path) -> list[Path]:
-    patterns = _ignored_patterns(context)
-    files = []
-    for path in sorted(context.rglob("*")):
-        rel = path.relative_to(context).as_posix()
-        if path.is_file() and not any(fnmatch.fnmatch(rel, p) for p in patterns):
-            files.append(path)
-    return files
-
-
-def content_digest(spec: ImageSpec, base_ids: dict[str, str]) -> str:
-    """sha256 over every build input: files (path, mode, bytes), build args, base image ids.
-
-    Nothing volatile (time, build number, git commit) goes in, so an unchanged image has an
-    unchanged digest on any machine.
-    """
-    h = hashlib.sha256()
-    for path in context_files(spec.context):
-        rel = path.relative_to(spec.context).as_posix()
-        h.update(f"file {rel} {path.stat().st_mode & 0o111:o}\n".encode())
-        h.update(hashlib.sha256(path.read_bytes()).digest())
-    for key, value in sorted(spec.build_args.items()):
-        h.update(f"arg {key}={value}\n".encode())
-    for ref, image_id in sorted(base_ids.items()):
-        h.update(f"base {ref} {image_id}\n".encode())
-    return "sha256:" + h.hexdigest()
-
-
-def git_revision() -> str:
-    """The commit images are built from (the OCI revision label), or "unknown" outside a checkout."""
-    git = shutil.which("git")
-    if git is None:
-        return "unknown"
-    try:
-        out = subprocess.run(  # noqa: S603 - fixed argument list
-            [git, "rev-parse", "HEAD"], cwd=paths().root, capture_output=True, text=True, check=True
-        )
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-    return out.stdout.strip()
 
 
 def docker_client() -> Any:
@@ -162,6 +57,7 @@ class BuildResult:
     spec: ImageSpec | None = None
     uploaded: dict[str, int] = field(default_factory=dict)  # layers uploaded per account by push
     image_id: str | None = None  # the engine's id of the image built here, when it was
+    stand_ins: tuple[str, ...] = ()  # public bases it was built on local stand-ins for
 
 
 class TagTaken(Exception):  # noqa: N818 - reads as what happened
@@ -194,18 +90,14 @@ class ImageBuilder:
         self.echo = echo or print
         self.docker = docker_client()
         self.registries = {a.name: Registry(a) for a in accounts}
+        self._config_labels: dict[tuple[str, str, int], dict[str, str]] = {}
+
+    def _stand_ins(self, spec: ImageSpec) -> tuple[str, ...]:
+        return standins.used_by(bases(spec), standins.load())
 
     def _base_ids(self, spec: ImageSpec) -> dict[str, str]:
         ids = {}
-        for line in spec.dockerfile.read_text().splitlines():
-            match = re.match(r"^\s*FROM\s+(\S+)", line, re.IGNORECASE)
-            if not match:
-                continue
-            ref = match.group(1)
-            for key, value in spec.build_args.items():
-                ref = ref.replace(f"${{{key}}}", value).replace(f"${key}", value)
-            if ref.startswith("$") or ref == "scratch":
-                continue
+        for ref in bases(spec):
             try:
                 ids[ref] = self.docker.images.get(ref).id
             except Exception:  # noqa: BLE001 - not local yet: the reference itself stands in
@@ -223,19 +115,29 @@ class ImageBuilder:
         if not newest:
             return 0, None, False
         holder = next(name for name, found in builds.items() if newest in found)
-        labels = self.registries[holder].config_labels(spec.name, newest)
-        return newest, holder, labels.get(LABEL_DIGEST) == digest
+        return newest, holder, self._labels(holder, spec.name, newest).get(LABEL_DIGEST) == digest
+
+    def _labels(self, account: str, image: str, number: int) -> dict[str, str]:
+        """An image's labels in an account's registry, read once: a pushed number is never overwritten."""
+        key = (account, image, number)
+        if key not in self._config_labels:
+            self._config_labels[key] = self.registries[account].config_labels(image, number)
+        return self._config_labels[key]
 
     def build(self, spec: ImageSpec, force: bool = False) -> BuildResult:
+        stand_ins = self._stand_ins(spec)
+        standins.check(spec.name, stand_ins, self.accounts, "use it in")
         digest = content_digest(spec, self._base_ids(spec))
         newest, _holder, unchanged = self.newest(spec, digest)
         if unchanged and not force:
             self.echo(f"{spec.name}: unchanged since build {newest}, reusing it")
-            return BuildResult(spec.name, newest, True, f"{spec.local_repository}:{newest}", digest, spec)
+            local_tag = f"{spec.local_repository}:{newest}"
+            return BuildResult(spec.name, newest, True, local_tag, digest, spec, stand_ins=stand_ins)
         return self._build_number(spec, digest, newest + 1)
 
     def _build_number(self, spec: ImageSpec, digest: str, number: int) -> BuildResult:
         local_tag = f"{spec.local_repository}:{number}"
+        stand_ins = self._stand_ins(spec)
         labels = {
             LABEL_VERSION: str(number),
             LABEL_REVISION: git_revision(),
@@ -243,6 +145,8 @@ class ImageBuilder:
             LABEL_SOURCE: f"images/{spec.name}",
             LABEL_DIGEST: digest,
         }
+        if stand_ins:  # goes wherever the image goes, so a later push or promotion can refuse it
+            labels[standins.LABEL] = standins.label_value(stand_ins)
         self.echo(f"{spec.name}: building build {number}")
         stream = self.docker.api.build(
             path=str(spec.context),
@@ -260,7 +164,9 @@ class ImageBuilder:
                 raise UserError(f"{spec.name}: docker build failed: {chunk['error'].strip()}")
             image_id = (chunk.get("aux") or {}).get("ID", image_id)
         # The local tag is shared by every build of this number on the engine; the id is this build's.
-        return BuildResult(spec.name, number, False, local_tag, digest, spec, image_id=image_id)
+        return BuildResult(
+            spec.name, number, False, local_tag, digest, spec, image_id=image_id, stand_ins=stand_ins
+        )
 
     def current(self, spec: ImageSpec) -> BuildResult:
         """The build of this image's current content: a local one, else the registries' newest."""
@@ -270,19 +176,25 @@ class ImageBuilder:
         summaries = self.docker.api.images(
             name=spec.local_repository, filters={"label": f"{LABEL_DIGEST}={digest}"}
         )
-        local = [
-            int(tag.rsplit(":", 1)[1])
+        local = {
+            int(tag.rsplit(":", 1)[1]): summary
             for summary in summaries
             for tag in summary.get("RepoTags") or []
             if tag.startswith(f"{spec.local_repository}:") and tag.rsplit(":", 1)[1].isdigit()
-        ]
+        }
+        stand_ins = self._stand_ins(spec)
         if local:
             number = max(local)
-            return BuildResult(spec.name, number, False, f"{spec.local_repository}:{number}", digest, spec)
+            # The label as well as today's record: the image may have been built on a stand-in since replaced.
+            found = tuple(sorted({*stand_ins, *standins.from_labels(local[number].get("Labels"))}))
+            local_tag = f"{spec.local_repository}:{number}"
+            return BuildResult(spec.name, number, False, local_tag, digest, spec, stand_ins=found)
         newest, holder, unchanged = self.newest(spec, digest)
         if unchanged and holder is not None:
             reference = self.registries[holder].reference(spec.name, newest)
-            return BuildResult(spec.name, newest, True, reference, digest, spec)
+            labels = self._labels(holder, spec.name, newest)
+            found = tuple(sorted({*stand_ins, *standins.from_labels(labels)}))
+            return BuildResult(spec.name, newest, True, reference, digest, spec, stand_ins=found)
         raise UserError(f"{spec.name}: no build of its current content; run invoke build first")
 
     def push(self, result: BuildResult) -> BuildResult:
@@ -293,6 +205,7 @@ class ImageBuilder:
         the next free number and pushed (to every target, so they keep agreeing). Nothing is
         ever overwritten; a number already pushed to some accounts stays a complete image.
         """
+        standins.check(f"{result.image}:{result.build}", self._built_on(result), self.accounts)
         for _attempt in range(RACE_ATTEMPTS):
             try:
                 result.uploaded = self._push_everywhere(result)
@@ -309,6 +222,17 @@ class ImageBuilder:
         raise UserError(
             f"{result.image}: gave up after {RACE_ATTEMPTS} build numbers were taken by other builds"
         )
+
+    def _built_on(self, result: BuildResult) -> set[str]:
+        """The stand-ins a build rests on: as built here, and as its local image's label says."""
+        import docker
+
+        found = set(result.stand_ins)
+        with contextlib.suppress(docker.errors.ImageNotFound):
+            found |= set(
+                standins.from_labels(self.docker.images.get(result.image_id or result.local_tag).labels)
+            )
+        return found
 
     def _untag(self, tag: str, image_id: str | None) -> None:
         """Drop a local tag this build lost, unless it names another racer's build by now."""
@@ -343,18 +267,23 @@ class ImageBuilder:
         import docker
 
         try:
-            return self.docker.images.get(result.image_id or result.local_tag)
+            image = self.docker.images.get(result.image_id or result.local_tag)
         except docker.errors.ImageNotFound:
-            pass  # built elsewhere: fetch it from a registry that has it
-        holders = [name for name, found in present.items() if result.build in found]
-        if not holders:
-            raise UserError(f"{result.image}:{result.build} is neither built here nor in any target registry")
-        source = self.registries[holders[0]]
-        return self.docker.images.pull(
-            source.reference(result.image),
-            tag=str(result.build),
-            auth_config=source.credentials().docker_auth(),
-        )
+            # Built elsewhere: fetch it from a registry that has it.
+            holders = [name for name, found in present.items() if result.build in found]
+            if not holders:
+                raise UserError(
+                    f"{result.image}:{result.build} is neither built here nor in any target registry"
+                ) from None
+            source = self.registries[holders[0]]
+            image = self.docker.images.pull(
+                source.reference(result.image),
+                tag=str(result.build),
+                auth_config=source.credentials().docker_auth(),
+            )
+        # What the image itself says, before its first upload to any target: it may come from elsewhere.
+        standins.check(f"{result.image}:{result.build}", standins.from_labels(image.labels), self.accounts)
+        return image
 
     def _push_one(self, account: Account, image: Any, result: BuildResult) -> int:
         """Push under the account's repository name; the layers uploaded (present ones are skipped)."""

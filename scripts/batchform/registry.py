@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 
 import requests
 
+from . import standins
 from .accounts import Account
 from .errors import UserError
 
@@ -182,7 +183,9 @@ class Registry:
         found = self.manifest(image, reference)
         if found is None:
             return {}
-        manifest = json.loads(found[2])
+        return self._labels(image, json.loads(found[2]))
+
+    def _labels(self, image: str, manifest: dict[str, Any]) -> dict[str, str]:
         digest = manifest.get("config", {}).get("digest")
         if not digest:
             return {}
@@ -202,6 +205,9 @@ class Registry:
         if found is None:
             raise UserError(f"{image}:{tag} is not in account {source.account.name}'s registry")
         digest, media_type, body = found
+        # Before anything is sent: an image built on a stand-in stays where the stand-in may serve.
+        based_on = source._stand_ins(image, json.loads(body))  # noqa: SLF001 - the same class
+        standins.check(f"{image}:{tag}", based_on, [self.account], "promote it to")
         existing = self.manifest(image, tag)
         if existing is not None:
             if existing[0] != digest:
@@ -215,6 +221,15 @@ class Registry:
         self._put_manifest(image, str(tag), media_type, body, digest)
         echo(f"{image}:{tag} copied from {source.account.name} to {self.account.name} ({sent} blobs sent)")
         return digest
+
+    def _stand_ins(self, image: str, manifest: dict[str, Any]) -> set[str]:
+        """The public bases an image (each image of an index) was built on local stand-ins for."""
+        found = set(standins.from_labels(self._labels(image, manifest)))
+        for child in manifest.get("manifests") or []:
+            listed = self.manifest(image, child["digest"])
+            if listed is not None:
+                found |= self._stand_ins(image, json.loads(listed[2]))
+        return found
 
     def _copy_content(self, source: Registry, image: str, manifest: dict[str, Any]) -> int:
         sent = 0

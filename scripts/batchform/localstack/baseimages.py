@@ -3,8 +3,9 @@
 Each image under images/ takes its base as a build argument with a public default
 (`ARG BASE_IMAGE=busybox:1.36`, `python:3.12-slim-bookworm`). Where that default cannot be
 pulled, this module builds a stand-in from the machine's own packages and records the
-substitution in `<BATCHFORM_HOME>/base-images.yaml`, which the images module applies at
-build time. Users with registry access never need it.
+substitution in `<BATCHFORM_HOME>/base-images.yaml` with the registries it may serve (the
+local stack's), which the images module applies at build time and checks at every push
+(batchform.standins). Users with registry access never need it.
 
 The Python stand-in is Debian bookworm made by debootstrap from the machine's Debian mirror,
 with python3 and python3-boto3 (so images need not pip-install anything at build time).
@@ -19,12 +20,12 @@ import subprocess
 import tarfile
 import tempfile
 from collections.abc import Callable
+from dataclasses import replace
 
-import yaml
-
+from .. import standins
 from ..errors import ComponentMissing
 from ..images import docker_client
-from ..settings import paths, write_atomic
+from ..settings import LocalStackSettings, file_lock, paths
 
 Echo = Callable[[str], None]
 
@@ -114,19 +115,35 @@ RECIPES = {
 }
 
 
-def ensure(echo: Echo = print) -> dict[str, str]:
-    """Make a local stand-in for every public base that cannot be pulled; return the substitutions."""
+def ensure(echo: Echo = print, serves: str | None = None) -> dict[str, str]:
+    """Make a local stand-in for every public base that cannot be pulled; return the substitutions.
+
+    Each is recorded with the registries it may serve: the local stack's, and `serves` (another
+    local stack's registry address) when given. Images built on it can go nowhere else.
+    """
+    registries = {LocalStackSettings.load().registry_address, *([serves] if serves else [])}
     client = docker_client()
-    file = paths().home / "base-images.yaml"
-    substitutes = dict(yaml.safe_load(file.read_text()) or {}) if file.exists() else {}
-    for public, (local, make) in RECIPES.items():
-        if substitutes.get(public) == local and _can_pull(client, local):
-            continue
-        if _can_pull(client, public):
-            substitutes.pop(public, None)
-            continue
-        echo(f"{public} cannot be pulled here; making {local} locally")
-        make(client)
-        substitutes[public] = local
-    write_atomic(file, yaml.safe_dump(substitutes, sort_keys=True))
-    return substitutes
+    with file_lock(paths().home / "locks" / "base-images.lock"):
+        recorded = standins.load()
+        for public, (local, make) in RECIPES.items():
+            known = recorded.get(public)
+            if not (known and known.image == local and _can_pull(client, local)):
+                if _can_pull(client, public):
+                    recorded.pop(public, None)
+                    continue
+                echo(f"{public} cannot be pulled here; making {local} locally")
+                make(client)
+                known = None
+            served = known.serves if known else frozenset()
+            recorded[public] = standins.StandIn(public, local, served | registries)
+        standins.save(recorded)
+    return {public: stand_in.image for public, stand_in in recorded.items()}
+
+
+def withdraw(registry: str) -> None:
+    """Stop the stand-ins serving a registry (a local stack that is going away)."""
+    with file_lock(paths().home / "locks" / "base-images.lock"):
+        recorded = standins.load()
+        for public, stand_in in recorded.items():
+            recorded[public] = replace(stand_in, serves=stand_in.serves - {registry})
+        standins.save(recorded)
