@@ -31,6 +31,7 @@ from typing import Any
 import pytest
 import yaml
 from batchform import jobs
+from batchform.cli.values import parse_depends_on, parse_env
 from batchform.accounts import Accounts
 from batchform.errors import ConfigError, UserError
 from batchform.images import discover
@@ -731,7 +732,7 @@ def test_account_names_are_declared_names_or_refused_naming_the_account(
 def test_env_overrides_are_names_and_values_or_refused_naming_env(tally: Counter) -> None:
     def check(pair: str) -> bool:
         try:
-            env = jobs.parse_env([pair])
+            env = parse_env([pair])
             jobs.validate(jobs.SubmitRequest("worker", env=env))
         except UserError as exc:
             refused_in_one_line(exc, "--env")
@@ -791,7 +792,7 @@ def test_dependency_lists_are_within_the_limits_or_refused_naming_depends_on(tal
         values, array_size = case
         try:
             request = jobs.SubmitRequest(
-                "worker", depends_on=jobs.parse_depends_on(values), array_size=array_size
+                "worker", depends_on=parse_depends_on(values), array_size=array_size
             )
             jobs.validate(request)
         except UserError as exc:

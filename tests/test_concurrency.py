@@ -182,6 +182,7 @@ def python(program: str, spec: dict[str, Any]) -> list[str]:
 # ---- submits --------------------------------------------------------------------------------
 
 
+@pytest.mark.stack
 def test_ten_processes_submitting_with_one_token_at_once_start_one_job(
     private_queue: PrivateQueue, tmp_path: Path, tally: Counter
 ) -> None:
@@ -325,6 +326,7 @@ def remove_images(client: Any, labels: dict[str, str]) -> None:
                 client.api.remove_image(image.id, force=True)
 
 
+@pytest.mark.stack
 def test_five_processes_building_different_content_at_once_get_builds_1_to_5(
     build_race: BuildRace, tally: Counter
 ) -> None:
@@ -353,6 +355,7 @@ def test_five_processes_building_different_content_at_once_get_builds_1_to_5(
         client.api.remove_image(reference, noprune=True)
 
 
+@pytest.mark.stack
 def test_five_processes_building_one_content_at_once_share_one_build(
     build_race: BuildRace, tally: Counter
 ) -> None:

@@ -26,6 +26,16 @@ ROOT = Path(__file__).resolve().parent.parent
 BUCKET = "batchform-local-data"
 
 
+def described(account, job_ids: list[str]) -> dict[str, dict]:  # noqa: ANN001
+    """DescribeJobs of any number of ids (100 a call), by job id."""
+    batch = account.client("batch")
+    return {
+        job["jobId"]: job
+        for at in range(0, len(job_ids), 100)
+        for job in batch.describe_jobs(jobs=job_ids[at : at + 100])["jobs"]
+    }
+
+
 def cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "batchform", *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout
@@ -108,7 +118,7 @@ def test_items_too_large_to_send_inline_reach_each_child_through_the_data_bucket
     )
     [request_env] = [
         {e["name"]: e["value"] for e in job["container"]["environment"]}
-        for job in jobs.describe(local_account, [parent.job_id]).values()
+        for job in described(local_account, [parent.job_id]).values()
     ]
     assert "BATCHFORM_ITEMS" not in request_env
     assert request_env["BATCHFORM_ITEMS_URL"].startswith(f"s3://{BUCKET}/fan-out/test/")
@@ -141,8 +151,8 @@ def test_a_dependent_job_starts_only_after_its_dependency_ends(local_account, sc
         [first.job_id, second.job_id], timeout=180
     )
     assert all(o.succeeded for o in outcomes.values())
-    described = jobs.describe(local_account, [first.job_id, second.job_id])
-    assert described[second.job_id]["startedAt"] >= described[first.job_id]["stoppedAt"]
+    found = described(local_account, [first.job_id, second.job_id])
+    assert found[second.job_id]["startedAt"] >= found[first.job_id]["stoppedAt"]
 
 
 def test_resubmitting_after_a_crash_reattaches_instead_of_starting_a_duplicate(local_account) -> None:  # noqa: ANN001
@@ -178,7 +188,7 @@ def test_follow_streams_lines_as_they_arrive_with_no_duplicate_or_missing_line(
 
     wait_for("sleeping 10 s")  # the container's first line, printed while it runs
     # Also write to the job's stream from outside, as any awslogs writer would.
-    stream = jobs.describe(local_account, [job.job_id])[job.job_id]["container"]["logStreamName"]
+    stream = described(local_account, [job.job_id])[job.job_id]["container"]["logStreamName"]
     written = [f"live line {i}" for i in range(6)]
     logs_client = local_account.client("logs")
     for line in written:
@@ -188,7 +198,7 @@ def test_follow_streams_lines_as_they_arrive_with_no_duplicate_or_missing_line(
             logEvents=[{"timestamp": int(time.time() * 1000), "message": line}],
         )
         wait_for(line)  # each appears while the job still runs
-    assert jobs.describe(local_account, [job.job_id])[job.job_id]["status"] == "RUNNING"
+    assert described(local_account, [job.job_id])[job.job_id]["status"] == "RUNNING"
     thread.join(timeout=120)
 
     interesting = [
@@ -212,7 +222,7 @@ def test_cancel_ends_a_waiting_job_and_a_running_one(local_account, scripts) -> 
     )
     watcher = JobWatcher(local_account, echo=lambda _l: None, poll=0.3)
     deadline = time.monotonic() + 60
-    while jobs.describe(local_account, [running.job_id])[running.job_id]["status"] != "RUNNING":
+    while described(local_account, [running.job_id])[running.job_id]["status"] != "RUNNING":
         assert time.monotonic() < deadline
         time.sleep(0.3)
 
@@ -291,10 +301,10 @@ def test_a_submit_killed_before_recording_its_job_is_completed_once_by_the_rerun
     class Killed(BaseException):
         pass
 
-    def append(self, record: dict) -> None:  # noqa: ANN001
+    def append(self, record: dict, **options: bool) -> None:  # noqa: ANN001
         if record.get("state") == "submitted":
             raise Killed
-        original(self, record)
+        original(self, record, **options)
 
     monkeypatch.setattr(jobs.Journal, "append", append)
     with pytest.raises(Killed):
@@ -305,7 +315,7 @@ def test_a_submit_killed_before_recording_its_job_is_completed_once_by_the_rerun
     assert again.reattached
     tagged = [
         job
-        for job in jobs.describe(local_account, [j["jobId"] for j in jobs.list_jobs(local_account)]).values()
+        for job in described(local_account, [j["jobId"] for j in jobs.list_jobs(local_account)]).values()
         if job.get("tags", {}).get("batchform:token") == again.token
     ]
     assert [job["jobId"] for job in tagged] == [again.job_id]

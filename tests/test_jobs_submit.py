@@ -22,6 +22,7 @@ import boto3
 import moto.batch.models
 import pytest
 from batchform import jobs
+from batchform.cli import values
 from batchform.errors import UserError
 from batchform.jobs import DeployedJob, SubmitRequest, Submitter
 from botocore.exceptions import ClientError, ConnectionClosedError
@@ -253,21 +254,21 @@ def fake_submitter(tmp_path: Path, batch: FakeBatch, clock: FakeClock, **kwargs:
 @pytest.mark.parametrize("pair", ["NOVALUE", "1X=a", "AWS_BATCH_X=1", "BAD-NAME=1"])
 def test_parse_env_errors_name_the_env_flag(pair: str) -> None:
     with pytest.raises(UserError, match=r"^--env "):
-        jobs.parse_env([pair])
+        values.parse_env([pair])
 
 
 @pytest.mark.parametrize(("flag", "pair"), [("--param", "novalue"), ("--tag", "=value"), ("--param", "=")])
 def test_parse_pairs_errors_name_the_flag(flag: str, pair: str) -> None:
     with pytest.raises(UserError, match=rf"^{flag} "):
-        jobs.parse_pairs([pair], flag)
+        values.parse_pairs([pair], flag)
 
 
 def test_parse_pairs_keeps_equals_signs_in_values_and_a_later_key_wins() -> None:
-    assert jobs.parse_pairs(["a=1=2", "b=", "a=3"], "--param") == {"a": "3", "b": ""}
+    assert values.parse_pairs(["a=1=2", "b=", "a=3"], "--param") == {"a": "3", "b": ""}
 
 
 def test_parse_depends_on_reads_job_ids_types_and_sequential() -> None:
-    parsed = jobs.parse_depends_on(["abc", "abc:N_TO_N", "SEQUENTIAL", "abc:3", "def:n_to_n"])
+    parsed = values.parse_depends_on(["abc", "abc:N_TO_N", "SEQUENTIAL", "abc:3", "def:n_to_n"])
     assert parsed == [
         ("abc", None),
         ("abc", "N_TO_N"),
@@ -280,19 +281,19 @@ def test_parse_depends_on_reads_job_ids_types_and_sequential() -> None:
 @pytest.mark.parametrize("value", ["abc:ONE_TO_ONE", "abc:SEQUENTIAL", ":N_TO_N", ""])
 def test_parse_depends_on_refuses_unknown_types_and_sequential_with_a_job_id(value: str) -> None:
     with pytest.raises(UserError, match=r"^--depends-on "):
-        jobs.parse_depends_on([value])
+        values.parse_depends_on([value])
 
 
 def test_load_items_reads_a_json_array_keeping_strings_and_compacting_other_values(tmp_path: Path) -> None:
     path = tmp_path / "items.json"
     path.write_text('[\n  "s3://bucket/a.csv",\n  {"b": 1, "c": [1, 2]},\n  3,\n  null\n]\n')
-    assert jobs.load_items(path) == ["s3://bucket/a.csv", '{"b":1,"c":[1,2]}', "3", "null"]
+    assert values.load_items(path) == ["s3://bucket/a.csv", '{"b":1,"c":[1,2]}', "3", "null"]
 
 
 def test_load_items_reads_one_item_per_non_empty_line(tmp_path: Path) -> None:
     path = tmp_path / "items.txt"
     path.write_text("first item\r\n\n   \n  second  \n{not json\n")
-    assert jobs.load_items(path) == ["first item", "second", "{not json"]
+    assert values.load_items(path) == ["first item", "second", "{not json"]
 
 
 @pytest.mark.parametrize(
@@ -310,12 +311,12 @@ def test_load_items_refuses_files_without_items(
     path = tmp_path / file_name
     path.write_text(text)
     with pytest.raises(UserError, match=rf"^--each .*{message}"):
-        jobs.load_items(path)
+        values.load_items(path)
 
 
 def test_load_items_of_a_missing_file_is_a_user_error(tmp_path: Path) -> None:
     with pytest.raises(UserError, match="--each .*no such file"):
-        jobs.load_items(tmp_path / "missing.txt")
+        values.load_items(tmp_path / "missing.txt")
 
 
 # ---- limits ---------------------------------------------------------------------------------
@@ -663,7 +664,7 @@ def test_a_hundred_thousand_items_are_ten_array_jobs_of_ten_thousand(
 def test_items_are_stored_before_their_job_is_submitted_under_a_key_of_account_token_and_chunk(
     aws: Moto, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(jobs, "MAX_ARRAY_SIZE", 100)
+    monkeypatch.setattr(jobs.limits, "MAX_ARRAY_SIZE", 100)
     items = [f"item-{i:03d}-" + "x" * 40 for i in range(150)]
     present: list[bool] = []
 
@@ -905,12 +906,12 @@ def crash_on_submitted_line(monkeypatch: pytest.MonkeyPatch, number: int) -> Non
     original = jobs.Journal.append
     seen = {"submitted": 0}
 
-    def append(self: jobs.Journal, record: dict[str, Any]) -> None:
+    def append(self: jobs.Journal, record: dict[str, Any], **options: bool) -> None:
         if record["state"] == "submitted":
             seen["submitted"] += 1
             if seen["submitted"] == number:
                 raise Crash
-        original(self, record)
+        original(self, record, **options)
 
     monkeypatch.setattr(jobs.Journal, "append", append)
 
@@ -952,7 +953,7 @@ def test_after_a_crash_before_the_job_reached_aws_it_is_submitted_under_the_reco
     aws: Moto, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     numbers = itertools.count(1)
-    monkeypatch.setattr(jobs, "default_job_name", lambda _job, now=None: f"hello-{next(numbers)}")
+    monkeypatch.setattr(jobs.requests, "default_job_name", lambda _job, now=None: f"hello-{next(numbers)}")
 
     def dies(_request: dict[str, Any]) -> None:
         aws.batch.before_submit = None
@@ -987,7 +988,7 @@ def test_a_connection_lost_during_submit_job_ends_with_exactly_one_job(aws: Moto
 def test_an_interrupted_fan_out_submits_only_the_missing_jobs(
     aws: Moto, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(jobs, "MAX_ARRAY_SIZE", 14)
+    monkeypatch.setattr(jobs.limits, "MAX_ARRAY_SIZE", 14)
     items = [f"{i:04d}" + "x" * 1996 for i in range(40)]  # three array jobs, items in the bucket
     request = SubmitRequest("hello", items=items)
     crash_on_submitted_line(monkeypatch, 2)  # chunk 0 journalled, chunk 1 submitted only, chunk 2 not
@@ -1101,7 +1102,7 @@ def test_a_journal_line_cut_short_by_a_crash_does_not_hide_later_ones(aws: Moto)
 def test_the_journal_is_compacted_to_recent_lines_when_it_grows(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(jobs, "JOURNAL_COMPACT_BYTES", 2_000)
+    monkeypatch.setattr(jobs.journal, "JOURNAL_COMPACT_BYTES", 2_000)
     journal = jobs.Journal(tmp_path / "test.jsonl", keep_seconds=100)
     for at in range(0, 300, 10):
         journal.append({"token": "t", "chunk": 0, "state": "submitted", "job_id": f"j{at}", "at": float(at)})
@@ -1202,14 +1203,14 @@ def outputs_for(target: DeployedJob) -> dict[str, Any]:
 
 
 def test_deployed_job_comes_from_terraform_outputs(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(jobs, "outputs", lambda _account: outputs_for(TARGET))
+    monkeypatch.setattr(jobs.requests, "outputs", lambda _account: outputs_for(TARGET))
     found = jobs.deployed_job(StandInAccount(None), "hello")
     assert found == DeployedJob("hello", TARGET.definition, TARGET.queue, "/batchform/test/hello")
 
 
 def test_deployed_job_prefers_the_jobs_output(monkeypatch: pytest.MonkeyPatch) -> None:
     deployed = outputs_for(TARGET) | {"jobs": {"hello": {"definition": "d", "queue": "q", "log_group": "g"}}}
-    monkeypatch.setattr(jobs, "outputs", lambda _account: deployed)
+    monkeypatch.setattr(jobs.requests, "outputs", lambda _account: deployed)
     assert jobs.deployed_job(StandInAccount(None), "hello") == DeployedJob("hello", "d", "q", "g")
 
 
@@ -1226,7 +1227,7 @@ def test_deployed_job_reads_the_bucket_prefix_tags_and_share_of_newer_outputs(
         "share_identifier": "batch_default",
     }
     monkeypatch.setattr(
-        jobs,
+        jobs.requests,
         "outputs",
         lambda _account: outputs_for(TARGET) | {"data_bucket": "data", "jobs": {"hello": where}},
     )
@@ -1245,7 +1246,7 @@ def test_deployed_job_reads_the_bucket_prefix_tags_and_share_of_newer_outputs(
 
 def test_deployed_job_of_older_outputs_knows_none_of_them(monkeypatch: pytest.MonkeyPatch) -> None:
     deployed = outputs_for(TARGET) | {"jobs": {"hello": {"definition": "d", "queue": "q"}}}
-    monkeypatch.setattr(jobs, "outputs", lambda _account: deployed)
+    monkeypatch.setattr(jobs.requests, "outputs", lambda _account: deployed)
     found = jobs.deployed_job(StandInAccount(None), "hello")
     assert (found.data_bucket, found.items_prefix, found.tags, found.fair_share, found.share_identifier) == (
         (None,) * 5
@@ -1253,18 +1254,6 @@ def test_deployed_job_of_older_outputs_knows_none_of_them(monkeypatch: pytest.Mo
 
 
 def test_an_unknown_job_is_a_user_error_listing_the_deployed_ones(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(jobs, "outputs", lambda _account: outputs_for(TARGET))
+    monkeypatch.setattr(jobs.requests, "outputs", lambda _account: outputs_for(TARGET))
     with pytest.raises(UserError, match=r"^unknown job 'nope' in account test \(deployed: hello, stats\)$"):
         jobs.deployed_job(StandInAccount(None), "nope")
-
-
-def test_submit_submits_a_new_job_on_every_call(
-    aws: Moto, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    monkeypatch.setenv("BATCHFORM_HOME", str(tmp_path / "home"))
-    monkeypatch.setattr(jobs, "outputs", lambda _account: outputs_for(aws.target))
-    first = jobs.submit(aws.account, "hello", env={"GREETING": "hi"})
-    second = jobs.submit(aws.account, "hello", env={"GREETING": "hi"})
-    assert first != second
-    assert environment(aws.describe(first))["GREETING"] == "hi"
-    assert (tmp_path / "home" / "journal" / "test.jsonl").is_file()

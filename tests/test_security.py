@@ -39,6 +39,7 @@ import hcl2
 import pytest
 import yaml
 from batchform import jobs
+from batchform.cli.values import parse_env
 from batchform.errors import ConfigError, UserError
 from batchform.secretnames import is_secret_reference, looks_like_secret
 from batchform.settings import LocalStackSettings, Paths
@@ -683,13 +684,13 @@ def test_secret_references_are_rendered_into_the_account_variables(
 
 def test_submit_env_refuses_a_variable_named_like_a_secret_pointing_to_secrets() -> None:
     with pytest.raises(UserError) as refused:
-        jobs.parse_env(["GREETING=hi", "DB_PASSWORD=hunter2"])
+        parse_env(["GREETING=hi", "DB_PASSWORD=hunter2"])
     message = str(refused.value)
     assert message.startswith("--env DB_PASSWORD: looks like a secret") and "secrets:" in message
     assert "hunter2" not in message and "\n" not in message
     with pytest.raises(UserError, match="--env API_TOKEN: looks like a secret"):
         jobs.validate(jobs.SubmitRequest("hello", env={"API_TOKEN": "abc"}))
-    assert jobs.parse_env(["GREETING=hi", "DB_PASSWORD_FILE=/run/secrets/db"]) == {
+    assert parse_env(["GREETING=hi", "DB_PASSWORD_FILE=/run/secrets/db"]) == {
         "GREETING": "hi",
         "DB_PASSWORD_FILE": "/run/secrets/db",
     }

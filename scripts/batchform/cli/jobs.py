@@ -143,21 +143,22 @@ def submit(
     import shlex
 
     from .. import jobs
+    from .values import load_items, parse_depends_on, parse_env, parse_pairs
 
     target = one_account(account)
     limit = seconds("--runnable-timeout", runnable_timeout)
     request = jobs.SubmitRequest(
         job=job,
         name=name,
-        env=jobs.parse_env(env or []),
-        params=jobs.parse_pairs(param or [], "--param"),
+        env=parse_env(env or []),
+        params=parse_pairs(param or [], "--param"),
         command=shlex.split(command) if command is not None else None,
         array_size=array_size,
-        depends_on=jobs.parse_depends_on(depends_on or []),
-        tags=jobs.parse_pairs(tag or [], "--tag"),
+        depends_on=parse_depends_on(depends_on or []),
+        tags=parse_pairs(tag or [], "--tag"),
         timeout=timeout,
         retries=retries,
-        items=jobs.load_items(each) if each else None,
+        items=load_items(each) if each else None,
         share=share,
         priority=priority,
     )
