@@ -9,6 +9,7 @@ import dataclasses
 import hashlib
 import itertools
 import json
+import random
 import re
 import threading
 import time
@@ -21,10 +22,11 @@ from typing import Any
 import boto3
 import moto.batch.models
 import pytest
-from batchform import jobs
+from batchform import jobs, retry
 from batchform.cli import values
 from batchform.errors import UserError
 from batchform.jobs import DeployedJob, SubmitRequest, Submitter
+from batchform.jobs.requests import LOOKUP_STATUSES
 from botocore.exceptions import ClientError, ConnectionClosedError
 from moto import mock_aws
 
@@ -77,6 +79,7 @@ class StandInAccount:
         self.account_id = account_id
         self.clients = {"batch": batch, "s3": s3}
         self.client_calls = 0
+        self.retries_asked: list[tuple[str, bool]] = []
 
     @property
     def batch(self) -> Any:
@@ -84,6 +87,7 @@ class StandInAccount:
 
     def client(self, service: str, retries: bool = True) -> Any:
         self.client_calls += 1
+        self.retries_asked.append((service, retries))
         assert self.clients[service] is not None, service
         return self.clients[service]
 
@@ -1148,8 +1152,9 @@ def test_a_throttled_submit_is_retried_after_backoff(tmp_path: Path) -> None:
     assert result.job_id == "job-3"
     assert batch.calls == 3
     assert len(clock.sleeps) == 2
-    assert 0 <= clock.sleeps[0] <= 0.2
-    assert 0 <= clock.sleeps[1] <= 0.4
+    # The one retry policy's full jitter: below base * 2**n before try n + 2.
+    assert 0 <= clock.sleeps[0] <= retry.BACKOFF_BASE
+    assert 0 <= clock.sleeps[1] <= retry.BACKOFF_BASE * 2
 
 
 @pytest.mark.parametrize(
@@ -1164,13 +1169,72 @@ def test_throttling_codes_and_server_errors_are_retried(tmp_path: Path, code: st
     assert len(clock.sleeps) == 1
 
 
-def test_backoff_doubles_from_a_fifth_of_a_second_up_to_ten_seconds(tmp_path: Path) -> None:
+def test_backoff_is_the_retry_policys_doubling_up_to_its_cap(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     clock = FakeClock()
     batch = FakeBatch([client_error("ThrottlingException") for _ in range(8)])
     submitter = fake_submitter(tmp_path, batch, clock, max_retries=8)
-    submitter._random.uniform = lambda _low, high: high  # type: ignore[method-assign]  # the longest jitter
+    monkeypatch.setattr(random, "uniform", lambda _low, high: high)  # the longest jitter
     submitter.submit(TARGET, SubmitRequest("hello"))
-    assert clock.sleeps == pytest.approx([0.2, 0.4, 0.8, 1.6, 3.2, 6.4, 10.0, 10.0])
+    expected = [min(retry.BACKOFF_CAP, retry.BACKOFF_BASE * 2**n) for n in range(8)]
+    assert clock.sleeps == pytest.approx(expected)
+
+
+class LookedUpBatch(FakeBatch):
+    """FakeBatch that records the order of SubmitJob and ListJobs calls."""
+
+    def __init__(self, failures: list[Exception] | None = None):
+        super().__init__(failures)
+        self.order: list[str] = []
+
+    def submit_job(self, **kwargs: Any) -> dict[str, Any]:
+        self.order.append("submit")
+        return super().submit_job(**kwargs)
+
+    def list_jobs(self, **kwargs: Any) -> dict[str, Any]:
+        self.order.append("look")
+        return super().list_jobs(**kwargs)
+
+
+def test_a_submit_job_failing_with_a_server_error_is_looked_up_before_each_resend(tmp_path: Path) -> None:
+    """A 5xx does not say whether the job was created: each re-send comes after a look-up by token."""
+    clock = FakeClock()
+    batch = LookedUpBatch([client_error("ServiceUnavailable", 503) for _ in range(2)])
+    result = fake_submitter(tmp_path, batch, clock).submit(TARGET, SubmitRequest("hello"))[0]
+    assert result.job_id == "job-3"
+    looks = len(LOOKUP_STATUSES)  # one ListJobs per status of the job's lifecycle
+    assert batch.order == ["submit", *["look"] * looks, "submit", *["look"] * looks, "submit"]
+    assert len(clock.sleeps) == 2
+
+
+def test_a_throttled_submit_job_is_sent_again_without_a_look_up_and_the_retries_are_bounded(
+    tmp_path: Path,
+) -> None:
+    """Throttled means not done: no look-up is needed, and after max_retries the error says so."""
+    clock = FakeClock()
+    batch = LookedUpBatch([client_error("ThrottlingException") for _ in range(10)])
+    refused = r"^account test is throttling AWS Batch requests: submit_job refused 3 times"
+    with pytest.raises(UserError, match=refused):
+        fake_submitter(tmp_path, batch, clock, max_retries=2).submit(TARGET, SubmitRequest("hello"))
+    assert batch.order == ["submit"] * 3
+    assert len(clock.sleeps) == 2
+
+
+def test_a_submit_job_that_keeps_failing_is_bounded_and_looked_up_between_tries(tmp_path: Path) -> None:
+    clock = FakeClock()
+    batch = LookedUpBatch([client_error("InternalFailure", 500) for _ in range(10)])
+    with pytest.raises(UserError, match=r"keeps failing: submit_job failed 3 times"):
+        fake_submitter(tmp_path, batch, clock, max_retries=2).submit(TARGET, SubmitRequest("hello"))
+    assert batch.order.count("submit") == 3
+    assert batch.order[-1] == "submit"  # no look-up after the last try: nothing is sent after it
+
+
+def test_the_submitters_batch_client_makes_one_attempt_per_call(tmp_path: Path) -> None:
+    """Retrying is the policy's alone: botocore's own retries would run under it, unpaced."""
+    account = StandInAccount(FakeBatch())
+    Submitter(account, journal_dir=tmp_path / "journal").submit(TARGET, SubmitRequest("hello"))
+    assert account.retries_asked == [("batch", False)]
 
 
 def test_persistent_throttling_is_a_user_error_saying_so(tmp_path: Path) -> None:

@@ -10,16 +10,15 @@ Idempotency
     when it is not there. Submits of one token take turns (a lock file under the journal's
     directory), so two at once start one job.
 
-Pacing
-    A token bucket shared by all threads using the submitter paces every attempt; throttling
-    and server errors are retried with full-jitter backoff, and a SubmitJob that failed
-    without saying whether the job was created is looked up before it is sent again.
+Retries
+    Batch calls go through a one-attempt client and `retry.retrying`, the one retry policy:
+    every attempt takes a token of the rate limit, and a SubmitJob that failed without saying
+    whether the job was created is looked up by its token before it is sent again.
 """
 
 from __future__ import annotations
 
 import hashlib
-import random
 import threading
 import time
 from collections.abc import Callable
@@ -29,9 +28,10 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from .. import retry
 from ..accounts import Account
 from ..errors import UserError
-from ..retry import transient_kind
+from ..ratelimit import TokenBucket
 from ..settings import file_lock, paths
 from . import requests
 from .fanout import Chunk, chunk_name, items_key, items_url, store_items, submit_body, validated_plan
@@ -48,39 +48,10 @@ from .requests import (
 )
 
 DESCRIBE_BATCH = 100  # DescribeJobs takes at most 100 ids per call
-BACKOFF_BASE, BACKOFF_CAP = 0.2, 10.0
 # Submits of one token hold a lock file chosen by a hash of the token, one of this many per
 # account: few enough files to need no cleaning up however many tokens there are, and enough
 # that submits of different tokens seldom wait for one another.
 TOKEN_LOCKS = 4096
-
-
-class _TokenBucket:
-    """At most `rate` calls per second on average, bursts of up to a second's worth."""
-
-    def __init__(self, rate: float, clock: Callable[[], float], sleep: Callable[[float], None]):
-        if rate <= 0:
-            raise ValueError("rate_per_second must be positive")
-        self.rate = rate
-        self.capacity = max(1.0, rate)
-        self.tokens = self.capacity
-        self.clock, self.sleep = clock, sleep
-        self.updated = clock()
-        self.lock = threading.Lock()
-
-    def take(self) -> None:
-        while True:
-            with self.lock:
-                now = self.clock()
-                self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.rate)
-                self.updated = now
-                # A tolerance: refills rounding to just under one token would otherwise wait ever
-                # shorter times, forever.
-                if self.tokens >= 1 - 1e-9:
-                    self.tokens = max(0.0, self.tokens - 1)
-                    return
-                wait = (1 - self.tokens) / self.rate
-            self.sleep(wait)  # outside the lock: other threads refill and take meanwhile
 
 
 def _error_text(exc: ClientError | BotoCoreError) -> str:
@@ -119,8 +90,9 @@ class Submitter:
         self.reattach_window = reattach_window
         self._sleep = sleep
         self._wall_clock = wall_clock
-        self._bucket = _TokenBucket(rate_per_second, clock, sleep)
-        self._random = random.Random()  # noqa: S311 -- backoff jitter, not a secret
+        self._bucket = TokenBucket(rate_per_second, clock, sleep)
+        self._clients: dict[str, Any] = {}
+        self._clients_lock = threading.Lock()
 
     def submit(
         self, target: DeployedJob, request: SubmitRequest, token: str | None = None
@@ -158,6 +130,16 @@ class Submitter:
         digest = hashlib.sha256(f"{self.account.account_id}/{token}".encode()).digest()
         slot = int.from_bytes(digest[:4], "big") % TOKEN_LOCKS
         return file_lock(self._lock_dir / f"{self.account.name}-{slot:04d}.lock")
+
+    def _client(self, service: str) -> Any:
+        # Asked of the account once: its clients are cached, but behind a lock every thread takes.
+        client = self._clients.get(service)
+        if client is None:
+            with self._clients_lock:
+                client = self._clients.get(service)
+                if client is None:
+                    client = self._clients[service] = self.account.client(service, retries=False)
+        return client
 
     def _submit_chunk(
         self,
@@ -260,36 +242,41 @@ class Submitter:
     def _call(
         self, operation: str, recover: Callable[[], dict[str, Any] | None] | None = None, **kwargs: Any
     ) -> dict[str, Any]:
-        """One Batch API call, paced, with throttling and server errors retried (full-jitter backoff).
+        """One Batch API call under the retry policy: throttling and server errors tried again.
 
-        botocore does not retry here (one attempt per call): every attempt is paced, and a failed
-        SubmitJob is looked for (`recover`) before it is sent again.
+        Every attempt is paced. After a failure that leaves it unknown whether the call took
+        effect, `recover` looks for its result before the call is sent again.
         """
-        method = getattr(self.account.client("batch", retries=False), operation)
-        attempt = 0
-        while True:
-            self._bucket.take()
-            try:
-                return method(**kwargs)
-            except (ClientError, BotoCoreError) as exc:
-                kind = transient_kind(exc)
-                if kind is None:
-                    raise UserError(
-                        f"{operation} in account {self.account.name}: {_error_text(exc)}"
-                    ) from None
-                if attempt >= self.max_retries:
-                    if kind == "throttling":
-                        raise UserError(
-                            f"account {self.account.name} is throttling AWS Batch requests: {operation} "
-                            f"refused {attempt + 1} times ({_error_text(exc)}); try again later, or slower"
-                        ) from None
-                    raise UserError(
-                        f"AWS Batch in account {self.account.name} keeps failing: {operation} failed "
-                        f"{attempt + 1} times ({_error_text(exc)}); try again later"
-                    ) from None
-            self._sleep(self._random.uniform(0.0, min(BACKOFF_CAP, BACKOFF_BASE * 2**attempt)))
-            attempt += 1
-            if kind == "failing" and recover is not None:
-                recovered = recover()
-                if recovered is not None:
-                    return recovered
+        method = getattr(self._client("batch"), operation)
+        failed: list[str | None] = []
+        try:
+            for attempt in retry.retrying(
+                lambda exc: retry.transient_kind(exc) is not None,
+                attempts=self.max_retries + 1,
+                sleep=self._sleep,
+            ):
+                with attempt:
+                    if recover is not None and failed and failed[-1] == retry.FAILING:
+                        recovered = recover()
+                        if recovered is not None:
+                            return recovered
+                    self._bucket.take()
+                    try:
+                        return method(**kwargs)
+                    except (ClientError, BotoCoreError) as exc:
+                        failed.append(retry.transient_kind(exc))
+                        raise
+        except (ClientError, BotoCoreError) as exc:
+            kind = retry.transient_kind(exc)
+            if kind is None:
+                raise UserError(f"{operation} in account {self.account.name}: {_error_text(exc)}") from None
+            if kind == retry.THROTTLED:
+                raise UserError(
+                    f"account {self.account.name} is throttling AWS Batch requests: {operation} "
+                    f"refused {len(failed)} times ({_error_text(exc)}); try again later, or slower"
+                ) from None
+            raise UserError(
+                f"AWS Batch in account {self.account.name} keeps failing: {operation} failed "
+                f"{len(failed)} times ({_error_text(exc)}); try again later"
+            ) from None
+        raise AssertionError("unreachable: the policy returns or raises")
