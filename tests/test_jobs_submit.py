@@ -1116,6 +1116,88 @@ def test_the_journal_is_compacted_to_recent_lines_when_it_grows(
     assert [r["job_id"] for r in journal.records("t", since=280)] == ["j280", "j290"]
 
 
+def record(token: str, at: float, state: str = "submitted") -> dict[str, Any]:
+    return {"token": token, "chunk": 0, "state": state, "job_id": f"{token}-{at:g}", "at": at}
+
+
+def test_a_journal_reads_what_other_writers_appended_since_its_last_read(tmp_path: Path) -> None:
+    """Each process keeps the records it read; lines another one appends later are read too."""
+    path = tmp_path / "test.jsonl"
+    reader, writer = jobs.Journal(path), jobs.Journal(path)
+    writer.append(record("a", 1))
+    assert [r["job_id"] for r in reader.records("a", since=0)] == ["a-1"]
+    writer.append(record("a", 2))
+    writer.append(record("b", 3))
+    assert [r["job_id"] for r in reader.records("a", since=0)] == ["a-1", "a-2"]
+    assert [r["job_id"] for r in reader.records("b", since=0)] == ["b-3"]
+    assert [r["job_id"] for r in reader.records("a", since=2)] == ["a-2"]
+
+
+def test_a_line_still_being_written_is_read_once_whole(tmp_path: Path) -> None:
+    path = tmp_path / "test.jsonl"
+    journal = jobs.Journal(path)
+    journal.append(record("a", 1))
+    line = json.dumps(record("a", 2), sort_keys=True, separators=(",", ":"))
+    with open(path, "a") as out:
+        out.write(line[:20])
+    assert [r["job_id"] for r in journal.records("a", since=0)] == ["a-1"]
+    with open(path, "a") as out:
+        out.write(line[20:] + "\n")
+    assert [r["job_id"] for r in journal.records("a", since=0)] == ["a-1", "a-2"]
+
+
+def test_a_journal_compacted_by_another_writer_is_read_again_from_its_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "test.jsonl"
+    reader, writer = jobs.Journal(path, keep_seconds=100), jobs.Journal(path, keep_seconds=100)
+    for at in range(0, 100, 10):
+        writer.append(record("old", float(at)))
+    assert len(reader.records("old", since=0)) == 10
+    monkeypatch.setattr(jobs.journal, "JOURNAL_COMPACT_BYTES", 500)
+    writer.append(record("new", 250.0))  # the old records have aged out: the journal is replaced
+    assert all(r["at"] >= 150 for r in map(json.loads, path.read_text().splitlines()))
+    assert reader.records("old", since=0) == []
+    assert [r["job_id"] for r in reader.records("new", since=0)] == ["new-250"]
+
+
+def test_durable_records_reach_the_disk_at_least_once_a_sync_interval(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first durable record at once (a command-line submit is one); others within the interval wait."""
+    (tmp_path / "test.jsonl").touch()  # not created by the first append: no fsync of the directory
+    synced: list[int] = []
+    monkeypatch.setattr(jobs.journal.os, "fsync", synced.append)
+    journal = jobs.Journal(tmp_path / "test.jsonl")
+    journal.append(record("a", 1))
+    assert len(synced) == 1
+    journal.append(record("a", 2))
+    journal.append(record("a", 3), durable=False)
+    assert len(synced) == 1
+    monkeypatch.setattr(jobs.journal, "SYNC_SECONDS", 0.0)
+    journal.append(record("a", 4), durable=False)
+    assert len(synced) == 1
+    journal.append(record("a", 5))
+    assert len(synced) == 2
+    assert len(journal.records("a", since=0)) == 5  # all of them in the file, synced or not
+
+
+def test_the_submitter_asks_for_submitting_records_on_disk_and_not_submitted_ones(
+    aws: Moto, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A lost `submitting` could start a second job after a crash; a lost `submitted` costs a look-up."""
+    asked: list[tuple[str, bool]] = []
+    original = jobs.Journal.append
+
+    def append(self: jobs.Journal, record: dict[str, Any], durable: bool = True) -> None:
+        asked.append((record["state"], durable))
+        original(self, record, durable=durable)
+
+    monkeypatch.setattr(jobs.Journal, "append", append)
+    aws.submitter().submit(aws.target, SubmitRequest("hello"))
+    assert asked == [("submitting", True), ("submitted", False)]
+
+
 # ---- pacing ---------------------------------------------------------------------------------
 
 

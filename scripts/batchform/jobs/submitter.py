@@ -205,7 +205,10 @@ class Submitter:
             "job_id": job_id,
             "at": at,
         }
-        self.journal.append(record)
+        # `submitting` must outlive even a crash of the machine: without it a re-run would not
+        # know the name to look for, and would start a second job. A lost `submitted` costs only
+        # that look-up, so it is not waited onto the disk (a killed process loses neither).
+        self.journal.append(record, durable=state == "submitting")
         return at
 
     def _find(
