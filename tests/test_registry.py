@@ -7,7 +7,10 @@ from datetime import UTC, datetime
 from types import SimpleNamespace
 
 import pytest
+import requests
 from batchform import registry as registry_module
+from batchform import retry
+from batchform.errors import UserError
 from batchform.registry import FALLBACK_LIFETIME, RENEW_MARGIN, Registry
 
 
@@ -104,3 +107,60 @@ def test_the_registry_is_where_the_authorization_tokens_proxy_endpoint_says_even
     assert registry.reference("hello", 7) == "111111111111.dkr.ecr.cn-north-1.amazonaws.com.cn/hello:7"
     assert registry.tags("hello") == []
     assert sent == [f"GET {CHINA_REGISTRY}/v2/hello/tags/list?n=1000"]
+
+
+def _answers(monkeypatch: pytest.MonkeyPatch, registry: Registry, *answers: object) -> list[str]:
+    """The registry answers these in turn (a status, (status, Retry-After) or an exception); returns
+    the requests sent, and records the pauses between them in registry.slept."""
+    sent: list[str] = []
+    queue = list(answers)
+
+    def request(method: str, url: str, **_kwargs: object) -> SimpleNamespace:
+        sent.append(f"{method} {url}")
+        answer = queue.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        status, after = answer if isinstance(answer, tuple) else (answer, None)
+        closed: list[bool] = []
+        return SimpleNamespace(
+            status_code=status,
+            headers={"Retry-After": after} if after else {},
+            close=lambda: closed.append(True),
+            closed=closed,
+        )
+
+    slept: list[float] = []
+    monkeypatch.setattr(registry._http, "request", request)  # noqa: SLF001
+    monkeypatch.setattr(registry_module.time, "sleep", slept.append)
+    registry.slept = slept  # type: ignore[attr-defined]
+    return sent
+
+
+def test_throttling_and_server_errors_are_tried_again_waiting_as_long_as_retry_after_asks_within_the_cap(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    registry = _registry(FakeEcr(lifetime=3600))
+    sent = _answers(monkeypatch, registry, (429, "3"), (503, "3600"), requests.ConnectionError("reset"), 200)
+    assert registry._get("/v2/hello/tags/list").status_code == 200  # noqa: SLF001
+    assert len(sent) == 4
+    slept = registry.slept  # type: ignore[attr-defined]
+    assert slept[0] >= 3  # as asked
+    assert slept[1] == retry.BACKOFF_CAP  # asked for an hour: the policy's cap instead
+    assert 0 <= slept[2] <= retry.BACKOFF_CAP  # no Retry-After: the policy's backoff
+
+
+def test_a_registry_still_failing_after_every_try_gives_its_last_answer_and_a_stream_is_sent_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    registry = _registry(FakeEcr(lifetime=3600))
+    sent = _answers(monkeypatch, registry, *[503] * registry_module.ATTEMPTS)
+    assert registry._get("/v2/hello/tags/list").status_code == 503  # noqa: SLF001
+    assert len(sent) == registry_module.ATTEMPTS
+    sent = _answers(monkeypatch, registry, 503)
+    assert registry._request("PUT", "/v2/hello/blobs/uploads/x", replayable=False).status_code == 503  # noqa: SLF001
+    assert len(sent) == 1
+    _answers(monkeypatch, registry, requests.ConnectionError("refused"))
+    with pytest.raises(UserError, match="unreachable"):
+        registry._request("PUT", "/v2/hello/blobs/uploads/x", replayable=False)  # noqa: SLF001
+    _answers(monkeypatch, registry, 404)
+    assert registry._get("/v2/hello/tags/list").status_code == 404  # noqa: SLF001 - an answer, not a failure

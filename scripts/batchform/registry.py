@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import json
-import random
 import re
 import threading
 import time
@@ -22,7 +21,7 @@ from urllib.parse import urlsplit
 
 import requests
 
-from . import standins
+from . import retry, standins
 from .accounts import Account
 from .errors import UserError
 
@@ -39,11 +38,9 @@ MANIFEST_TYPES = ", ".join(
 # when fetched (some emulators) is trusted for this long instead, so renewal cannot loop.
 RENEW_MARGIN = 15 * 60
 FALLBACK_LIFETIME = 60 * 60
-# Answers that say "not now" rather than "no": the same request may well succeed again.
-TRANSIENT_STATUSES = frozenset({429, 500, 502, 503, 504})
+# Tries per request, more than retry's default: a push or a promotion is dozens of requests, and
+# each must get through (five tries leave one request in 250 failing when a third of them fail).
 ATTEMPTS = 10
-BACKOFF_BASE = 0.1
-BACKOFF_CAP = 5.0
 CHUNK = 1024 * 1024
 
 
@@ -115,33 +112,36 @@ class Registry:
 
     # ---- v2 API ---------------------------------------------------------------------------
     def _request(self, method: str, path: str, replayable: bool = True, **kwargs: Any) -> requests.Response:
-        """One registry call; throttling, server errors and broken connections are retried with
-        backoff when the request can be sent again (`replayable`: its body is not a stream)."""
+        """One registry call; throttling, server errors and broken connections are tried again
+        (retry's policy, or the registry's Retry-After) when the request can be sent again
+        (`replayable`: its body is not a stream). After the last try its answer is returned."""
         url = path if path.startswith("http") else f"{self.base_url}{path}"
         kwargs.setdefault("timeout", 60)
-        attempts = ATTEMPTS if replayable else 1
-        for attempt in range(1, attempts + 1):
-            creds = self.credentials()
-            try:
-                response = self._http.request(method, url, auth=(creds.username, creds.password), **kwargs)
-            except requests.RequestException as exc:
-                if attempt == attempts:
-                    raise UserError(
-                        f"account {self.account.name}: registry {self.base_url} unreachable: {exc}"
-                    ) from None
-                self._backoff(attempt, None)
-                continue
-            if response.status_code not in TRANSIENT_STATUSES or attempt == attempts:
-                return response
-            response.close()
-            self._backoff(attempt, response.headers.get("Retry-After"))
-        raise AssertionError("unreachable")  # pragma: no cover
+        pause = _Pause()
 
-    def _backoff(self, attempt: int, retry_after: str | None) -> None:
-        delay = random.uniform(0, min(BACKOFF_CAP, BACKOFF_BASE * 2**attempt))  # noqa: S311 - jitter
-        if retry_after and retry_after.isdigit():
-            delay = max(delay, min(float(retry_after), BACKOFF_CAP))
-        time.sleep(delay)
+        def once() -> requests.Response:
+            pause.asked = 0.0
+            creds = self.credentials()
+            response = self._http.request(method, url, auth=(creds.username, creds.password), **kwargs)
+            if retry.http_kind(response.status_code):
+                pause.heed(response)
+                raise _Busy(response)
+            return response
+
+        policy = retry.retrying(
+            lambda exc: isinstance(exc, _Busy | requests.RequestException),
+            attempts=ATTEMPTS if replayable else 1,
+            sleep=pause.sleep,
+            before_sleep=_close_answer,
+        )
+        try:
+            return policy(once)
+        except _Busy as busy:
+            return busy.response
+        except requests.RequestException as exc:
+            raise UserError(
+                f"account {self.account.name}: registry {self.base_url} unreachable: {exc}"
+            ) from None
 
     def _get(self, path: str, **kwargs: Any) -> requests.Response:
         return self._request("GET", path, **kwargs)
@@ -177,6 +177,11 @@ class Registry:
             response.headers.get("Content-Type", ""),
             response.content,
         )
+
+    def config_digest(self, image: str, reference: str | int) -> str | None:
+        """The digest of an image's config (the engine's id of the image pushed), from its manifest alone."""
+        found = self.manifest(image, reference)
+        return json.loads(found[2]).get("config", {}).get("digest") if found else None
 
     def config_labels(self, image: str, reference: str | int) -> dict[str, str]:
         """The OCI labels of an image in the registry, read from its config blob."""
@@ -250,18 +255,27 @@ class Registry:
         The bytes stream from one registry to the other, so a failed upload cannot simply be
         sent again: the whole upload is started over (a registry discards unfinished ones).
         """
-        for attempt in range(1, ATTEMPTS + 1):
+        pause = _Pause()
+
+        def once() -> bool:
             done = self._upload_blob(source, image, digest)
             if done is None:
                 return False
             if done.status_code == 201:
                 return True
-            if done.status_code not in TRANSIENT_STATUSES or attempt == ATTEMPTS:
-                raise UserError(
-                    f"{image}: uploading blob {digest} to {self.account.name} failed ({done.status_code})"
-                )
-            self._backoff(attempt, done.headers.get("Retry-After"))
-        raise AssertionError("unreachable")  # pragma: no cover
+            if retry.http_kind(done.status_code):
+                pause.heed(done)
+                raise _Busy(done)
+            raise _Busy(done, final=True)
+
+        policy = retry.retrying(lambda exc: isinstance(exc, _Busy) and not exc.final, ATTEMPTS, pause.sleep)
+        try:
+            return policy(once)
+        except _Busy as busy:
+            status = busy.response.status_code
+            raise UserError(
+                f"{image}: uploading blob {digest} to {self.account.name} failed ({status})"
+            ) from None
 
     def _upload_blob(self, source: Registry, image: str, digest: str) -> requests.Response | None:
         """One upload of the blob; None when there was nothing to send (present, or mounted)."""
@@ -316,6 +330,35 @@ class Registry:
         stored = response.headers.get("Docker-Content-Digest")
         if stored and stored != digest:
             raise UserError(f"{image}:{reference}: stored as {stored}, expected {digest}")
+
+
+class _Busy(Exception):  # noqa: N818 - reads as what the registry said
+    """An answer that says "not now" rather than "no": the same request may well succeed again."""
+
+    def __init__(self, response: requests.Response, final: bool = False):
+        super().__init__(response.status_code)
+        self.response, self.final = response, final
+
+
+class _Pause:
+    """Sleeps as long as retry's policy says, or as the registry's Retry-After asks, up to the cap."""
+
+    def __init__(self) -> None:
+        self.asked = 0.0
+
+    def heed(self, response: requests.Response) -> None:
+        value = (response.headers.get("Retry-After") or "").strip()
+        self.asked = min(float(value), retry.BACKOFF_CAP) if value.isdigit() else 0.0
+
+    def sleep(self, delay: float) -> None:
+        time.sleep(max(delay, self.asked))
+
+
+def _close_answer(state: Any) -> None:
+    """Before the next try: release the connection of the answer that is not returned."""
+    exc = state.outcome.exception()
+    if isinstance(exc, _Busy):
+        exc.response.close()
 
 
 class _SizedStream:
