@@ -5,9 +5,10 @@ ours       batchform.jobs.Submitter.submit(SubmitRequest(items=N items)) to a jo
            the bucket, one object per array job of up to 10,000 children
 reference  the way without fan-out: one `submit-job` per item, N calls (counted, not sent)
 
-Calls are counted on every client made from the account's session (a botocore hook registered
-before the Submitter makes its client), and each SubmitJob's overrides are measured as ECS
-counts them. Jobs do not run: the private emulator marks them SUCCEEDED at once.
+Calls are counted on every client of the account (bench.stack.CallCounter: a botocore hook on
+its session and its clients), and each SubmitJob's overrides are measured as ECS counts them;
+no call counted for work done raises instead of reporting a figure. Jobs do not run: the
+private emulator marks them SUCCEEDED at once.
 """
 
 from __future__ import annotations
@@ -22,23 +23,25 @@ if not __package__:
 
 from batchform.jobs import MAX_OVERRIDES_CHARS, SubmitRequest, Submitter, overrides_chars
 
-from bench.stack import Echo, PrivateStack, Result, number, standalone, timed
+from bench.stack import CallCounter, Echo, PrivateStack, Result, number, standalone, timed
 
 FULL_ITEMS, QUICK_ITEMS = 100_000, 1_000
 BUCKET = "batchform-bench-data"
 
 
 class SubmitJobSizes:
-    """Every SubmitJob made from an account's session: how many, and the largest overrides and body."""
+    """Every SubmitJob made through an account's clients: how many, and the largest overrides and body."""
 
-    def __init__(self, session: Any):
-        self.calls = 0
+    def __init__(self, account: Any):
         self.largest_overrides = 0
         self.largest_body = 0
-        session.events.register("provide-client-params.batch.SubmitJob", self._seen)
+        self.counter = CallCounter(account, "batch.SubmitJob", on_call=self._seen)
 
-    def _seen(self, params: dict[str, Any], **_kwargs: Any) -> None:
-        self.calls += 1
+    @property
+    def calls(self) -> int:
+        return self.counter.count
+
+    def _seen(self, params: dict[str, Any]) -> None:
         self.largest_overrides = max(self.largest_overrides, overrides_chars(params))
         self.largest_body = max(self.largest_body, len(json.dumps(params, default=str).encode()))
 
@@ -47,7 +50,7 @@ def bench(stack: PrivateStack, quick: bool, echo: Echo) -> Result:
     count = QUICK_ITEMS if quick else FULL_ITEMS
     echo(f"# fanout: {count} items")
     account = stack.local
-    sizes = SubmitJobSizes(account.session)  # before the Submitter's client is made
+    sizes = SubmitJobSizes(account)
     account.client("s3").create_bucket(Bucket=BUCKET)
     target = stack.job_target(account, "fanout")
     target = type(target)(
@@ -63,13 +66,11 @@ def bench(stack: PrivateStack, quick: bool, echo: Echo) -> Result:
     with timed() as elapsed:
         results = submitter.submit(target, SubmitRequest("fanout", items=items))
     seconds = elapsed()
+    sizes.counter.stop(done=f"a fan-out of {count} items in {len(results)} job(s)")
     children = sum(result.children for result in results)
-    if sizes.calls == 0 or children != count:
+    if children != count:
         # A figure for work that was not done (or not seen) would be worse than none.
-        raise RuntimeError(
-            f"fanout: counted {sizes.calls} SubmitJob calls for {len(results)} jobs covering {children} of "
-            f"{count} items: the counter missed the Submitter's calls or items were lost"
-        )
+        raise RuntimeError(f"fanout: {len(results)} jobs cover {children} of {count} items: items were lost")
     objects = account.client("s3").list_objects_v2(Bucket=BUCKET, Prefix="fan-out/fanout/").get("KeyCount", 0)
     target_calls = -(-count // 10_000)
     details = [

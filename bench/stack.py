@@ -338,22 +338,48 @@ def timed() -> Iterator[Callable[[], float]]:
     end.append(time.perf_counter())
 
 
+class MiscountError(RuntimeError):
+    """A benchmark counted no calls for work that was done: its figure would be false."""
+
+
 class CallCounter:
-    """Counts the calls of one operation (e.g. "batch.DescribeJobs"), or a whole service ("batch"),
-    made through one boto3 client, with a botocore event hook."""
+    """Counts the calls of one operation (e.g. "batch.SubmitJob"), or a whole service ("batch"), with
+    a botocore event hook, through one boto3 client or through every client of an `Account`.
 
-    def __init__(self, client: Any, operation: str):
-        self.client, self.event = client, f"before-call.{operation}"
+    For an account the hook goes on its session, which every client made from it later copies,
+    and on each client it has already made: no client of the account's can be missed, whichever
+    one the code under test uses. `on_call(params)` sees each call's parameters as given.
+    """
+
+    def __init__(self, source: Any, operation: str, on_call: Callable[[dict[str, Any]], None] | None = None):
+        self.event = f"provide-client-params.{operation}"
+        self.operation = operation
         self.count = 0
-        client.meta.events.register(self.event, self._seen)
+        self._on_call = on_call
+        self._source = source
+        for emitter in self._emitters():
+            emitter.register(self.event, self._seen)
 
-    def _seen(self, **_kwargs: Any) -> None:
+    def _emitters(self) -> list[Any]:
+        if not isinstance(self._source, Account):
+            return [self._source.meta.events]
+        made = vars(self._source).get("_clients", {})  # the account's cache, when it has made any
+        return [self._source.session.events, *(client.meta.events for client in list(made.values()))]
+
+    def _seen(self, params: dict[str, Any], **_kwargs: Any) -> None:
         self.count += 1
+        if self._on_call is not None:
+            self._on_call(params)
 
-    def stop(self) -> int:
-        self.client.meta.events.unregister(self.event, self._seen)
+    def stop(self, done: str | None = None) -> int:
+        """Stop counting; the count. With `done` (the work that was done), a count of zero raises."""
+        for emitter in self._emitters():  # the clients made meanwhile copied the hook too
+            emitter.unregister(self.event, self._seen)
+        if done is not None and self.count == 0:
+            raise MiscountError(f"counted 0 {self.operation} calls for {done}: they went past the counter")
         return self.count
 
 
-def call_counter(client: Any, operation: str) -> CallCounter:
-    return CallCounter(client, operation)
+def call_counter(source: Any, operation: str) -> CallCounter:
+    """A CallCounter on a client, or on every client of an Account (see CallCounter)."""
+    return CallCounter(source, operation)

@@ -7,6 +7,9 @@ reference  a shell loop of `aws batch submit-job` (AWS CLI v1 from PyPI, pinned)
            creating one boto3 client per job
 array      the same work as one request: SubmitRequest(array_size=N), and SubmitRequest(items=...)
 
+SubmitJob calls are counted on every client of the account (bench.stack.CallCounter); a count
+of zero for work that was done raises instead of reporting a figure.
+
 Jobs do not run: the private emulator marks them SUCCEEDED at once, without containers.
 """
 
@@ -16,6 +19,7 @@ import json
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 if not __package__:
@@ -25,21 +29,37 @@ import boto3
 from batchform.accounts import EMULATOR_CREDENTIALS
 from batchform.jobs import SubmitRequest, Submitter
 
-from bench.stack import Echo, PrivateStack, Result, aws_cli, call_counter, cli_env, number, standalone, timed
+from bench.stack import (
+    Echo,
+    MiscountError,
+    PrivateStack,
+    Result,
+    aws_cli,
+    call_counter,
+    cli_env,
+    number,
+    standalone,
+    timed,
+)
 
 FULL_JOBS, QUICK_JOBS = 1000, 50
 FULL_CLI_JOBS, QUICK_CLI_JOBS = 1000, 10
 FAST_RATE = 1000.0
+DATA_BUCKET = "batchform-bench-submit-data"
 JOURNAL_BACKLOG = 6000  # records of earlier submissions (a busy day) for the "warm journal" case
 
 
 def _ours(stack: PrivateStack, count: int, rate: float, journal: Path, start: int = 0) -> float:
     account = stack.local
     target = stack.job_target(account)
+    submits = call_counter(account, "batch.SubmitJob")
     submitter = Submitter(account, journal_dir=journal, rate_per_second=rate)
     with timed() as elapsed:
         for i in range(start, start + count):
             submitter.submit(target, SubmitRequest(target.job, env={"ITEM": str(i)}))
+    calls = submits.stop(done=f"{count} independent jobs")
+    if calls != count:
+        raise MiscountError(f"counted {calls} SubmitJob calls for {count} new jobs, one each")
     return count / elapsed()
 
 
@@ -92,12 +112,18 @@ def _one_request(stack: PrivateStack, request: SubmitRequest, journal: Path) -> 
     """(SubmitJob calls, Batch calls, seconds, jobs made) for one request sent through the Submitter."""
     account = stack.local
     target = stack.job_target(account)
-    submits = call_counter(account.client("batch"), "batch.SubmitJob")
-    every = call_counter(account.client("batch"), "batch")
+    if request.items is not None:
+        # Items beyond ECS's 8,192 characters of overrides go to a data bucket, as terraform makes one.
+        account.client("s3").create_bucket(Bucket=DATA_BUCKET)
+        target = replace(target, data_bucket=DATA_BUCKET, items_prefix=f"fan-out/{target.job}/")
+    # On the account, not on one client: the Submitter's client is its own (one attempt a call).
+    submits = call_counter(account, "batch.SubmitJob")
+    every = call_counter(account, "batch")
     submitter = Submitter(account, journal_dir=journal, rate_per_second=FAST_RATE)
     with timed() as elapsed:
         results = submitter.submit(target, request)
-    return submits.stop(), every.stop(), elapsed(), len(results)
+    done = f"{len(results)} job(s) submitted"
+    return submits.stop(done=done), every.stop(done=done), elapsed(), len(results)
 
 
 def _journal_backlog(path: Path, records: int) -> None:
