@@ -6,12 +6,19 @@ empty and nothing depends on the images under images/.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
+from unittest import mock
+from urllib.parse import urlsplit
 
 import pytest
+import requests
+from batchform import images
 from batchform.accounts import Account, Accounts
 from batchform.images import LABEL_DIGEST, LABEL_VERSION, ImageBuilder, ImageSpec, list_builds
 from batchform.registry import Registry
@@ -150,3 +157,58 @@ def test_images_list_shows_builds_newest_first_with_revision_and_date(local_acco
     assert [b.build for b in listed] == [3, 2, 1]
     assert [b.content_digest for b in listed] == [p.digest for p in reversed(pushed)]
     assert all(len(b.revision) == 40 and b.created.endswith("Z") for b in listed)
+
+
+@contextlib.contextmanager
+def _counted(account: Account) -> Iterator[Counter[str]]:
+    """Requests sent by every requests session -- the docker client's and the registry's -- by kind."""
+    from batchform.images import docker_client
+
+    engine, registry = docker_client().api.base_url, account.registry.split("/", 1)[0]
+    calls: Counter[str] = Counter()
+    send = requests.Session.send
+
+    def counted(session: requests.Session, request: requests.PreparedRequest, **kwargs: Any) -> Any:
+        url = request.url or ""
+        if url.startswith(engine):
+            calls["engine listings" if urlsplit(url).path.endswith("/images/json") else "engine"] += 1
+        elif urlsplit(url).netloc == registry:
+            calls["registry"] += 1
+        return send(session, request, **kwargs)
+
+    with mock.patch.object(requests.Session, "send", counted):
+        yield calls
+
+
+def _new_process() -> None:
+    """What a new command knows: nothing learnt by earlier builds in this process."""
+    images._CONFIRMED.clear()  # noqa: SLF001
+    images._LOCAL.clear()  # noqa: SLF001
+
+
+def test_an_unchanged_build_push_asks_the_registry_twice_per_image_and_lists_the_engine_at_most_once(
+    local_account, image_name, tmp_path
+):
+    spec = _spec(tmp_path, image_name, "counted")
+    first = ImageBuilder([local_account], echo=lambda _line: None)
+    pushed = first.push(first.build(spec))
+    _new_process()
+
+    with _counted(local_account) as calls:
+        # `build push`: two commands in one process, each with a builder of its own.
+        again = ImageBuilder([local_account], echo=lambda _line: None).build(spec)
+        pusher = ImageBuilder([local_account], echo=lambda _line: None)
+        result = pusher.push(pusher.current(spec))
+    assert (again.build, again.reused) == (pushed.build, True)
+    assert (result.build, result.uploaded) == (pushed.build, {"local": 0})
+    # The tags (the newest build) and that build's manifest (the engine's image it holds); nothing
+    # in the push, which knows from the build that the registry has it.
+    assert calls["registry"] == 2
+    assert calls["engine listings"] == 0  # the build found its image by its tag, one inspection
+    assert calls["engine"] > 0
+
+    _new_process()
+    with _counted(local_account) as calls:  # `push` alone, in a new process
+        pusher = ImageBuilder([local_account], echo=lambda _line: None)
+        assert pusher.push(pusher.current(spec)).uploaded == {"local": 0}
+    assert (calls["registry"], calls["engine listings"]) == (2, 1)

@@ -11,17 +11,15 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import random
 import re
-import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import standins
+from . import retry, standins
 from .accounts import Account
 from .errors import ComponentMissing, UserError
-from .imagespec import ImageSpec, bases, content_digest, discover, git_revision  # what an image is
+from .imagespec import ImageSpec, bases, content_digest, discover, git_revision, local_repository
 from .registry import Registry, utc_now
 from .settings import file_lock, paths
 
@@ -60,6 +58,14 @@ class BuildResult:
     stand_ins: tuple[str, ...] = ()  # public bases it was built on local stand-ins for
 
 
+# What this process learnt, so that the push of `build push` need not ask again what its build
+# found: registries seen holding a build of a content ((image reference, build, content digest);
+# a pushed number is never overwritten), and the engine's build of a content ((image, content
+# digest) -> (build, engine id), inspected again before use, as tags move on the engine).
+_CONFIRMED: set[tuple[str, int, str]] = set()
+_LOCAL: dict[tuple[str, str], tuple[int, str]] = {}
+
+
 class TagTaken(Exception):  # noqa: N818 - reads as what happened
     """The registry refused the push: the build number was taken meanwhile (an immutable tag)."""
 
@@ -77,9 +83,17 @@ PUSH_REFUSED = re.compile(
     r"denied|name unknown|name invalid|manifest invalid|unsupported|no space left|does not exist",
     re.IGNORECASE,
 )
+# Each try resumes where the last stopped (layers sent are skipped), so a push through a registry
+# failing often completes in many tries, each waiting as retry's policy says.
 PUSH_ATTEMPTS = 30
-PUSH_BACKOFF_BASE = 0.2
-PUSH_BACKOFF_CAP = 2.0
+
+
+class _Interrupted(Exception):  # noqa: N818 - reads as what happened
+    """A docker push that stopped short for a reason the next try may well not meet."""
+
+    def __init__(self, error: str, renewing: bool = False):
+        super().__init__(error)
+        self.renewing = renewing
 
 
 class ImageBuilder:
@@ -91,6 +105,7 @@ class ImageBuilder:
         self.docker = docker_client()
         self.registries = {a.name: Registry(a) for a in accounts}
         self._config_labels: dict[tuple[str, str, int], dict[str, str]] = {}
+        self._listing: list[dict[str, Any]] | None = None
 
     def _stand_ins(self, spec: ImageSpec) -> tuple[str, ...]:
         return standins.used_by(bases(spec), standins.load())
@@ -115,7 +130,37 @@ class ImageBuilder:
         if not newest:
             return 0, None, False
         holder = next(name for name, found in builds.items() if newest in found)
-        return newest, holder, self._labels(holder, spec.name, newest).get(LABEL_DIGEST) == digest
+        return newest, holder, self._holds(holder, spec.name, newest, digest)
+
+    def _holds(self, account: str, image: str, number: int, digest: str) -> bool:
+        """Whether the account's registry holds this content as build `number`.
+
+        When the engine has that build of this content, its manifest alone answers (one request):
+        a pushed image's config digest is its id on the engine that built it. Else its labels do.
+        """
+        fact = (self.registries[account].reference(image), number, digest)
+        if fact in _CONFIRMED:
+            return True
+        local = self._local_build(image, number, digest)
+        same = local is not None and self.registries[account].config_digest(image, number) == local["Id"]
+        same = same or self._labels(account, image, number).get(LABEL_DIGEST) == digest
+        if same:
+            _CONFIRMED.add(fact)
+        return same
+
+    def _local_build(self, image: str, number: int, digest: str) -> dict[str, Any] | None:
+        """The engine's build `number` of this content ({Id, Labels}), when it has it (one inspection)."""
+        import docker
+
+        tag = f"{local_repository(image)}:{number}"
+        try:
+            found = self.docker.api.inspect_image(tag)
+        except docker.errors.ImageNotFound:
+            return None
+        if ((found.get("Config") or {}).get("Labels") or {}).get(LABEL_DIGEST) != digest:
+            return None
+        _LOCAL[(image, digest)] = (number, found["Id"])
+        return {"Id": found["Id"], "Labels": found["Config"]["Labels"]}
 
     def _labels(self, account: str, image: str, number: int) -> dict[str, str]:
         """An image's labels in an account's registry, read once: a pushed number is never overwritten."""
@@ -163,6 +208,8 @@ class ImageBuilder:
             if "error" in chunk:
                 raise UserError(f"{spec.name}: docker build failed: {chunk['error'].strip()}")
             image_id = (chunk.get("aux") or {}).get("ID", image_id)
+        if image_id:
+            _LOCAL[(spec.name, digest)] = (number, image_id)
         # The local tag is shared by every build of this number on the engine; the id is this build's.
         return BuildResult(
             spec.name, number, False, local_tag, digest, spec, image_id=image_id, stand_ins=stand_ins
@@ -171,17 +218,7 @@ class ImageBuilder:
     def current(self, spec: ImageSpec) -> BuildResult:
         """The build of this image's current content: a local one, else the registries' newest."""
         digest = content_digest(spec, self._base_ids(spec))
-        # One listing filtered by the engine: the high-level images.list() inspects every image of
-        # the repository, one request each, which grows with every build kept locally.
-        summaries = self.docker.api.images(
-            name=spec.local_repository, filters={"label": f"{LABEL_DIGEST}={digest}"}
-        )
-        local = {
-            int(tag.rsplit(":", 1)[1]): summary
-            for summary in summaries
-            for tag in summary.get("RepoTags") or []
-            if tag.startswith(f"{spec.local_repository}:") and tag.rsplit(":", 1)[1].isdigit()
-        }
+        local = self._local_builds(spec.name, digest)
         stand_ins = self._stand_ins(spec)
         if local:
             number = max(local)
@@ -196,6 +233,33 @@ class ImageBuilder:
             found = tuple(sorted({*stand_ins, *standins.from_labels(labels)}))
             return BuildResult(spec.name, newest, True, reference, digest, spec, stand_ins=found)
         raise UserError(f"{spec.name}: no build of its current content; run invoke build first")
+
+    def _local_builds(self, image: str, digest: str) -> dict[int, dict[str, Any]]:
+        """The engine's builds of this content: {build: its summary}.
+
+        A build this process made or checked is inspected alone; any other is found in one listing
+        of every build on the engine, made once (the engine scans all its images for any listing).
+        """
+        number, image_id = _LOCAL.get((image, digest), (0, None))
+        known = self._local_build(image, number, digest) if number else None
+        if known and known["Id"] == image_id:
+            return {number: known}
+        repository = local_repository(image)
+
+        def matching(listing: list[dict[str, Any]]) -> dict[int, dict[str, Any]]:
+            return {
+                int(tag.rsplit(":", 1)[1]): summary
+                for summary in listing
+                if (summary.get("Labels") or {}).get(LABEL_DIGEST) == digest
+                for tag in summary.get("RepoTags") or []
+                if tag.startswith(f"{repository}:") and tag.rsplit(":", 1)[1].isdigit()
+            }
+
+        # A listing made for an earlier image serves this one, unless it misses the build (made since).
+        if self._listing is not None and (found := matching(self._listing)):
+            return found
+        self._listing = self.docker.api.images(filters={"label": LABEL_DIGEST})
+        return matching(self._listing)
 
     def push(self, result: BuildResult) -> BuildResult:
         """Push one build to every target account; returns the build as pushed.
@@ -244,10 +308,13 @@ class ImageBuilder:
 
     def _push_everywhere(self, result: BuildResult) -> dict[str, int]:
         uploaded: dict[str, int] = {}
-        present = self.builds(result.image)
+        there = {a.name for a in self.accounts if self._confirmed(a, result)}
+        present = {name: [result.build] for name in there}
+        if len(there) < len(self.accounts):
+            present = self.builds(result.image)
         for account in self.accounts:
             if result.build in present[account.name]:
-                if not self._same_content(account, result):
+                if account.name not in there and not self._same_content(account, result):
                     raise TagTaken(
                         f"build {result.build} was taken in {account.name}'s registry by another build"
                     )
@@ -256,12 +323,18 @@ class ImageBuilder:
                 continue
             image = self._local_image(result, present)
             count = uploaded[account.name] = self._push_one(account, image, result)
+            _CONFIRMED.add(self._fact(account.name, result))
             self.echo(f"{result.image}:{result.build} pushed to {account.name} ({count} layers uploaded)")
         return uploaded
 
+    def _fact(self, account: str, result: BuildResult) -> tuple[str, int, str]:
+        return self.registries[account].reference(result.image), result.build, result.digest
+
+    def _confirmed(self, account: Account, result: BuildResult) -> bool:
+        return self._fact(account.name, result) in _CONFIRMED
+
     def _same_content(self, account: Account, result: BuildResult) -> bool:
-        labels = self.registries[account.name].config_labels(result.image, result.build)
-        return labels.get(LABEL_DIGEST) == result.digest
+        return self._holds(account.name, result.image, result.build, result.digest)
 
     def _local_image(self, result: BuildResult, present: dict[str, list[int]]) -> Any:
         import docker
@@ -304,29 +377,41 @@ class ImageBuilder:
     def _push_tagged(self, account: Account, registry: Registry, repository: str, result: BuildResult) -> int:
         """docker push, again until it completes: layers already sent are skipped by the next try,
         and the manifest goes last, so an interrupted push never leaves a tag behind."""
-        count, renewed = 0, False
-        for attempt in range(1, PUSH_ATTEMPTS + 1):
+        state = {"count": 0, "tries": 0, "renewed": False}
+
+        def once() -> int:
+            state["tries"] += 1
             error, pushed = self._docker_push(registry, repository, result)
-            count += pushed
+            state["count"] += pushed
             if error is None:
-                return count
+                return state["count"]
             if TAG_TAKEN.search(error):
                 if self._same_content(account, result):
-                    return count  # an identical image got there first: it is ours
+                    return state["count"]  # an identical image got there first: it is ours
                 raise TagTaken(f"build {result.build} was taken in {account.name}'s registry meanwhile")
-            if AUTH_EXPIRED.search(error) and not renewed:
-                renewed = True
+            if AUTH_EXPIRED.search(error) and not state["renewed"]:
+                state["renewed"] = True
                 registry.forget_credentials()
-                continue
-            if PUSH_REFUSED.search(error) or attempt == PUSH_ATTEMPTS:
-                tries = f" (tried {attempt} times)" if attempt > 1 else ""
-                raise UserError(f"{result.image}: push to {account.name} failed: {error}{tries}")
-            delay = random.uniform(0, min(PUSH_BACKOFF_CAP, PUSH_BACKOFF_BASE * 2**attempt))  # noqa: S311
-            self.echo(
-                f"{result.image}:{result.build} push to {account.name} interrupted ({error}); trying again"
-            )
-            time.sleep(delay)
-        raise AssertionError("unreachable")  # pragma: no cover
+                raise _Interrupted(error, renewing=True)
+            if PUSH_REFUSED.search(error):
+                raise UserError(f"{result.image}: push to {account.name} failed: {error}{tries()}")
+            raise _Interrupted(error)
+
+        def tries() -> str:
+            return f" (tried {state['tries']} times)" if state["tries"] > 1 else ""
+
+        def interrupted(attempt: Any) -> None:
+            failure = attempt.outcome.exception()
+            if not failure.renewing:
+                where = f"{result.image}:{result.build} push to {account.name}"
+                self.echo(f"{where} interrupted ({failure}); trying again")
+
+        worth_another = lambda exc: isinstance(exc, _Interrupted)  # noqa: E731
+        policy = retry.retrying(worth_another, PUSH_ATTEMPTS, before_sleep=interrupted)
+        try:
+            return policy(once)
+        except _Interrupted as last:
+            raise UserError(f"{result.image}: push to {account.name} failed: {last}{tries()}") from None
 
     def _docker_push(
         self, registry: Registry, repository: str, result: BuildResult

@@ -37,7 +37,12 @@ class ImageSpec:
 
     @property
     def local_repository(self) -> str:
-        return f"batchform/{self.name}"
+        return local_repository(self.name)
+
+
+def local_repository(image: str) -> str:
+    """Where the engine keeps an image's builds: batchform/<image>:<build>."""
+    return f"batchform/{image}"
 
 
 def base_image_substitutes() -> dict[str, str]:
