@@ -6,9 +6,11 @@ Against in-process moto: no docker, no local stack, and no job container is ever
 from __future__ import annotations
 
 import dataclasses
+import gc
 import hashlib
 import itertools
 import json
+import os
 import random
 import re
 import threading
@@ -1159,6 +1161,18 @@ def test_a_journal_compacted_by_another_writer_is_read_again_from_its_start(
     assert all(r["at"] >= 150 for r in map(json.loads, path.read_text().splitlines()))
     assert reader.records("old", since=0) == []
     assert [r["job_id"] for r in reader.records("new", since=0)] == ["new-250"]
+
+
+def test_a_journal_no_longer_used_closes_the_files_it_kept_open(tmp_path: Path) -> None:
+    """Submitters are made per command and per test: the journal's open files go with each."""
+    before = len(os.listdir("/proc/self/fd"))
+    for at in range(50):
+        journal = jobs.Journal(tmp_path / "test.jsonl")
+        journal.append(record("a", float(at)))
+        assert len(journal.records("a", since=0)) == at + 1
+        del journal
+    gc.collect()
+    assert len(os.listdir("/proc/self/fd")) <= before
 
 
 def test_durable_records_reach_the_disk_at_least_once_a_sync_interval(

@@ -18,6 +18,7 @@ import json
 import os
 import threading
 import time
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -28,6 +29,12 @@ from ..settings import fsync_dir
 JOURNAL_COMPACT_BYTES = 1 << 20
 JOURNAL_KEEP_SECONDS = 86_400.0
 SYNC_SECONDS = 1.0  # at most this much of durable records is only in memory
+
+
+def _close(fds: dict[str, int]) -> None:
+    for fd in fds.values():
+        os.close(fd)
+    fds.clear()
 
 
 def _same_file(a: os.stat_result, b: os.stat_result) -> bool:
@@ -62,6 +69,7 @@ class Journal:
         self._mutex = threading.Lock()
         self._pid = -1
         self._fds: dict[str, int] = {}  # "lock", "writer", "reader": this process's open files
+        weakref.finalize(self, _close, self._fds)
         self._offset = 0  # bytes of the reader's file indexed so far: whole lines only
         self._by_token: dict[str, list[dict[str, Any]]] = {}
         self._synced_at = float("-inf")
@@ -93,7 +101,8 @@ class Journal:
     def _locked(self, exclusive: bool) -> Iterator[None]:
         with self._mutex:
             if self._pid != os.getpid():  # forked: the parent's open files are not ours to lock with
-                self._fds, self._offset, self._by_token = {}, 0, {}
+                _close(self._fds)  # our copies only: the parent's locks and files stay as they are
+                self._offset, self._by_token = 0, {}
                 self._pid = os.getpid()
             lock = self._open("lock", self._lock_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
             fcntl.flock(lock, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
