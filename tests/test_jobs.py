@@ -20,7 +20,7 @@ import pytest
 from batchform import jobs
 from batchform.follow import JobWatcher, LogFollower
 
-pytestmark = pytest.mark.stack
+pytestmark = [pytest.mark.stack, pytest.mark.terraform]  # the demo (demo_run) applies the local account
 
 ROOT = Path(__file__).resolve().parent.parent
 BUCKET = "batchform-local-data"
