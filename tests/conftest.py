@@ -244,6 +244,19 @@ def reliability_line(counts: Counter) -> str:
 # fixtures are set up once, and its tests may build on each other). The rest spread freely.
 LOCAL_ACCOUNT_FIXTURES = {"demo_run", "local_account"}
 LOCAL_B_FILES = {"test_terraform_state.py", "test_terraform_credentials.py"}  # local-b's terraform
+# Files whose every test works in emulator accounts and directories of its own: spread freely.
+INDEPENDENT_FILES = {"test_faults.py", "test_interrupted.py", "test_releases.py", "test_security.py"}
+# What takes minutes (most of it waiting: the engine's pauses between push retries, terraform),
+# started first, so that no worker is still busy with one when the others are done.
+LONGEST_FIRST = (
+    "tests/test_faults.py::test_a_push_through_a_registry_failing_a_third_of_requests",
+    "test_terraform_lifecycle",
+    "tests/test_releases.py::test_the_matrix_shows_declared_ahead_of_deployed",
+    "tests/test_security.py::test_terraform_gets_aws_credentials_only_in_its_environment",
+    "test_modules",
+    "local-account",
+    "test_bench",
+)
 
 
 def parallel_group(item: pytest.Item) -> str | None:
@@ -251,20 +264,47 @@ def parallel_group(item: pytest.Item) -> str | None:
     if not marks & set(componentguard.MARKER_ALLOWS):
         return None
     if LOCAL_ACCOUNT_FIXTURES & set(getattr(item, "fixturenames", ())):
-        return "the local account"
+        return "local-account"
     if item.path.name in LOCAL_B_FILES:
         return "local-b"
-    return item.path.name
+    if item.path.name in INDEPENDENT_FILES:
+        return None
+    return item.path.stem
+
+
+def _start_rank(item: pytest.Item, group: str | None) -> int:
+    for rank, what in enumerate(LONGEST_FIRST):
+        if what == group or item.nodeid.startswith(what):
+            return rank
+    return len(LONGEST_FIRST)
 
 
 @pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if not config.pluginmanager.hasplugin("xdist"):
+    parallel = getattr(config.option, "numprocesses", None) or hasattr(config, "workerinput")
+    if not (config.pluginmanager.hasplugin("xdist") and parallel):
         return
+    groups = {}
     for item in items:
-        group = parallel_group(item)
+        groups[item] = group = parallel_group(item)
         if group:
             item.add_marker(pytest.mark.xdist_group(group))
+    # Stable: a file's tests keep their order.
+    items.sort(key=lambda item: _start_rank(item, groups[item]))
+
+
+@pytest.hookimpl(tryfirst=True)  # before the worker sends the ids to the controller
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """xdist 3.8 sets a private attribute that pytest 9 no longer reads, so its groups are lost:
+    the group is named in the id here instead, as xdist means to (`id@group`)."""
+    if not (hasattr(session.config, "workerinput") and getattr(session.config.option, "loadgroup", False)):
+        return
+    from _pytest.nodeid import coerce_node_id
+
+    for item in session.items:
+        mark = item.get_closest_marker("xdist_group")
+        if mark and "@" not in item.nodeid and hasattr(item, "_id"):
+            item._id = coerce_node_id(f"{item.nodeid}@{mark.args[0]}")
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:

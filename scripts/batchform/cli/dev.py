@@ -33,12 +33,13 @@ def bench(c: Context, quick: bool = False, only: list[str] | None = None) -> Non
     help={
         "k": "only tests matching this pytest expression",
         "quick": "only the tests that need no local stack, docker, terraform or checkov; starts nothing",
+        "workers": "parallel pytest workers (pytest-xdist; 0, the default: none)",
     }
 )
-def test(c: Context, k: str | None = None, quick: bool = False) -> None:
+def test(c: Context, k: str | None = None, quick: bool = False, workers: str | None = None) -> None:
     """Run the test suite (starts the local stack first, except with --quick)."""
     from ..devtools.testing import run_suite
 
-    code = run_suite(k=k, quick=quick)
+    code = run_suite(k=k, quick=quick, parallel=None if workers is None else int(workers))
     if code:
         raise Exit(code=code)
