@@ -102,3 +102,17 @@ def test_no_module_imports_itself_through_others():
     for module in sorted(graph):
         visit(module, [module])
     assert not cycles, "\n".join(" -> ".join([*c, c[0]]) for c in sorted(cycles))
+
+
+# A module does one job; one that grows past this many lines is split along its seams.
+MAX_LINES = 500
+
+
+def test_no_module_is_over_five_hundred_lines():
+    sizes = {
+        str(path.relative_to(PACKAGE.parent)): len(path.read_text().splitlines())
+        for path in PACKAGE.rglob("*.py")
+    }
+    assert sizes, "no module found"
+    over = sorted(f"{name}: {lines} lines" for name, lines in sizes.items() if lines > MAX_LINES)
+    assert not over, "\n".join(over)
