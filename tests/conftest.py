@@ -191,7 +191,7 @@ def demo_run(local_account) -> tuple[str, str]:  # noqa: ANN001
 
     Returns (final job status, everything it printed). Tests of deployed jobs build on it.
     """
-    from batchform.localstack.stack import demo
+    from batchform.localstack import demo
 
     printed: list[str] = []
     status = demo.run(printed.append)
