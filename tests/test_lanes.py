@@ -157,6 +157,7 @@ def test_the_quick_lane_leaves_out_every_registered_marker_and_ci_prints_the_slo
     assert quick[quick.index("-m", 3) + 1] == "not stack and not terraform and not docker and not checkov"
     assert "--durations=25" in quick and "--durations=25" in full
     assert "-m" not in full[3:]
+    assert full[full.index("-n") + 1 :][:3] == [str(testing.workers()), "--dist", "loadgroup"]
     parallel = testing.pytest_argv(parallel=3)
     assert parallel[parallel.index("-n") + 1 :][:3] == ["3", "--dist", "loadgroup"]
     assert "-n" not in testing.pytest_argv(parallel=0)

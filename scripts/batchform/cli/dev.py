@@ -33,7 +33,7 @@ def bench(c: Context, quick: bool = False, only: list[str] | None = None) -> Non
     help={
         "k": "only tests matching this pytest expression",
         "quick": "only the tests that need no local stack, docker, terraform or checkov; starts nothing",
-        "workers": "parallel pytest workers (pytest-xdist; 0, the default: none)",
+        "workers": "parallel pytest workers (default: one more than the cores; 0: none)",
     }
 )
 def test(c: Context, k: str | None = None, quick: bool = False, workers: str | None = None) -> None:

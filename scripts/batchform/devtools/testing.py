@@ -23,19 +23,15 @@ QUICK = " and ".join(f"not {marker}" for marker in COMPONENT_MARKERS)
 SLOWEST = 25
 
 
-# Parallel pytest workers by default (0: the tests run in pytest's own process).
-DEFAULT_WORKERS = 0
-
-
 def workers() -> int:
-    """Workers for a parallel run: one more than the cores, as most tests wait on the stack, not compute."""
+    """Parallel pytest workers: one more than the cores, as most tests wait on the stack, not compute."""
     return (os.cpu_count() or 1) + 1
 
 
 def pytest_argv(k: str | None = None, quick: bool = False, parallel: int | None = None) -> list[str]:
-    """pytest's command line; `parallel` workers (default DEFAULT_WORKERS; 0 runs in one process)."""
+    """pytest's command line; `parallel` workers (default `workers()`; 0 runs in one process)."""
     argv = [sys.executable, "-m", "pytest", f"--durations={SLOWEST}"]
-    parallel = DEFAULT_WORKERS if parallel is None else parallel
+    parallel = workers() if parallel is None else parallel
     if parallel:
         # Tests that share an account or a file's fixtures stay together (tests/conftest.py).
         argv += ["-n", str(parallel), "--dist", "loadgroup"]
