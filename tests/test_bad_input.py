@@ -31,8 +31,8 @@ from typing import Any
 import pytest
 import yaml
 from batchform import jobs
-from batchform.cli.values import parse_depends_on, parse_env
 from batchform.accounts import Accounts
+from batchform.cli.values import parse_depends_on, parse_env
 from batchform.errors import ConfigError, UserError
 from batchform.images import discover
 from batchform.releases import Releases
@@ -791,9 +791,7 @@ def test_dependency_lists_are_within_the_limits_or_refused_naming_depends_on(tal
     def check(case: tuple[list[str], int | None]) -> bool:
         values, array_size = case
         try:
-            request = jobs.SubmitRequest(
-                "worker", depends_on=parse_depends_on(values), array_size=array_size
-            )
+            request = jobs.SubmitRequest("worker", depends_on=parse_depends_on(values), array_size=array_size)
             jobs.validate(request)
         except UserError as exc:
             refused_in_one_line(exc, "--depends-on")
