@@ -87,8 +87,10 @@ def violate(component: str, what: str) -> None:
     raise UnmarkedComponent(text)
 
 
-def check(component: str, what: str) -> None:
-    if STATE.allowed is not None and component not in STATE.allowed:
+def check(component: str, what: str, allowed: frozenset[str] | None = None) -> None:
+    # Read once: a thread a test left running may look while the next test's window opens.
+    allowed = STATE.allowed if allowed is None else allowed
+    if allowed is not None and component not in allowed:
         violate(component, what)
 
 
@@ -113,18 +115,20 @@ _real_connect_ex = socket.socket.connect_ex
 
 
 def _connect(self: socket.socket, address: object) -> None:
-    if STATE.allowed is not None:
+    allowed = STATE.allowed  # once: another thread may end the test meanwhile
+    if allowed is not None:
         component = _component_at(self.family, address)
         if component:
-            check(component, f"connected to the {component} at {address!r}")
+            check(component, f"connected to the {component} at {address!r}", allowed)
     return _real_connect(self, address)
 
 
 def _connect_ex(self: socket.socket, address: object) -> int:
-    if STATE.allowed is not None:
+    allowed = STATE.allowed  # once: another thread may end the test meanwhile
+    if allowed is not None:
         component = _component_at(self.family, address)
         if component:
-            check(component, f"connected to the {component} at {address!r}")
+            check(component, f"connected to the {component} at {address!r}", allowed)
     return _real_connect_ex(self, address)
 
 
@@ -159,12 +163,13 @@ def _component_run(program: str, env: dict[str, str] | None) -> str | None:
 
 
 def _popen_init(self: subprocess.Popen, args: object, *rest: object, **kwargs: object) -> None:
-    if STATE.allowed is not None:
+    allowed = STATE.allowed  # once: another thread may end the test meanwhile
+    if allowed is not None:
         program = _program(args, kwargs.get("executable"), bool(kwargs.get("shell")))
         component = _component_run(program, kwargs.get("env"))  # type: ignore[arg-type]
         if component:
-            check(component, f"ran {os.path.basename(program)}")
-        forbidden = COMPONENTS - STATE.allowed
+            check(component, f"ran {os.path.basename(program)}", allowed)
+        forbidden = COMPONENTS - allowed
         if forbidden and not rest:  # env passed by keyword, as every caller here does
             kwargs["env"] = child_environment(kwargs.get("env"), forbidden)  # type: ignore[arg-type]
     _real_popen_init(self, args, *rest, **kwargs)

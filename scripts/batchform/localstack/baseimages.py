@@ -140,6 +140,14 @@ def ensure(echo: Echo = print, serves: str | None = None) -> dict[str, str]:
     return {public: stand_in.image for public, stand_in in recorded.items()}
 
 
+def serve(registry: str) -> None:
+    """Let the recorded stand-ins serve a registry (a local stack that has come up)."""
+    with file_lock(paths().home / "locks" / "base-images.lock"):
+        recorded = standins.load()
+        if recorded:
+            standins.save({p: replace(s, serves=s.serves | {registry}) for p, s in recorded.items()})
+
+
 def withdraw(registry: str) -> None:
     """Stop the stand-ins serving a registry (a local stack that is going away)."""
     with file_lock(paths().home / "locks" / "base-images.lock"):

@@ -38,7 +38,7 @@ import requests
 
 from ..errors import ComponentMissing, UserError
 from ..settings import LocalStackSettings, read_state, write_atomic
-from . import tagguard
+from . import baseimages, tagguard
 from .emulator import HEALTH_PATH, SERVICE_NAME
 
 START_TIMEOUT = 60.0
@@ -312,6 +312,8 @@ class LocalStack:
         self._wait("registry", proc, self.registry_healthy)
         state.processes["registry"] = {"pid": proc.pid, "port": s.registry_port}
         self.echo(f"registry started at {s.registry_address} (tags immutable, tokens asked, as on ECR)")
+        # Base-image stand-ins may serve every local stack, and nothing else.
+        baseimages.serve(s.registry_address)
 
     def _ensure_emulator(self, state: StackState) -> None:
         s = self.settings
@@ -407,6 +409,8 @@ class LocalStack:
             if _pid_alive(pid):
                 _terminate(pid)
                 self.echo(f"{name} stopped")
+        if "registry" in state.processes:
+            baseimages.withdraw(self.settings.registry_address)
         if self.settings.state_file.exists():
             self.settings.state_file.unlink()
         if not keep and self.settings.data_dir.exists():
