@@ -136,9 +136,15 @@ def missing(what: str) -> None:
 
 
 def free_port() -> int:
-    """A free port below the kernel's ephemeral range, so no outgoing connection can take it meanwhile."""
+    """A free port below the kernel's ephemeral range, so no outgoing connection can take it meanwhile,
+    and in a slice of that range of this worker's own, so that parallel workers never pick the same."""
     low, _ = (int(v) for v in Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
-    for port in random.sample(range(20000, min(low, 32768)), 200):
+    top = min(low, 32768)
+    workers = max(1, int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")))
+    worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0) % workers
+    width = (top - 20000) // workers
+    ports = range(20000 + worker * width, 20000 + (worker + 1) * width)
+    for port in random.sample(ports, min(200, len(ports))):
         with socket.socket() as sock:
             try:
                 sock.bind(("127.0.0.1", port))
