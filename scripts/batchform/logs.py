@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from . import ratelimit
+from . import ratelimit, retry
 from .accounts import Account
 from .errors import UserError
 
@@ -52,7 +52,8 @@ def log_location(account: Account, job: dict[str, Any]) -> tuple[str, str | None
 def lines(account: Account, job_id: str) -> Iterator[str]:
     """Every log line the job has written so far, oldest first.
 
-    Each GetLogEvents call takes a token of the account's shared bucket, as a follower's do.
+    Each GetLogEvents call sent takes a token of the account's shared bucket, as a follower's do:
+    the client makes one attempt and the one policy repeats it, so no retry bypasses the bucket.
     """
     described = account.client("batch").describe_jobs(jobs=[job_id])["jobs"]
     if not described:
@@ -60,15 +61,17 @@ def lines(account: Account, job_id: str) -> Iterator[str]:
     group, stream = log_location(account, described[0])
     if stream is None:
         return
-    logs = account.client("logs")
+    logs = account.client("logs", retries=False)
     bucket = ratelimit.shared(account, ratelimit.GET_LOG_EVENTS, account.logs_read_rate)
     token = None
     while True:
         kwargs: dict[str, Any] = {"logGroupName": group, "logStreamName": stream, "startFromHead": True}
         if token:
             kwargs["nextToken"] = token
-        bucket.take()
-        page = logs.get_log_events(**kwargs)
+        for attempt in retry.retrying(lambda exc: retry.transient_kind(exc) is not None):
+            with attempt:
+                bucket.take()
+                page = logs.get_log_events(**kwargs)
         for event in page["events"]:
             yield event["message"]
         if page.get("nextForwardToken") in (None, token):
