@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 import requests
-from batchform.localstack.stack import tagguard
+from batchform.localstack import registryauth, tagguard
 from conftest import free_port, missing
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -576,7 +576,7 @@ ACCOUNT, OTHER = "123456789012", "210987654321"
 
 @pytest.fixture(scope="module")
 def key() -> bytes:
-    return tagguard.new_auth_key()
+    return registryauth.new_auth_key()
 
 
 @pytest.fixture(scope="module")
@@ -587,7 +587,7 @@ def locked_guard(registry: str, key: bytes) -> Iterator[Guard]:
 
 
 def _token(key: bytes, account: str) -> tuple[str, str]:
-    return tagguard.TOKEN_USER, tagguard.account_password(key, account)
+    return registryauth.TOKEN_USER, registryauth.account_password(key, account)
 
 
 @pytest.mark.stack
@@ -601,7 +601,7 @@ def test_without_the_accounts_token_every_repository_and_v2_itself_answer_ecrs_b
         None,
         ("AWS", "wrong"),
         ("AWS", f"{ACCOUNT}-auth-token"),  # moto's fixed password
-        ("someone", tagguard.account_password(key, ACCOUNT)),
+        ("someone", registryauth.account_password(key, ACCOUNT)),
         _token(b"another stack's key", ACCOUNT),
     ]
     for auth in wrong:

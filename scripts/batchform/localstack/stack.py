@@ -38,7 +38,7 @@ import requests
 
 from ..errors import ComponentMissing, UserError
 from ..settings import LocalStackSettings, read_state, write_atomic
-from . import baseimages, tagguard
+from . import baseimages, registryauth, tagguard
 from .emulator import HEALTH_PATH, SERVICE_NAME
 
 START_TIMEOUT = 60.0
@@ -176,7 +176,7 @@ class LocalStack:
         with contextlib.suppress(FileExistsError):
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # readable by us alone
             with os.fdopen(fd, "wb") as out:
-                out.write(tagguard.new_auth_key())
+                out.write(registryauth.new_auth_key())
         return path
 
     @staticmethod

@@ -51,7 +51,6 @@ from .proxy import (
     registry_error,
     unfold,
 )
-from .registryauth import TOKEN_USER, account_password, new_auth_key  # noqa: F401 - part of this module's interface
 
 log = logging.getLogger("batchform.localstack.tagguard")
 
