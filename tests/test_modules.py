@@ -56,7 +56,7 @@ class TerraformResult:
 class TerraformRunner:
     """Runs terraform commands in module directories, each with its own data directory.
 
-    `terraform init` calls are serialised (they share the plugin cache and write lock files);
+    `terraform init` calls are serialised (they write lock files into the modules);
     validate and test commands run concurrently on a thread pool.
     """
 

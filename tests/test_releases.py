@@ -163,7 +163,7 @@ def test_promote_copies_the_build_with_the_same_digest_then_bumps_the_target(
 
 @pytest.fixture
 def tf_cli_config(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Share the repository's terraform plugin cache instead of filling a new one."""
+    """Take providers from the offline mirror, as batchform's own terraform runs do."""
     rc = cli_config_file()
     if rc is not None:
         monkeypatch.setenv("TF_CLI_CONFIG_FILE", str(rc))

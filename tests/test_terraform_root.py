@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -119,3 +120,37 @@ def test_the_root_terraform_tests_pass(tf_env: dict[str, str], root_copy: Path) 
         timeout=600,
     )
     assert result.returncode == 0 and " 0 failed" in result.stdout, result.stdout + result.stderr
+
+
+def test_inits_started_at_once_from_a_fresh_home_all_install_the_provider(
+    terraform_binary: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Concurrent inits (parallel tests, two accounts applied at once) must not race on a cache."""
+    from batchform.terraform import cli_config_file
+
+    monkeypatch.setenv("BATCHFORM_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("TF_CLI_CONFIG_FILE", raising=False)
+    rc = cli_config_file()
+    config = 'terraform {\n  required_providers {\n    aws = { source = "hashicorp/aws" }\n  }\n}\n'
+    env = dict(os.environ, TF_IN_AUTOMATION="1", CHECKPOINT_DISABLE="1")
+    env.pop("TF_DATA_DIR", None)
+    if rc is not None:
+        env["TF_CLI_CONFIG_FILE"] = str(rc)
+    inits = []
+    for number in range(6):
+        directory = tmp_path / f"root{number}"
+        directory.mkdir()
+        (directory / "main.tf").write_text(config)
+        inits.append(
+            subprocess.Popen(
+                [terraform_binary, "init", "-backend=false", "-input=false", "-no-color"],
+                cwd=directory,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
+        )
+    outputs = [init.communicate(timeout=300)[0] for init in inits]
+    failed = [output for init, output in zip(inits, outputs, strict=True) if init.returncode != 0]
+    assert not failed, failed[0]

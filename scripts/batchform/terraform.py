@@ -64,14 +64,13 @@ def cli_config_file(p: Paths | None = None) -> Path | None:
     mirror = os.environ.get("BATCHFORM_TF_PLUGIN_MIRROR") or section.get("plugin_mirror")
     if not mirror or not Path(mirror).is_dir():
         return None
-    cache = p.home / "terraform" / "plugin-cache"
-    cache.mkdir(parents=True, exist_ok=True)
+    # No plugin_cache_dir: terraform's cache is not safe for concurrent inits (two of them
+    # filling it at once fail with "could not find executable file"), and from an unpacked
+    # mirror terraform links each provider in place, so the mirror already is the cache.
     rc = p.home / "terraform" / "terraformrc"
+    rc.parent.mkdir(parents=True, exist_ok=True)
     text = (
-        f"plugin_cache_dir = {json.dumps(str(cache))}\n"
-        "provider_installation {\n"
-        f"  filesystem_mirror {{\n    path = {json.dumps(str(mirror))}\n  }}\n"
-        "}\n"
+        f"provider_installation {{\n  filesystem_mirror {{\n    path = {json.dumps(str(mirror))}\n  }}\n}}\n"
     )
     _write_if_changed(rc, text)
     return rc
@@ -259,8 +258,9 @@ class TerraformRunner:
         wanted = self._init_fingerprint()
         if stamp.exists() and stamp.read_text() == wanted:
             return
-        # Terraform's plugin cache is not safe for concurrent installs: accounts planned in
-        # parallel on a machine whose cache is still empty would race for it. One init at a time.
+        # Terraform's plugin cache is not safe for concurrent installs, and a user's own CLI
+        # configuration may set one: accounts planned in parallel on a machine whose cache is
+        # still empty would race for it. One init at a time.
         with _init_lock(self.paths):
             code, out = self.run(
                 "init",
