@@ -70,6 +70,22 @@ def test_a_plan_fails_about_its_rate_of_matching_requests_and_the_same_seed_fail
     assert FaultPlan(rate=1.0, match=lambda r: r.path != "/skip").pick(Request("GET", "/skip", {})) is None
 
 
+def test_a_plan_of_transient_faults_fails_each_kind_of_request_at_most_once() -> None:
+    """Its retry goes through, even in the new upload session a retried upload opens."""
+    plan = FaultPlan(rate=1.0, once=True)
+    upload = "/v2/app/blobs/uploads/{}"
+    first = [plan.pick(Request("PATCH", upload.format(uuid), {})) for uuid in ("0f" * 16, "1e" * 16)]
+    assert first[0] is not None and first[1] is None  # a new session of the same upload
+    assert plan.pick(Request("PUT", upload.format("2d" * 16), {})) is not None  # another method
+    blob = "/v2/app/blobs/sha256:{}"
+    assert plan.pick(Request("HEAD", blob.format("a" * 64), {})) is not None
+    assert plan.pick(Request("HEAD", blob.format("a" * 64), {})) is None
+    assert plan.pick(Request("HEAD", blob.format("b" * 64), {})) is not None  # another blob
+    assert plan.pick(Request("GET", "/v2/", {})) is not None
+    assert plan.pick(Request("GET", "/v2/", {})) is None
+    assert FaultPlan(rate=1.0).pick(Request("GET", "/v2/", {})) is not None  # without once: every time
+
+
 def test_faults_are_taken_in_turn() -> None:
     faults = (Fault("refuse", 429), Fault("lose", 500), Fault("drop"))
     plan = FaultPlan(faults=faults, rate=1.0)

@@ -99,10 +99,13 @@ def image_context(tmp_path: Path) -> Iterator[ImageSpec]:
         engine.images.remove(image.id, force=True)
 
 
-def test_a_push_through_a_registry_failing_a_third_of_requests_completes_with_every_digest_verified(
+def test_a_push_through_a_registry_failing_half_its_requests_once_completes_with_every_digest_verified(
     local_stack, image_context: ImageSpec, tally: Counter
 ) -> None:  # noqa: ANN001
-    plan = FaultPlan(faults=REGISTRY_FAULTS, rate=1 / 3, style="registry", seed=11)
+    """Transient faults, each request failing at most once: the engine pauses 5 s or more before
+    it tries a layer again, so faults that recur (as in the promotion below, our own client) would
+    make this test minutes long without proving more of batchform's push."""
+    plan = FaultPlan(faults=REGISTRY_FAULTS, rate=1 / 2, style="registry", seed=11, once=True)
     with FaultProxy.running(registry_upstream(), plan) as proxy:
         flaky = private_account(registry=proxy.address)
         printed: list[str] = []
@@ -110,7 +113,7 @@ def test_a_push_through_a_registry_failing_a_third_of_requests_completes_with_ev
         result = builder.push(builder.build(image_context))
         injected = proxy.total_injected
     tally["faults injected"] += injected
-    assert injected >= 3, proxy.injected  # the proxy really failed requests of this push
+    assert injected >= 2, proxy.injected  # the proxy really failed requests of this push
 
     registry = Registry(replace(flaky, endpoints=private_account(account_id=flaky.account_id).endpoints))
     assert registry.tags("faulty") == [str(result.build)]  # one tag: nothing pushed twice

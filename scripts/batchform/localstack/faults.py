@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import json
 import random
+import re
 import threading
 import time
 import uuid
@@ -25,6 +26,9 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any, Literal
 
 from .proxy import ProxyHandler, ProxyServer, Upstream, UpstreamError
+
+# An upload session's id in a registry path (distribution uses a UUID, some registries 32 hex digits).
+_SESSION_ID = re.compile(r"(?<=/uploads/)[0-9a-fA-F-]{32,36}(?=/|$)")
 
 FaultKind = Literal["refuse", "lose", "drop"]
 
@@ -68,13 +72,20 @@ def everything(_request: Request) -> bool:
 @dataclass
 class FaultPlan:
     """Which requests fail and how: each matching request fails with probability `rate`,
-    taking the faults in turn. Seeded, so a run can be repeated."""
+    taking the faults in turn. Seeded, so a run can be repeated.
+
+    once: faults are transient, as most of a real service's are: a request that failed goes
+    through when tried again. The same request is the same method and path, an upload
+    session's id aside (a retried upload opens a new session).
+    """
 
     faults: Sequence[Fault] = (Fault("refuse", 500), Fault("refuse", 503), Fault("refuse", 429))
     rate: float = 1 / 3
     match: Callable[[Request], bool] = everything
     style: Literal["registry", "aws"] = "registry"
     seed: int = 0
+    once: bool = False
+    _failed: set[tuple[str, str]] = field(default_factory=set, init=False, repr=False)
     _random: random.Random = field(init=False, repr=False)
     _turn: int = field(default=0, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
@@ -88,8 +99,12 @@ class FaultPlan:
         if not self.match(request):
             return None
         with self._lock:
+            key = (request.method, _SESSION_ID.sub("*", request.path.split("?", 1)[0]))
+            if self.once and key in self._failed:
+                return None
             if self._random.random() >= self.rate:
                 return None
+            self._failed.add(key)
             fault = self.faults[self._turn % len(self.faults)]
             self._turn += 1
             return fault
