@@ -205,42 +205,21 @@ class PrivateStack:
         if key in self._targets:
             return self._targets[key]
         suffix = uuid.uuid4().hex[:8]
-        trust = {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Effect": "Allow",
-                    "Principal": {"Service": "batch.amazonaws.com"},
-                    "Action": "sts:AssumeRole",
-                }
-            ],
-        }
-        role = account.client("iam").create_role(
-            RoleName=f"bench-batch-{suffix}", AssumeRolePolicyDocument=json.dumps(trust)
-        )["Role"]["Arn"]
-        batch = account.client("batch")
-        environment = batch.create_compute_environment(
-            computeEnvironmentName=f"bench-{suffix}", type="UNMANAGED", state="ENABLED", serviceRole=role
-        )["computeEnvironmentArn"]
-        queue = batch.create_job_queue(
-            jobQueueName=f"bench-{suffix}",
-            state="ENABLED",
-            priority=1,
-            computeEnvironmentOrder=[{"order": 1, "computeEnvironment": environment}],
-        )["jobQueueArn"]
-        definition = batch.register_job_definition(
-            jobDefinitionName=f"{job}-{suffix}",
-            type="container",
-            containerProperties={
+        queue, definition = unmanaged_queue(
+            account.client("iam"),
+            account.client("batch"),
+            f"bench-{suffix}",
+            f"{job}-{suffix}",
+            role=f"bench-batch-{suffix}",
+            container={
                 "image": "batchform-base/busybox:1.36",
                 "command": ["true"],
-                "resourceRequirements": [{"type": "VCPU", "value": "1"}, {"type": "MEMORY", "value": "512"}],
                 "logConfiguration": {
                     "logDriver": "awslogs",
                     "options": {"awslogs-group": LOG_GROUP, "awslogs-stream-prefix": LOG_PREFIX},
                 },
             },
-        )["jobDefinitionArn"]
+        )
         # Without the revision, as terraform's outputs give it: the latest ACTIVE revision.
         target = DeployedJob(job, definition.rsplit(":", 1)[0], queue, LOG_GROUP)
         self._targets[key] = target
@@ -383,3 +362,46 @@ class CallCounter:
 def call_counter(source: Any, operation: str) -> CallCounter:
     """A CallCounter on a client, or on every client of an Account (see CallCounter)."""
     return CallCounter(source, operation)
+
+
+def unmanaged_queue(
+    iam: Any,
+    batch: Any,
+    queue: str,
+    definition: str,
+    *,
+    environment: str | None = None,
+    role: str | None = None,
+    container: dict[str, Any] | None = None,
+) -> tuple[str, str]:
+    """An UNMANAGED compute environment, a queue on it and a job definition of 1 vCPU and 512 MiB
+    (`container` adds to or replaces its properties); returns (queue ARN, definition ARN).
+
+    Nothing runs on an UNMANAGED environment by itself, so what is submitted stays to be read."""
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": "batch.amazonaws.com"}, "Action": "sts:AssumeRole"}
+        ],
+    }
+    role_arn = iam.create_role(RoleName=role or f"{queue}-batch", AssumeRolePolicyDocument=json.dumps(trust))[
+        "Role"
+    ]["Arn"]
+    environment_arn = batch.create_compute_environment(
+        computeEnvironmentName=environment or queue, type="UNMANAGED", state="ENABLED", serviceRole=role_arn
+    )["computeEnvironmentArn"]
+    queue_arn = batch.create_job_queue(
+        jobQueueName=queue,
+        state="ENABLED",
+        priority=1,
+        computeEnvironmentOrder=[{"order": 1, "computeEnvironment": environment_arn}],
+    )["jobQueueArn"]
+    properties = {
+        "image": "busybox",
+        "resourceRequirements": [{"type": "VCPU", "value": "1"}, {"type": "MEMORY", "value": "512"}],
+        **(container or {}),
+    }
+    definition_arn = batch.register_job_definition(
+        jobDefinitionName=definition, type="container", containerProperties=properties
+    )["jobDefinitionArn"]
+    return queue_arn, definition_arn

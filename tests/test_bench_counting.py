@@ -6,7 +6,6 @@ private stack.
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,7 +20,7 @@ from moto import mock_aws
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository root, where bench/ is
 
 from bench import submit  # noqa: E402
-from bench.stack import CallCounter, MiscountError, call_counter  # noqa: E402
+from bench.stack import CallCounter, MiscountError, call_counter, unmanaged_queue  # noqa: E402
 
 REGION = "us-east-1"
 
@@ -53,37 +52,8 @@ def stack(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[MotoStack
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setattr(moto.batch.models.Job, "run", lambda self: None)  # submitted, never run
     with mock_aws():
-        trust = {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Effect": "Allow",
-                    "Principal": {"Service": "batch.amazonaws.com"},
-                    "Action": "sts:AssumeRole",
-                }
-            ],
-        }
-        role = boto3.client("iam", region_name=REGION).create_role(
-            RoleName="batch-service", AssumeRolePolicyDocument=json.dumps(trust)
-        )["Role"]["Arn"]
-        batch = boto3.client("batch", region_name=REGION)
-        environment = batch.create_compute_environment(
-            computeEnvironmentName="bench", type="UNMANAGED", state="ENABLED", serviceRole=role
-        )["computeEnvironmentArn"]
-        queue = batch.create_job_queue(
-            jobQueueName="bench",
-            state="ENABLED",
-            priority=1,
-            computeEnvironmentOrder=[{"order": 1, "computeEnvironment": environment}],
-        )["jobQueueArn"]
-        batch.register_job_definition(
-            jobDefinitionName="bench",
-            type="container",
-            containerProperties={
-                "image": "busybox",
-                "resourceRequirements": [{"type": "VCPU", "value": "1"}, {"type": "MEMORY", "value": "512"}],
-            },
-        )
+        iam, batch = boto3.client("iam", region_name=REGION), boto3.client("batch", region_name=REGION)
+        queue, _definition = unmanaged_queue(iam, batch, "bench", "bench", role="batch-service")
         yield MotoStack(DeployedJob("bench", "bench", queue), tmp_path)
 
 
