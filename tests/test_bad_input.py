@@ -33,7 +33,7 @@ import yaml
 from batchform import jobs
 from batchform.accounts import Accounts
 from batchform.cli.values import parse_depends_on, parse_env
-from batchform.errors import ConfigError, UserError
+from batchform.errors import ConfigError, FieldError, UserError
 from batchform.images import discover
 from batchform.releases import Releases
 from batchform.settings import LocalStackSettings, Paths
@@ -656,6 +656,15 @@ def refused_in_one_line(exc: UserError, *fields: str) -> None:
     assert any(f in message for f in fields), f"none of {fields} in {message!r}"
 
 
+def refused_naming_the_field(exc: UserError, field: str, flag: str) -> None:
+    """One line naming `field` when the request refuses it, or `flag` when its text did not parse."""
+    if isinstance(exc, FieldError):
+        assert field in exc.fields and not str(exc).startswith("--"), repr(str(exc))
+        refused_in_one_line(exc, field)
+    else:
+        refused_in_one_line(exc, flag)
+
+
 def awkward_text() -> st.SearchStrategy[str]:
     """Text with what breaks validators: separators, line breaks, quotes, digits, non-ASCII."""
     specials = st.sampled_from(list(" \t\n\r\x0b\x85\u2028/\\.:=-_'\"$%{}aZ09é"))
@@ -735,7 +744,7 @@ def test_env_overrides_are_names_and_values_or_refused_naming_env(tally: Counter
             env = parse_env([pair])
             jobs.validate(jobs.SubmitRequest("worker", env=env))
         except UserError as exc:
-            refused_in_one_line(exc, "--env")
+            refused_naming_the_field(exc, "env", "--env")
             return False
         name, _, value = pair.partition("=")
         assert env == {name: value}
@@ -753,11 +762,11 @@ def test_env_overrides_are_names_and_values_or_refused_naming_env(tally: Counter
     assert run_property(check, pairs, tally) > 0
 
 
-FLAGS = {"array_size": "--array-size", "timeout": "--timeout", "retries": "--retries"}
+NUMBERS = ("array_size", "timeout", "retries")
 RANGES = {"array_size": (2, 10_000), "timeout": (60, None), "retries": (1, 10)}
 
 
-def test_array_sizes_timeouts_and_retries_are_in_range_or_refused_naming_the_flag(tally: Counter) -> None:
+def test_array_sizes_timeouts_and_retries_are_in_range_or_refused_naming_the_field(tally: Counter) -> None:
     def within(key: str, value: int) -> bool:
         low, high = RANGES[key]
         return low <= value and (high is None or value <= high)
@@ -766,17 +775,18 @@ def test_array_sizes_timeouts_and_retries_are_in_range_or_refused_naming_the_fla
         try:
             request = jobs.SubmitRequest("worker", **values)
             jobs.validate(request)
-        except UserError as exc:
+        except FieldError as exc:
             bad = [
-                FLAGS[key]
+                key
                 for key, value in values.items()
                 if value is not None
                 and not (re.fullmatch(r"\s*[+-]?[0-9]+\s*", str(value)) and within(key, int(value)))
             ]
             assert bad, f"refused good values {values}: {exc}"
+            assert exc.field in bad, f"{exc.field} is not one of {bad}"
             refused_in_one_line(exc, *bad)
             return False
-        for key in FLAGS:
+        for key in NUMBERS:
             value = getattr(request, key)
             assert value is None or (isinstance(value, int) and within(key, value))
         return True
@@ -784,7 +794,7 @@ def test_array_sizes_timeouts_and_retries_are_in_range_or_refused_naming_the_fla
     value = st.one_of(
         st.none(), st.integers(-5, 20_000), st.integers().map(str), awkward_text(), st.floats().map(str)
     )
-    assert run_property(check, st.fixed_dictionaries({key: value for key in FLAGS}), tally) > 0
+    assert run_property(check, st.fixed_dictionaries({key: value for key in NUMBERS}), tally) > 0
 
 
 def test_dependency_lists_are_within_the_limits_or_refused_naming_depends_on(tally: Counter) -> None:
@@ -794,7 +804,7 @@ def test_dependency_lists_are_within_the_limits_or_refused_naming_depends_on(tal
             request = jobs.SubmitRequest("worker", depends_on=parse_depends_on(values), array_size=array_size)
             jobs.validate(request)
         except UserError as exc:
-            refused_in_one_line(exc, "--depends-on")
+            refused_naming_the_field(exc, "depends_on", "--depends-on")
             return False
         assert len(request.depends_on) <= 20
         assert all(kind in (None, "N_TO_N", "SEQUENTIAL") for _, kind in request.depends_on)
@@ -812,8 +822,9 @@ def test_job_ids_are_batch_ids_or_refused_naming_the_id(tally: Counter) -> None:
     def check(text: str) -> bool:
         try:
             jobs.check_job_id(text)
-        except UserError as exc:
-            refused_in_one_line(exc, "JOB_ID")
+        except FieldError as exc:
+            assert exc.field == "job_id"
+            refused_in_one_line(exc, "job_id")
             return False
         assert re.fullmatch(r"[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}(:[0-9]+)?(#[0-9]+)?", text)
         return True

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -81,3 +82,28 @@ def test_bump_takes_build_as_an_optional_second_argument() -> None:
         assert result.returncode == 2, result.stderr
         assert result.stderr.strip() == "error: unknown account 'nope' (known: local, local-b)"
     assert "did not receive required positional arguments: 'image'" in run("bump").stderr
+
+
+def test_a_refused_field_is_named_by_its_field_in_the_domain_and_by_its_flag_on_the_command_line(
+    tmp_path: Path,
+) -> None:
+    from batchform import jobs
+    from batchform.errors import FieldError
+
+    job_id = "8bef592f-1d2e-4c3b-9a7f-0123456789ab"
+    with pytest.raises(FieldError) as refused:
+        jobs.validate(jobs.SubmitRequest("hello", depends_on=[(job_id, "N_TO_N")]))
+    assert refused.value.field == "depends_on"
+    assert str(refused.value) == f"depends_on {job_id}:N_TO_N: N_TO_N is only for array jobs (array_size)"
+    result = subprocess.run(
+        [sys.executable, "-m", "batchform", "submit", "hello", "--depends-on", f"{job_id}:N_TO_N"],
+        cwd=ROOT,
+        env={**os.environ, "BATCHFORM_HOME": str(tmp_path / "home")},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.stderr.strip().splitlines() == [
+        f"error: --depends-on {job_id}:N_TO_N: N_TO_N is only for array jobs (--array-size)"
+    ]

@@ -26,7 +26,7 @@ import moto.batch.models
 import pytest
 from batchform import jobs, retry
 from batchform.cli import values
-from batchform.errors import UserError
+from batchform.errors import FieldError, UserError
 from batchform.jobs import DeployedJob, SubmitRequest, Submitter
 from batchform.jobs.requests import LOOKUP_STATUSES
 from botocore.exceptions import ClientError, ConnectionClosedError
@@ -330,99 +330,99 @@ def test_load_items_of_a_missing_file_is_a_user_error(tmp_path: Path) -> None:
 NAME_RULE = "letters, digits, hyphens and underscores, starting with a letter or digit"
 
 REFUSED: list[tuple[str, dict[str, Any], str]] = [
-    ("empty name", {"name": ""}, f"--name .*{NAME_RULE}"),
-    ("name with a leading hyphen", {"name": "-hello"}, f"--name .*{NAME_RULE}"),
-    ("name of 129 characters", {"name": "a" * 129}, f"--name .*{NAME_RULE}"),
-    ("name with a space", {"name": "hello world"}, f"--name .*{NAME_RULE}"),
-    ("name with a dot", {"name": "hello.world"}, f"--name .*{NAME_RULE}"),
-    ("array of 1", {"array_size": 1}, r"^--array-size 1: must be from 2 to 10000$"),
-    ("array of 10001", {"array_size": 10_001}, r"^--array-size 10001: must be from 2 to 10000$"),
-    ("timeout of 59 s", {"timeout": 59}, r"^--timeout 59: must be at least 60 seconds$"),
-    ("no attempt", {"retries": 0}, r"^--retries 0: must be from 1 to 10$"),
-    ("11 attempts", {"retries": 11}, r"^--retries 11: must be from 1 to 10$"),
-    ("env name with a digit first", {"env": {"1X": "a"}}, r"^--env '1X'"),
-    ("env name with a hyphen", {"env": {"A-B": "a"}}, r"^--env 'A-B'"),
+    ("empty name", {"name": ""}, f"^name .*{NAME_RULE}"),
+    ("name with a leading hyphen", {"name": "-hello"}, f"^name .*{NAME_RULE}"),
+    ("name of 129 characters", {"name": "a" * 129}, f"^name .*{NAME_RULE}"),
+    ("name with a space", {"name": "hello world"}, f"^name .*{NAME_RULE}"),
+    ("name with a dot", {"name": "hello.world"}, f"^name .*{NAME_RULE}"),
+    ("array of 1", {"array_size": 1}, r"^array_size 1: must be from 2 to 10000$"),
+    ("array of 10001", {"array_size": 10_001}, r"^array_size 10001: must be from 2 to 10000$"),
+    ("timeout of 59 s", {"timeout": 59}, r"^timeout 59: must be at least 60 seconds$"),
+    ("no attempt", {"retries": 0}, r"^retries 0: must be from 1 to 10$"),
+    ("11 attempts", {"retries": 11}, r"^retries 11: must be from 1 to 10$"),
+    ("env name with a digit first", {"env": {"1X": "a"}}, r"^env '1X'"),
+    ("env name with a hyphen", {"env": {"A-B": "a"}}, r"^env 'A-B'"),
     (
         "env name reserved by Batch",
         {"env": {"AWS_BATCH_JOB_ID": "a"}},
-        r"^--env AWS_BATCH_JOB_ID: .*reserved",
+        r"^env AWS_BATCH_JOB_ID: .*reserved",
     ),
-    ("50 tags", {"tags": {f"k{i}": "v" for i in range(50)}}, r"^--tag: at most 49 tags"),
-    ("empty tag key", {"tags": {"": "v"}}, r"^--tag '': keys are 1-128"),
-    ("tag key of 129", {"tags": {"k" * 129: "v"}}, r"^--tag .*keys are 1-128"),
-    ("tag value of 257", {"tags": {"k": "v" * 257}}, r"^--tag k: values are at most 256"),
-    ("aws: tag", {"tags": {"aws:owner": "me"}}, r"^--tag aws:owner: .*reserved by AWS"),
-    ("AWS: tag", {"tags": {"AWS:owner": "me"}}, r"^--tag AWS:owner: .*reserved by AWS"),
-    ("batchform's own tag", {"tags": {"batchform:token": "x"}}, r"^--tag batchform:token: set by batchform"),
+    ("50 tags", {"tags": {f"k{i}": "v" for i in range(50)}}, r"^tags: at most 49 tags"),
+    ("empty tag key", {"tags": {"": "v"}}, r"^tags '': keys are 1-128"),
+    ("tag key of 129", {"tags": {"k" * 129: "v"}}, r"^tags .*keys are 1-128"),
+    ("tag value of 257", {"tags": {"k": "v" * 257}}, r"^tags k: values are at most 256"),
+    ("aws: tag", {"tags": {"aws:owner": "me"}}, r"^tags aws:owner: .*reserved by AWS"),
+    ("AWS: tag", {"tags": {"AWS:owner": "me"}}, r"^tags AWS:owner: .*reserved by AWS"),
+    ("batchform's own tag", {"tags": {"batchform:token": "x"}}, r"^tags batchform:token: set by batchform"),
     (
         "21 dependencies",
         {"depends_on": [(f"job-{i}", None) for i in range(21)]},
-        r"^--depends-on: at most 20",
+        r"^depends_on: at most 20",
     ),
     (
         "unknown dependency type",
         {"depends_on": [("a", "ONE_TO_ONE")]},
-        r"^--depends-on a:ONE_TO_ONE: the type",
+        r"^depends_on a:ONE_TO_ONE: the type",
     ),
-    ("N_TO_N of a plain job", {"depends_on": [("a", "N_TO_N")]}, r"^--depends-on a:N_TO_N: .*only for array"),
-    ("SEQUENTIAL of a plain job", {"depends_on": [("", "SEQUENTIAL")]}, r"^--depends-on SEQUENTIAL: .*only"),
+    ("N_TO_N of a plain job", {"depends_on": [("a", "N_TO_N")]}, r"^depends_on a:N_TO_N: .*only for array"),
+    ("SEQUENTIAL of a plain job", {"depends_on": [("", "SEQUENTIAL")]}, r"^depends_on SEQUENTIAL: .*only"),
     (
         "SEQUENTIAL with a job id",
         {"array_size": 2, "depends_on": [("a", "SEQUENTIAL")]},
-        r"^--depends-on a:SEQUENTIAL: SEQUENTIAL names no job",
+        r"^depends_on a:SEQUENTIAL: SEQUENTIAL names no job",
     ),
-    ("dependency without job id", {"depends_on": [("", None)]}, r"^--depends-on '': no job id"),
+    ("dependency without job id", {"depends_on": [("", None)]}, r"^depends_on '': no job id"),
     (
         "N_TO_N of a fan-out",
         {"items": ["a", "b"], "depends_on": [("a", "N_TO_N")]},
-        r"^--depends-on a:N_TO_N: N_TO_N needs --array-size",
+        r"^depends_on a:N_TO_N: N_TO_N needs array_size",
     ),
     (
         "request over 30 KiB by env",
         {"env": {"BIG": "x" * LIMIT}},
-        r"^--env/--param/--command/--tag: .* 30720 ",
+        r"^env/params/command/tags: .* 30720 ",
     ),
     (
         "request over 30 KiB by command",
         {"command": ["x" * LIMIT]},
-        r"^--env/--param/--command/--tag: .*30720",
+        r"^env/params/command/tags: .*30720",
     ),
-    ("items and array size", {"items": ["a", "b"], "array_size": 2}, r"^--each and --array-size"),
-    ("no items", {"items": []}, r"^--each: no items$"),
-    ("env set by --each", {"items": ["a"], "env": {"BATCHFORM_ITEMS": "x"}}, r"^--env BATCHFORM_ITEMS: set"),
+    ("items and array size", {"items": ["a", "b"], "array_size": 2}, r"^items and array_size"),
+    ("no items", {"items": []}, r"^items: no items$"),
+    ("env set by --each", {"items": ["a"], "env": {"BATCHFORM_ITEMS": "x"}}, r"^env BATCHFORM_ITEMS: set"),
     (
         "container overrides over 8 KiB by env",
         {"env": {"BIG": "x" * OVERRIDES_LIMIT}},
-        r"^--env/--command: the container overrides would be \d+ characters, more than the 8192 ECS",
+        r"^env/command: the container overrides would be \d+ characters, more than the 8192 ECS",
     ),
     (
         "container overrides over 8 KiB by command",
         {"command": ["x" * OVERRIDES_LIMIT]},
-        r"^--env/--command: .*8192",
+        r"^env/command: .*8192",
     ),
     (
         "fan-out whose env leaves no room for the items' address",
         {"items": ["a", "b"] * 3000, "env": {"BIG": "x" * (OVERRIDES_LIMIT - 200)}},
-        r"^--env/--command: .*8192",
+        r"^env/command: .*8192",
     ),
     (
         "env set by --each: the items' address",
         {"items": ["a"], "env": {"BATCHFORM_ITEMS_URL": "x"}},
-        r"^--env BATCHFORM_ITEMS_URL: set",
+        r"^env BATCHFORM_ITEMS_URL: set",
     ),
     (
         "fan-out over 30 KiB without its items",
         {"items": ["a", "b"], "env": {"BIG": "x" * LIMIT}},
-        r"^--env/--param/--command/--tag: .*30720",
+        r"^env/params/command/tags: .*30720",
     ),
-    ("empty command", {"command": []}, r"^--command: empty"),
-    ("share with a hyphen", {"share": "team-a"}, r"^--share 'team-a': a share identifier is 1-255 letters"),
-    ("empty share", {"share": ""}, r"^--share '': a share identifier"),
-    ("share of 256", {"share": "s" * 256}, r"^--share 'sss.*1-255"),
-    ("share with a newline", {"share": "team\n"}, r"^--share 'team\\n': a share identifier"),
-    ("priority below 0", {"share": "a", "priority": -1}, r"^--priority -1: must be from 0 to 9999$"),
-    ("priority over 9999", {"share": "a", "priority": 10_000}, r"^--priority 10000: must be from 0 to 9999$"),
-    ("empty parameter name", {"params": {"": "x"}}, r"^--param: empty name$"),
+    ("empty command", {"command": []}, r"^command: empty"),
+    ("share with a hyphen", {"share": "team-a"}, r"^share 'team-a': a share identifier is 1-255 letters"),
+    ("empty share", {"share": ""}, r"^share '': a share identifier"),
+    ("share of 256", {"share": "s" * 256}, r"^share 'sss.*1-255"),
+    ("share with a newline", {"share": "team\n"}, r"^share 'team\\n': a share identifier"),
+    ("priority below 0", {"share": "a", "priority": -1}, r"^priority -1: must be from 0 to 9999$"),
+    ("priority over 9999", {"share": "a", "priority": 10_000}, r"^priority 10000: must be from 0 to 9999$"),
+    ("empty parameter name", {"params": {"": "x"}}, r"^params: empty name$"),
 ]
 
 
@@ -431,8 +431,10 @@ def test_a_request_over_a_limit_is_refused_before_any_aws_call(
     aws: Moto, fields: dict[str, Any], message: str
 ) -> None:
     request = SubmitRequest("hello", **fields)
-    with pytest.raises(UserError, match=message):
+    with pytest.raises(FieldError, match=message) as refused:
         jobs.validate(request)
+    # The domain leads with the field it refuses, by its own name.
+    assert str(refused.value).startswith(refused.value.field)
     with pytest.raises(UserError, match=message):
         aws.submitter().submit(aws.target, request)
     assert aws.account.client_calls == 0
@@ -441,7 +443,7 @@ def test_a_request_over_a_limit_is_refused_before_any_aws_call(
 
 @pytest.mark.parametrize("token", ["", "has space", "t" * 129, "semi;colon"])
 def test_an_invalid_explicit_token_is_refused_before_any_aws_call(aws: Moto, token: str) -> None:
-    with pytest.raises(UserError, match=r"^--token "):
+    with pytest.raises(UserError, match=r"^token "):
         aws.submitter().submit(aws.target, SubmitRequest("hello"), token=token)
     assert aws.account.client_calls == 0
 
@@ -449,23 +451,24 @@ def test_an_invalid_explicit_token_is_refused_before_any_aws_call(aws: Moto, tok
 def test_whole_numbers_given_as_text_are_taken_as_numbers() -> None:
     request = SubmitRequest("hello", array_size="3", timeout=" 90 ", retries="2")  # type: ignore[arg-type]
     assert (request.array_size, request.timeout, request.retries) == (3, 90, 2)
-    with pytest.raises(UserError, match=r"^--array-size 1: must be from 2 to 10000$"):
+    with pytest.raises(UserError, match=r"^array_size 1: must be from 2 to 10000$"):
         jobs.validate(SubmitRequest("hello", array_size="1"))  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
-    ("fields", "flag"),
+    ("fields", "field"),
     [
-        ({"array_size": "ten"}, "--array-size"),
-        ({"timeout": "1.5"}, "--timeout"),
-        ({"retries": True}, "--retries"),
+        ({"array_size": "ten"}, "array_size"),
+        ({"timeout": "1.5"}, "timeout"),
+        ({"retries": True}, "retries"),
     ],
 )
-def test_numbers_that_are_not_whole_numbers_are_refused_naming_the_flag(
-    fields: dict[str, Any], flag: str
+def test_numbers_that_are_not_whole_numbers_are_refused_naming_the_field(
+    fields: dict[str, Any], field: str
 ) -> None:
-    with pytest.raises(UserError, match=rf"^{flag} .*: must be a whole number$"):
+    with pytest.raises(FieldError, match=rf"^{field} .*: must be a whole number$") as refused:
         SubmitRequest("hello", **fields)
+    assert refused.value.field == field
 
 
 def test_every_limit_at_its_bound_is_accepted() -> None:
@@ -524,7 +527,7 @@ def test_container_overrides_of_exactly_8192_characters_are_sent_and_one_more_is
     aws.submitter().submit(aws.target, request(low), token="t" * 32)
     # Counted as sent: the JSON text botocore writes, "é" escaped to six characters.
     assert overrides_length(aws.batch.submitted[0]) == OVERRIDES_LIMIT
-    with pytest.raises(UserError, match=r"^--env/--command: .* 8193 characters, more than the 8192"):
+    with pytest.raises(UserError, match=r"^env/command: .* 8193 characters, more than the 8192"):
         aws.submitter().submit(aws.target, request(low + 1), token="u" * 32)
     assert len(aws.batch.submitted) == 1
 
@@ -580,7 +583,7 @@ def test_a_plain_dependency_has_no_type(aws: Moto) -> None:
 def test_a_dependency_that_is_not_a_batch_job_id_is_refused_before_any_aws_call(
     aws: Moto, job_id: str
 ) -> None:
-    with pytest.raises(UserError, match=r"^--depends-on .*: a job id is a UUID"):
+    with pytest.raises(UserError, match=r"^depends_on .*: a job id is a UUID"):
         aws.submitter().submit(aws.target, SubmitRequest("hello", depends_on=[(job_id, None)]))
     assert aws.batch.submitted == []
 
@@ -714,7 +717,7 @@ def test_items_that_need_the_bucket_are_refused_before_any_call_where_none_is_de
     bare = dataclasses.replace(aws.target, data_bucket=None, items_prefix=None)
     items = [f"input/{i:04d}.csv" for i in range(1000)]
     with pytest.raises(
-        UserError, match=r"^--each: 1000 items do not fit .* run invoke tf.apply --account test$"
+        UserError, match=r"^items: 1000 items do not fit .* run invoke tf.apply --account test$"
     ):
         aws.submitter().submit(bare, SubmitRequest("hello", items=items))
     assert aws.account.client_calls == 0
@@ -752,20 +755,20 @@ def test_without_share_a_fair_share_queue_gets_the_jobs_declared_share(aws: Moto
         (
             {"fair_share": True},
             {},
-            r"^--share: queue batchform-default has a fair-share scheduling policy, .*job hello declares "
-            r"no default share: give --share ID$",
+            r"^share: queue batchform-default has a fair-share scheduling policy, .*job hello declares "
+            r"no default share: give share ID$",
         ),
-        ({"fair_share": True}, {"priority": 5}, r"^--share: queue batchform-default has a fair-share"),
+        ({"fair_share": True}, {"priority": 5}, r"^share: queue batchform-default has a fair-share"),
         (
             {"fair_share": False},
             {"share": "team_a"},
-            r"^--share team_a: queue batchform-default has no fair-share scheduling policy",
+            r"^share team_a: queue batchform-default has no fair-share scheduling policy",
         ),
-        ({"fair_share": False}, {"priority": 5}, r"^--priority 5: only for a queue with a fair-share"),
+        ({"fair_share": False}, {"priority": 5}, r"^priority 5: only for a queue with a fair-share"),
         (
             {"fair_share": False, "share_identifier": "batch_default"},
             {"priority": 1},
-            r"^--priority 1: only for a queue with a fair-share",
+            r"^priority 1: only for a queue with a fair-share",
         ),
     ],
     ids=[
@@ -828,12 +831,12 @@ def test_tags_of_job_definition_and_job_over_50_together_are_refused_naming_tag(
     target = dataclasses.replace(aws.target, tags=definition_tags)
     five = {f"k{i}": "v" for i in range(5)}  # 45 + 5 + batchform's token: 51
     message = (
-        r"^--tag: the job's tasks would get 51 tags \(5 from --tag, 1 of batchform's, 45 of job "
+        r"^tags: the job's tasks would get 51 tags \(5 from tags, 1 of batchform's, 45 of job "
         r"definition hello with the default tags; .*more than the 50 AWS Batch propagates"
     )
     with pytest.raises(UserError, match=message):
         aws.submitter().submit(target, SubmitRequest("hello", tags=five))
-    with pytest.raises(UserError, match=r"^--tag: the job's tasks would get 51 tags \(4 from --tag, 2 of"):
+    with pytest.raises(UserError, match=r"^tags: the job's tasks would get 51 tags \(4 from tags, 2 of"):
         aws.submitter().submit(
             target, SubmitRequest("hello", tags=dict(list(five.items())[:4]), items=["a", "b"])
         )

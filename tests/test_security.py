@@ -688,7 +688,7 @@ def test_submit_env_refuses_a_variable_named_like_a_secret_pointing_to_secrets()
     message = str(refused.value)
     assert message.startswith("--env DB_PASSWORD: looks like a secret") and "secrets:" in message
     assert "hunter2" not in message and "\n" not in message
-    with pytest.raises(UserError, match="--env API_TOKEN: looks like a secret"):
+    with pytest.raises(UserError, match="^env API_TOKEN: looks like a secret"):
         jobs.validate(jobs.SubmitRequest("hello", env={"API_TOKEN": "abc"}))
     assert parse_env(["GREETING=hi", "DB_PASSWORD_FILE=/run/secrets/db"]) == {
         "GREETING": "hi",

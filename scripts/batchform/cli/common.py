@@ -23,7 +23,10 @@ def err(message: str) -> None:
 
 
 def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Report a UserError as one line on stderr and exit with its code; change nothing else."""
+    """Report a UserError as one line on stderr and exit with its code; change nothing else.
+
+    A FieldError is reported by the flags that set its fields, as the user typed them.
+    """
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -31,7 +34,9 @@ def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
             return fn(*args, **kwargs)
         except errors.UserError as exc:
             # Messages quote what services answered, which may hold line breaks: one line anyway.
-            message = " ".join(part.strip() for part in str(exc).splitlines() if part.strip())
+            from .values import message as flag_message  # only on an error: it imports the jobs package
+
+            message = " ".join(part.strip() for part in flag_message(exc).splitlines() if part.strip())
             raise Exit(f"error: {message}", code=exc.exit_code) from None
 
     return wrapper

@@ -1,7 +1,8 @@
 """Command-line values of `submit`: its flags' text parsed into the typed values a request holds.
 
 Each refusal names the flag it came from (`--env`, `--param`, `--tag`, `--depends-on`, `--each`),
-in one line; the request itself is checked by `jobs.validate`.
+in one line; the request itself is checked by `jobs.validate`, whose refusals name the request's
+fields: `FLAGS` is what each field is called on the command line.
 """
 
 from __future__ import annotations
@@ -10,9 +11,33 @@ import json
 from collections.abc import Iterable
 from pathlib import Path
 
-from ..errors import UserError
+from ..errors import FieldError, UserError
 from ..jobs.limits import DEPENDENCY_TYPES, check_env_name
 from ..jobs.requests import shown
+
+# The flag (or argument) of the command line that sets each field a FieldError may name.
+FLAGS = {
+    "name": "--name",
+    "env": "--env",
+    "params": "--param",
+    "command": "--command",
+    "array_size": "--array-size",
+    "depends_on": "--depends-on",
+    "tags": "--tag",
+    "timeout": "--timeout",
+    "retries": "--retries",
+    "items": "--each",
+    "share": "--share",
+    "priority": "--priority",
+    "token": "--token",
+    "statuses": "--status",
+    "job_id": "JOB_ID",
+}
+
+
+def message(exc: UserError) -> str:
+    """What the command line says of `exc`: a FieldError names flags, not fields."""
+    return exc.render(FLAGS) if isinstance(exc, FieldError) else str(exc)
 
 
 def parse_env(pairs: Iterable[str]) -> dict[str, str]:
@@ -21,7 +46,10 @@ def parse_env(pairs: Iterable[str]) -> dict[str, str]:
         name, sep, value = pair.partition("=")
         if not sep:
             raise UserError(f"--env {pair!r}: expected NAME=VALUE")
-        check_env_name(name)
+        try:
+            check_env_name(name)
+        except FieldError as exc:
+            raise UserError(message(exc)) from None
         env[name] = value
     return env
 

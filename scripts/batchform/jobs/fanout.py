@@ -20,7 +20,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from ..errors import UserError
+from ..errors import FieldError
 from . import limits, requests
 from .limits import (
     body_refusal,
@@ -142,7 +142,7 @@ def plan(request: SubmitRequest) -> list[Chunk]:
     if request.items is None:
         return [Chunk(array_size=request.array_size)]
 
-    def refusal(chunk: Chunk) -> UserError | None:
+    def refusal(chunk: Chunk) -> FieldError | None:
         return body_refusal(submit_body(_ENVELOPE_TARGET, request, chunk, _ENVELOPE_NAME, _ENVELOPE_TOKEN))
 
     items = request.items
@@ -190,7 +190,7 @@ def validated_plan(request: SubmitRequest, target: DeployedJob | None, token: st
 
 
 def validate(request: SubmitRequest, target: DeployedJob | None = None, token: str | None = None) -> None:
-    """Check `request` against every limit of SubmitJob, without calling AWS; UserError names the flag.
+    """Check `request` against every limit of SubmitJob, without calling AWS; FieldError names the field.
 
     The size is that of the request to be sent to `target` (without one, to the longest ARNs
     Batch has, so a request passing here fits any queue). Fan-out is always planned that way.
@@ -230,6 +230,10 @@ def store_items(s3: Any, account_name: str, bucket: str, key: str, items: Sequen
     try:
         s3.put_object(Bucket=bucket, Key=key, Body=items_object(items), ContentType="application/json")
     except (ClientError, BotoCoreError) as exc:
-        raise UserError(
-            f"--each: cannot store the items in {items_url(bucket, key)} (account {account_name}): {exc}"
+        raise FieldError(
+            "items",
+            "{items}: cannot store the items in {url} (account {account}): {reason}",
+            url=items_url(bucket, key),
+            account=account_name,
+            reason=exc,
         ) from None

@@ -1,7 +1,7 @@
 """AWS's limits on a SubmitJob request, checked before any call: fields, tags, dependencies, size.
 
 Every limit is checked before the first AWS call, so a request AWS would refuse (at once, or
-later by failing the job) costs no call. A refusal is a UserError naming what to change.
+later by failing the job) costs no call. A refusal is a FieldError naming the fields to change.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import re
 from dataclasses import replace
 from typing import Any
 
-from ..errors import UserError
+from ..errors import FieldError
 from ..secretnames import PLAIN_VARIABLE_REFUSAL, looks_like_secret
 from .requests import (
     CHUNK_TAG,
@@ -51,13 +51,17 @@ DEPENDENCY_TYPES = ("N_TO_N", "SEQUENTIAL")
 def check_env_name(name: str) -> None:
     """An environment variable name a job may be given: a shell name, not AWS Batch's, no secret."""
     if not ENV_NAME.fullmatch(name):  # `$` would let a trailing newline through
-        raise UserError(
-            f"--env {name!r}: names are letters, digits and underscores, not starting with a digit"
+        raise FieldError(
+            "env",
+            "{env} {value}: names are letters, digits and underscores, not starting with a digit",
+            value=repr(name),
         )
     if name.startswith("AWS_BATCH"):
-        raise UserError(f"--env {name}: names starting with AWS_BATCH are reserved by AWS Batch")
+        raise FieldError(
+            "env", "{env} {value}: names starting with AWS_BATCH are reserved by AWS Batch", value=name
+        )
     if looks_like_secret(name):
-        raise UserError(f"--env {name}: {PLAIN_VARIABLE_REFUSAL}")
+        raise FieldError("env", "{env} {value}: {refusal}", value=name, refusal=PLAIN_VARIABLE_REFUSAL)
 
 
 def _dependency_text(job_id: str, kind: str | None) -> str:
@@ -67,86 +71,122 @@ def _dependency_text(job_id: str, kind: str | None) -> str:
 def _check_tags(request: SubmitRequest) -> None:
     ours = 2 if request.items is not None else 1
     if len(request.tags) > MAX_TAGS - ours:
-        raise UserError(
-            f"--tag: at most {MAX_TAGS - ours} tags (AWS allows {MAX_TAGS} per job and batchform "
-            f"adds {ours}), got {len(request.tags)}"
+        raise FieldError(
+            "tags",
+            f"{{tags}}: at most {MAX_TAGS - ours} tags (AWS allows {MAX_TAGS} per job and batchform "
+            f"adds {ours}), got {len(request.tags)}",
         )
     for key, value in request.tags.items():
         if not 1 <= len(key) <= MAX_TAG_KEY:
-            raise UserError(f"--tag {key[:40]!r}: keys are 1-{MAX_TAG_KEY} characters, got {len(key)}")
+            raise FieldError(
+                "tags",
+                f"{{tags}} {{key}}: keys are 1-{MAX_TAG_KEY} characters, got {len(key)}",
+                key=repr(key[:40]),
+            )
         if key.lower().startswith("aws:"):
-            raise UserError(f"--tag {shown(key)}: keys starting with aws: are reserved by AWS")
+            raise FieldError(
+                "tags", "{tags} {key}: keys starting with aws: are reserved by AWS", key=shown(key)
+            )
         if key in (TOKEN_TAG, CHUNK_TAG):
-            raise UserError(f"--tag {key}: set by batchform (choose the token with --token)")
+            raise FieldError(
+                "tags", "{tags} {key}: set by batchform (choose the token with {token})", key=key
+            )
         if len(value) > MAX_TAG_VALUE:
-            raise UserError(
-                f"--tag {shown(key)}: values are at most {MAX_TAG_VALUE} characters, got {len(value)}"
+            raise FieldError(
+                "tags",
+                f"{{tags}} {{key}}: values are at most {MAX_TAG_VALUE} characters, got {len(value)}",
+                key=shown(key),
             )
 
 
 def _check_dependencies(request: SubmitRequest) -> None:
     if len(request.depends_on) > MAX_DEPENDENCIES:
-        raise UserError(
-            f"--depends-on: at most {MAX_DEPENDENCIES} dependencies, got {len(request.depends_on)}"
+        raise FieldError(
+            "depends_on",
+            f"{{depends_on}}: at most {MAX_DEPENDENCIES} dependencies, got {len(request.depends_on)}",
         )
     for job_id, kind in request.depends_on:
         text = shown(_dependency_text(job_id, kind)) or "''"
         if kind is not None and kind not in DEPENDENCY_TYPES:
-            raise UserError(f"--depends-on {text}: the type is N_TO_N or SEQUENTIAL")
+            raise FieldError("depends_on", "{depends_on} {text}: the type is N_TO_N or SEQUENTIAL", text=text)
         if kind == "SEQUENTIAL" and job_id:
-            raise UserError(f"--depends-on {text}: SEQUENTIAL names no job; give --depends-on SEQUENTIAL")
+            raise FieldError(
+                "depends_on",
+                "{depends_on} {text}: SEQUENTIAL names no job; give {depends_on} SEQUENTIAL",
+                text=text,
+            )
         if kind != "SEQUENTIAL" and not job_id:
-            raise UserError(f"--depends-on {text}: no job id")
+            raise FieldError("depends_on", "{depends_on} {text}: no job id", text=text)
         if kind is not None and request.array_size is None:
             if request.items is not None:
-                raise UserError(
-                    f"--depends-on {text}: {kind} needs --array-size (--each may split its items "
-                    "over several array jobs)"
+                raise FieldError(
+                    "depends_on",
+                    "{depends_on} {text}: {kind} needs {array_size} ({items} may split its items "
+                    "over several array jobs)",
+                    text=text,
+                    kind=kind,
                 )
-            raise UserError(f"--depends-on {text}: {kind} is only for array jobs (--array-size)")
+            raise FieldError(
+                "depends_on",
+                "{depends_on} {text}: {kind} is only for array jobs ({array_size})",
+                text=text,
+                kind=kind,
+            )
         if job_id and not JOB_ID.fullmatch(job_id):
-            raise not_a_job_id(f"--depends-on {text[:120]}")
+            raise not_a_job_id("depends_on", text[:120])
 
 
 def check_fields(request: SubmitRequest) -> None:
     if request.name is not None and not JOB_NAME.fullmatch(request.name):
-        raise UserError(
-            f"--name {request.name[:140]!r}: job names are 1-128 letters, digits, hyphens and "
-            "underscores, starting with a letter or digit"
+        raise FieldError(
+            "name",
+            "{name} {value}: job names are 1-128 letters, digits, hyphens and "
+            "underscores, starting with a letter or digit",
+            value=repr(request.name[:140]),
         )
     for name in request.env:
         check_env_name(name)
     if request.items is not None:
         taken = sorted({ITEM_ENV, ITEMS_ENV, OFFSET_ENV, ITEMS_URL_ENV} & set(request.env))
         if taken:
-            raise UserError(f"--env {taken[0]}: set by --each, which gives each job its items there")
+            raise FieldError(
+                "env", "{env} {value}: set by {items}, which gives each job its items there", value=taken[0]
+            )
         if request.array_size is not None:
-            raise UserError(
-                "--each and --array-size: --each makes one array child per item; give one of them"
+            raise FieldError(
+                ("items", "array_size"),
+                "{items} and {array_size}: {items} makes one array child per item; give one of them",
             )
         if not request.items:
-            raise UserError("--each: no items")
+            raise FieldError("items", "{items}: no items")
     if request.array_size is not None and not MIN_ARRAY_SIZE <= request.array_size <= MAX_ARRAY_SIZE:
-        raise UserError(
-            f"--array-size {request.array_size}: must be from {MIN_ARRAY_SIZE} to {MAX_ARRAY_SIZE}"
+        raise FieldError(
+            "array_size",
+            f"{{array_size}} {request.array_size}: must be from {MIN_ARRAY_SIZE} to {MAX_ARRAY_SIZE}",
         )
     if request.command is not None and not request.command:
-        raise UserError("--command: empty; leave it out to run the job definition's command")
+        raise FieldError("command", "{command}: empty; leave it out to run the job definition's command")
     for key in request.params:
         if not key:
-            raise UserError("--param: empty name")
+            raise FieldError("params", "{params}: empty name")
     _check_tags(request)
     _check_dependencies(request)
     if request.timeout is not None and request.timeout < MIN_TIMEOUT:
-        raise UserError(f"--timeout {request.timeout}: must be at least {MIN_TIMEOUT} seconds")
+        raise FieldError("timeout", f"{{timeout}} {request.timeout}: must be at least {MIN_TIMEOUT} seconds")
     if request.retries is not None and not MIN_ATTEMPTS <= request.retries <= MAX_ATTEMPTS:
-        raise UserError(f"--retries {request.retries}: must be from {MIN_ATTEMPTS} to {MAX_ATTEMPTS}")
+        raise FieldError(
+            "retries", f"{{retries}} {request.retries}: must be from {MIN_ATTEMPTS} to {MAX_ATTEMPTS}"
+        )
     if request.share is not None and not SHARE_IDENTIFIER.fullmatch(request.share):
-        raise UserError(
-            f"--share {request.share[:80]!r}: a share identifier is 1-255 letters, digits and underscores"
+        raise FieldError(
+            "share",
+            "{share} {value}: a share identifier is 1-255 letters, digits and underscores",
+            value=repr(request.share[:80]),
         )
     if request.priority is not None and not MIN_PRIORITY <= request.priority <= MAX_PRIORITY:
-        raise UserError(f"--priority {request.priority}: must be from {MIN_PRIORITY} to {MAX_PRIORITY}")
+        raise FieldError(
+            "priority", f"{{priority}} {request.priority}: must be from {MIN_PRIORITY} to {MAX_PRIORITY}"
+        )
 
 
 def with_default_share(request: SubmitRequest, target: DeployedJob) -> SubmitRequest:
@@ -161,20 +201,28 @@ def check_scheduling(request: SubmitRequest, target: DeployedJob) -> None:
     parameter must be specified"; a queue without one refuses it. Unknown (older outputs): unchecked."""
     queue = target.queue.rpartition("/")[2]
     if target.fair_share is True and request.share is None:
-        raise UserError(
-            f"--share: queue {queue} has a fair-share scheduling policy, so every job needs a share "
-            f"identifier, and job {target.job} declares no default share: give --share ID"
+        raise FieldError(
+            "share",
+            "{share}: queue {queue} has a fair-share scheduling policy, so every job needs a share "
+            "identifier, and job {job} declares no default share: give {share} ID",
+            queue=queue,
+            job=target.job,
         )
     if target.fair_share is False:
         if request.share is not None:
-            raise UserError(
-                f"--share {request.share}: queue {queue} has no fair-share scheduling policy, and "
-                "AWS Batch refuses a share identifier there"
+            raise FieldError(
+                "share",
+                "{share} {value}: queue {queue} has no fair-share scheduling policy, and "
+                "AWS Batch refuses a share identifier there",
+                value=request.share,
+                queue=queue,
             )
         if request.priority is not None:
-            raise UserError(
-                f"--priority {request.priority}: only for a queue with a fair-share scheduling "
-                f"policy, and queue {queue} has none"
+            raise FieldError(
+                "priority",
+                f"{{priority}} {request.priority}: only for a queue with a fair-share scheduling "
+                "policy, and queue {queue} has none",
+                queue=queue,
             )
 
 
@@ -186,17 +234,23 @@ def check_propagated_tags(request: SubmitRequest, target: DeployedJob) -> None:
     ours = {TOKEN_TAG} | ({CHUNK_TAG} if request.items is not None else set())
     total = len(set(request.tags) | ours | set(target.tags))
     if total > MAX_TAGS:
-        raise UserError(
-            f"--tag: the job's tasks would get {total} tags ({len(request.tags)} from --tag, "
-            f"{len(ours)} of batchform's, {len(target.tags)} of job definition {target.job} with the "
+        raise FieldError(
+            "tags",
+            f"{{tags}}: the job's tasks would get {total} tags ({len(request.tags)} from {{tags}}, "
+            f"{len(ours)} of batchform's, {len(target.tags)} of job definition {{job}} with the "
             f"default tags; a key in both counted once), more than the {MAX_TAGS} AWS Batch "
-            "propagates before failing the job: give fewer --tag"
+            "propagates before failing the job: give fewer {tags}",
+            job=target.job,
         )
 
 
 def check_token(token: str) -> None:
     if not TOKEN.fullmatch(token):
-        raise UserError(f"--token {token[:140]!r}: 1-128 letters, digits and the characters _ . : / = + @ -")
+        raise FieldError(
+            "token",
+            "{token} {value}: 1-128 letters, digits and the characters _ . : / = + @ -",
+            value=repr(token[:140]),
+        )
 
 
 def request_bytes(body: dict[str, Any]) -> int:
@@ -211,19 +265,21 @@ def overrides_chars(body: dict[str, Any]) -> int:
     return len(json.dumps(overrides)) if overrides else 0
 
 
-def body_refusal(body: dict[str, Any]) -> UserError | None:
+def body_refusal(body: dict[str, Any]) -> FieldError | None:
     """Why AWS would refuse `body` (SubmitJob at once, or ECS when the job starts), or None."""
     size = request_bytes(body)
     if size > MAX_REQUEST_BYTES:
-        return UserError(
-            f"--env/--param/--command/--tag: the SubmitJob request would be {size} bytes, more than "
-            f"the {MAX_REQUEST_BYTES} (30 KiB) AWS Batch accepts"
+        return FieldError(
+            ("env", "params", "command", "tags"),
+            f"{{env}}/{{params}}/{{command}}/{{tags}}: the SubmitJob request would be {size} bytes, "
+            f"more than the {MAX_REQUEST_BYTES} (30 KiB) AWS Batch accepts",
         )
     chars = overrides_chars(body)
     if chars > MAX_OVERRIDES_CHARS:
-        return UserError(
-            f"--env/--command: the container overrides would be {chars} characters, more than the "
-            f"{MAX_OVERRIDES_CHARS} ECS accepts (the job would be accepted, then fail)"
+        return FieldError(
+            ("env", "command"),
+            f"{{env}}/{{command}}: the container overrides would be {chars} characters, more than the "
+            f"{MAX_OVERRIDES_CHARS} ECS accepts (the job would be accepted, then fail)",
         )
     return None
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from ..accounts import Account
 from ..deployment import outputs
-from ..errors import UserError
+from ..errors import FieldError, UserError
 from .requests import LOOKUP_STATUSES
 
 FINAL_STATES = ("SUCCEEDED", "FAILED")
@@ -18,7 +18,12 @@ def list_jobs(account: Account, statuses: Iterable[str] | None = None) -> list[d
     wanted = [s.upper() for s in statuses] if statuses else list(LOOKUP_STATUSES)
     for status in wanted:
         if status not in LOOKUP_STATUSES:
-            raise UserError(f"--status {status}: must be one of {', '.join(LOOKUP_STATUSES)}")
+            raise FieldError(
+                "statuses",
+                "{statuses} {value}: must be one of {known}",
+                value=status,
+                known=", ".join(LOOKUP_STATUSES),
+            )
     deployed = outputs(account)
     queues = sorted({job["queue"] for job in (deployed.get("jobs") or {}).values()}) or [
         deployed["job_queue_arns"]["default"]

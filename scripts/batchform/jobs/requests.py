@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 
 from ..accounts import Account
 from ..deployment import outputs
-from ..errors import UserError
+from ..errors import FieldError, UserError
 
 # What Batch gives a job: a UUID, with `:N` for a child of an array job and `#N` for a node.
 JOB_ID = re.compile(r"[0-9a-fA-F]{8}(?:-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}(?::[0-9]{1,5})?(?:#[0-9]{1,5})?")
@@ -77,19 +77,16 @@ class SubmitRequest:
     def __post_init__(self) -> None:
         # Command-line tasks hand over numbers as text (invoke types a flag by its default,
         # and None says nothing): take whole numbers in either form, refuse anything else.
-        for field_name, flag in (
-            ("array_size", "--array-size"),
-            ("timeout", "--timeout"),
-            ("retries", "--retries"),
-            ("priority", "--priority"),
-        ):
+        for field_name in ("array_size", "timeout", "retries", "priority"):
             value = getattr(self, field_name)
             if value is None or (isinstance(value, int) and not isinstance(value, bool)):
                 continue
             if isinstance(value, str) and re.fullmatch(r"\s*[+-]?[0-9]+\s*", value):
                 setattr(self, field_name, int(value))
                 continue
-            raise UserError(f"{flag} {value!r}: must be a whole number")
+            raise FieldError(
+                field_name, f"{{{field_name}}} {{value}}: must be a whole number", value=repr(value)
+            )
 
 
 @dataclass
@@ -141,17 +138,20 @@ def shown(value: str) -> str:
     return value if value.isprintable() else repr(value)
 
 
-def not_a_job_id(label: str) -> UserError:
-    return UserError(
-        f"{label}: a job id is a UUID such as 8bef592f-1d2e-4c3b-9a7f-0123456789ab "
-        "(:N for a child of an array job); jobs.list shows them"
+def not_a_job_id(field_name: str, value: str) -> FieldError:
+    """`value` of the field `field_name` is no job id."""
+    return FieldError(
+        field_name,
+        f"{{{field_name}}} {{value}}: a job id is a UUID such as 8bef592f-1d2e-4c3b-9a7f-0123456789ab "
+        "(:N for a child of an array job); jobs.list shows them",
+        value=value,
     )
 
 
 def check_job_id(value: str) -> str:
     """A job id as Batch gives them (jobs.follow, jobs.logs, jobs.cancel), refused before any call."""
     if not isinstance(value, str) or not JOB_ID.fullmatch(value):
-        raise not_a_job_id(f"JOB_ID {str(value)[:80]!r}")
+        raise not_a_job_id("job_id", repr(str(value)[:80]))
     return value
 
 

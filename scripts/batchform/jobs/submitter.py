@@ -30,7 +30,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from .. import retry
 from ..accounts import Account
-from ..errors import UserError
+from ..errors import FieldError, UserError
 from ..ratelimit import TokenBucket
 from ..settings import file_lock, paths
 from . import requests
@@ -102,11 +102,14 @@ class Submitter:
         chunks = validated_plan(request, target, token)
         stored = sum(chunk.stored for chunk in chunks)
         if stored and not (target.data_bucket and target.items_prefix):
-            raise UserError(
-                f"--each: {len(request.items or ())} items do not fit in the {MAX_OVERRIDES_CHARS} "
-                f"characters of container overrides ECS accepts, so they go to the account's data "
-                f"bucket, and account {self.account.name} has none for job {target.job}: "
-                f"run invoke tf.apply --account {self.account.name}"
+            raise FieldError(
+                "items",
+                f"{{items}}: {len(request.items or ())} items do not fit in the {MAX_OVERRIDES_CHARS} "
+                "characters of container overrides ECS accepts, so they go to the account's data "
+                "bucket, and account {account} has none for job {job}: "
+                "run invoke tf.apply --account {account}",
+                account=self.account.name,
+                job=target.job,
             )
         token = token or request_token(self.account, request)
         base = request.name or requests.default_job_name(request.job)
