@@ -13,6 +13,7 @@ import json
 import os
 import random
 import re
+import sys
 import threading
 import time
 import uuid
@@ -31,6 +32,10 @@ from batchform.jobs import DeployedJob, SubmitRequest, Submitter
 from batchform.jobs.requests import LOOKUP_STATUSES
 from botocore.exceptions import ClientError, ConnectionClosedError
 from moto import mock_aws
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository root, where bench/ is
+
+from bench.stack import unmanaged_queue  # noqa: E402
 
 REGION = "us-east-1"
 ACCOUNT_ID = "123456789012"  # moto's default account
@@ -151,39 +156,9 @@ def aws(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Moto]:
     # moto would run each job's container with docker; these tests only read what was submitted.
     monkeypatch.setattr(moto.batch.models.Job, "run", lambda self: None)
     with mock_aws():
-        iam = boto3.client("iam", region_name=REGION)
-        role = iam.create_role(
-            RoleName="batch-service",
-            AssumeRolePolicyDocument=json.dumps(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Effect": "Allow",
-                            "Principal": {"Service": "batch.amazonaws.com"},
-                            "Action": "sts:AssumeRole",
-                        }
-                    ],
-                }
-            ),
-        )["Role"]["Arn"]
-        client = boto3.client("batch", region_name=REGION)
-        environment_arn = client.create_compute_environment(
-            computeEnvironmentName="batchform-test", type="UNMANAGED", state="ENABLED", serviceRole=role
-        )["computeEnvironmentArn"]
-        queue = client.create_job_queue(
-            jobQueueName="batchform-default",
-            state="ENABLED",
-            priority=1,
-            computeEnvironmentOrder=[{"order": 1, "computeEnvironment": environment_arn}],
-        )["jobQueueArn"]
-        client.register_job_definition(
-            jobDefinitionName="hello",
-            type="container",
-            containerProperties={
-                "image": "busybox",
-                "resourceRequirements": [{"type": "VCPU", "value": "1"}, {"type": "MEMORY", "value": "512"}],
-            },
+        iam, client = boto3.client("iam", region_name=REGION), boto3.client("batch", region_name=REGION)
+        queue, _definition = unmanaged_queue(
+            iam, client, "batchform-default", "hello", environment="batchform-test", role="batch-service"
         )
         batch = RecordingBatch(client)
         s3 = boto3.client("s3", region_name=REGION)
