@@ -128,6 +128,19 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> pytes
     return report
 
 
+def offline_cli(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """`python -m batchform ARGS` from the repository with its own empty home: for commands that
+    must refuse their input before reaching any account."""
+    return subprocess.run(
+        [sys.executable, "-m", "batchform", *args],
+        cwd=Path(__file__).resolve().parents[1],
+        env={**os.environ, "BATCHFORM_HOME": str(home)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
 def missing(what: str) -> None:
     """Skip, or fail in CI, because `what` is not available."""
     if REQUIRE_ALL:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from conftest import offline_cli
 
 ROOT = Path(__file__).resolve().parent.parent
 INVOKE = Path(sys.executable).parent / "invoke"
@@ -95,14 +95,7 @@ def test_a_refused_field_is_named_by_its_field_in_the_domain_and_by_its_flag_on_
         jobs.validate(jobs.SubmitRequest("hello", depends_on=[(job_id, "N_TO_N")]))
     assert refused.value.field == "depends_on"
     assert str(refused.value) == f"depends_on {job_id}:N_TO_N: N_TO_N is only for array jobs (array_size)"
-    result = subprocess.run(
-        [sys.executable, "-m", "batchform", "submit", "hello", "--depends-on", f"{job_id}:N_TO_N"],
-        cwd=ROOT,
-        env={**os.environ, "BATCHFORM_HOME": str(tmp_path / "home")},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = offline_cli(tmp_path / "home", "submit", "hello", "--depends-on", f"{job_id}:N_TO_N")
     assert result.returncode == 2, result.stdout + result.stderr
     assert result.stderr.strip().splitlines() == [
         f"error: --depends-on {job_id}:N_TO_N: N_TO_N is only for array jobs (--array-size)"

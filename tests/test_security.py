@@ -45,7 +45,7 @@ from batchform.secretnames import is_secret_reference, looks_like_secret
 from batchform.settings import LocalStackSettings, Paths
 from batchform.sources import validate_source
 from batchform.terraform import TerraformRunner, cli_config_file
-from conftest import project_releases, refused_plan
+from conftest import offline_cli, project_releases, refused_plan
 from lark import Token, Tree
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -697,14 +697,7 @@ def test_submit_env_refuses_a_variable_named_like_a_secret_pointing_to_secrets()
 
 
 def test_the_submit_command_refuses_a_secret_in_env_in_one_line_before_any_aws_call(tmp_path: Path) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "batchform", "submit", "hello", "--env", "GITHUB_TOKEN=ghp_hunter2"],
-        cwd=ROOT,
-        env={**os.environ, "BATCHFORM_HOME": str(tmp_path / "home")},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = offline_cli(tmp_path / "home", "submit", "hello", "--env", "GITHUB_TOKEN=ghp_hunter2")
     assert result.returncode == 2, result.stdout + result.stderr
     assert result.stderr.strip().splitlines() == [
         "error: --env GITHUB_TOKEN: looks like a secret, which must not be a plain environment variable: "
