@@ -87,12 +87,14 @@ def verified_image(registry: Registry, image: str, reference: str | int) -> str:
 
 @pytest.fixture
 def image_context(tmp_path: Path) -> Iterator[ImageSpec]:
-    """A small image of one layer (200 KB of random bytes), removed from the engine after."""
+    """A small image of one layer (200 KB of random bytes), removed from the engine after.
+
+    Named for this test alone: removing it must not take an image another worker is pushing."""
     context = tmp_path / "image"
     context.mkdir()
     (context / "Dockerfile").write_text("FROM scratch\nCOPY data.bin /data.bin\n")
     (context / "data.bin").write_bytes(os.urandom(200_000))
-    spec = ImageSpec(name="faulty", context=context)
+    spec = ImageSpec(name=f"faulty-{uuid.uuid4().hex[:8]}", context=context)
     yield spec
     engine = docker.from_env()
     for image in engine.images.list(name=spec.local_repository):
@@ -116,9 +118,9 @@ def test_a_push_through_a_registry_failing_half_its_requests_once_completes_with
     assert injected >= 2, proxy.injected  # the proxy really failed requests of this push
 
     registry = Registry(replace(flaky, endpoints=private_account(account_id=flaky.account_id).endpoints))
-    assert registry.tags("faulty") == [str(result.build)]  # one tag: nothing pushed twice
-    verified_image(registry, "faulty", result.build)
-    assert registry.config_labels("faulty", result.build)[LABEL_DIGEST] == result.digest
+    assert registry.tags(image_context.name) == [str(result.build)]  # one tag: nothing pushed twice
+    verified_image(registry, image_context.name, result.build)
+    assert registry.config_labels(image_context.name, result.build)[LABEL_DIGEST] == result.digest
 
 
 def test_a_promotion_into_a_registry_failing_a_third_of_requests_copies_every_blob_intact(
@@ -127,20 +129,20 @@ def test_a_promotion_into_a_registry_failing_a_third_of_requests_copies_every_bl
     source = private_account()
     builder = ImageBuilder([source], echo=lambda _line: None)
     pushed = builder.push(builder.build(image_context))
-    source_digest = verified_image(Registry(source), "faulty", pushed.build)
+    source_digest = verified_image(Registry(source), image_context.name, pushed.build)
 
     plan = FaultPlan(faults=REGISTRY_FAULTS, rate=1 / 3, style="registry", seed=5)
     with FaultProxy.running(registry_upstream(), plan) as proxy:
         target = private_account(registry=proxy.address)
-        copied = Registry(target).copy_image(Registry(source), "faulty", pushed.build)
+        copied = Registry(target).copy_image(Registry(source), image_context.name, pushed.build)
         injected = proxy.total_injected
     tally["faults injected"] += injected
     assert injected >= 1, proxy.injected
 
     direct = Registry(private_account(account_id=target.account_id))
     assert copied == source_digest
-    assert verified_image(direct, "faulty", pushed.build) == source_digest
-    assert direct.tags("faulty") == [str(pushed.build)]
+    assert verified_image(direct, image_context.name, pushed.build) == source_digest
+    assert direct.tags(image_context.name) == [str(pushed.build)]
 
 
 # ---- the emulator throttling Batch ------------------------------------------------------------

@@ -211,7 +211,7 @@ def test_jobs_submitted_to_the_fair_share_queue_are_accepted_with_their_share_an
         "nightly",
         7,
     )
-    with pytest.raises(UserError, match=r"^--share: queue .* has a fair-share scheduling policy"):
+    with pytest.raises(UserError, match=r"^share: queue .* has a fair-share scheduling policy"):
         submitter.submit(deployed_job(deployment.account, "report"), SubmitRequest("report"))
 
 
