@@ -268,7 +268,6 @@ INDEPENDENT_FILES = {"test_faults.py", "test_interrupted.py", "test_releases.py"
 # What takes minutes (most of it waiting: the engine's pauses between push retries, terraform),
 # started first, so that no worker is still busy with one when the others are done.
 LONGEST_FIRST = (
-    "tests/test_faults.py::test_a_push_through_a_registry_failing_a_third_of_requests",
     "test_terraform_lifecycle",
     "tests/test_releases.py::test_the_matrix_shows_declared_ahead_of_deployed",
     "tests/test_security.py::test_terraform_gets_aws_credentials_only_in_its_environment",

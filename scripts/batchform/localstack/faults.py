@@ -104,7 +104,8 @@ class FaultPlan:
                 return None
             if self._random.random() >= self.rate:
                 return None
-            self._failed.add(key)
+            if self.once:
+                self._failed.add(key)
             fault = self.faults[self._turn % len(self.faults)]
             self._turn += 1
             return fault
