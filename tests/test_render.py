@@ -11,6 +11,7 @@ import base64
 import json
 import math
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -890,3 +891,122 @@ def test_a_job_field_of_the_wrong_type_is_refused_naming_it(job: dict, field: st
     with pytest.raises(ConfigError) as caught:
         validate_source("rel-a.yaml", data)
     assert f"rel-a.yaml: {field}: must be {expected}" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("source", "field", "says"),
+    [
+        ({"jobs": {"alpha": {"memory": -1}}}, "jobs.alpha.memory", "at least 512"),
+        ({"jobs": {"alpha": {"timeout_seconds": 30}}}, "jobs.alpha.timeout_seconds", "at least 60"),
+        ({"jobs": {"alpha": {"retry_attempts": 11}}}, "jobs.alpha.retry_attempts", "from 1 to 10"),
+        ({"jobs": {"alpha": {"retry_attempts": 0}}}, "jobs.alpha.retry_attempts", "from 1 to 10"),
+        ({"jobs": {"alpha": {"vcpus": 0}}}, "jobs.alpha.vcpus", "0.25, 0.5, 1, 2, 4, 8 or 16"),
+        ({"jobs": {"alpha": {"vcpus": 3}}}, "jobs.alpha.vcpus", "0.25, 0.5, 1, 2, 4, 8 or 16"),
+        ({"jobs": {"alpha": {"vcpus": 0.25, "memory": 4096}}}, "jobs.alpha.memory", "0.25 vCPU: 512, 1024"),
+        ({"jobs": {"alpha": {"vcpus": 16}}}, "jobs.alpha.memory", "16 vCPU: 32768 to 122880"),
+        (
+            {"compute": {"type": "EC2"}, "jobs": {"alpha": {"vcpus": 0.5}}},
+            "jobs.alpha.vcpus",
+            "a whole number on EC2",
+        ),
+        (
+            {"jobs": {"alpha": {"evaluate_on_exit": [{"action": "RETRY"}] * 6}}},
+            "jobs.alpha.evaluate_on_exit",
+            "at most 5",
+        ),
+        (
+            {"jobs": {"alpha": {"evaluate_on_exit": [{"action": "retry"}]}}},
+            "jobs.alpha.evaluate_on_exit[0].action",
+            "RETRY or EXIT",
+        ),
+        ({"log_retention_days": 10}, "log_retention_days", "one CloudWatch Logs accepts"),
+        ({"images": {"alpha": {"build": 1, "keep_builds": 0}}}, "images.alpha.keep_builds", "from 1 to 1000"),
+        ({"compute": {"type": "LAMBDA"}}, "compute.type", "FARGATE, FARGATE_SPOT, EC2 or SPOT"),
+        ({"compute": {"max_vcpus": 0}}, "compute.max_vcpus", "a whole number from 1"),
+    ],
+    ids=[
+        "memory-negative",
+        "timeout-30s",
+        "retries-11",
+        "retries-0",
+        "vcpus-0",
+        "vcpus-3-fargate",
+        "fargate-pair-small",
+        "fargate-pair-default-memory",
+        "vcpus-fraction-ec2",
+        "six-exit-conditions",
+        "exit-action-lowercase",
+        "log-retention-10",
+        "keep-builds-0",
+        "compute-type",
+        "max-vcpus-0",
+    ],
+)
+def test_a_value_aws_would_refuse_is_refused_at_render_in_one_line_naming_the_file_and_key(
+    source: dict, field: str, says: str
+) -> None:
+    """What terraform's validations (and AWS behind them) refuse is refused before anything is written."""
+    data = {"images": {"alpha": {"build": 1}}, "jobs": {"alpha": {"image": "alpha"}}}
+    for key, value in source.items():
+        data[key] = (
+            {name: {**data[key].get(name, {}), **entry} for name, entry in value.items()}
+            if key in ("images", "jobs")
+            else value
+        )
+    with pytest.raises(ConfigError) as caught:
+        validate_source("rel-a.yaml", data)
+    message = str(caught.value)
+    assert message.startswith(f"rel-a.yaml: {field}: "), message
+    assert says in message and "\n" not in message, message
+
+
+@pytest.mark.parametrize(
+    "job",
+    [
+        {},
+        {"vcpus": 0.25, "memory": 512},
+        {"vcpus": 4, "memory": 30720, "retry_attempts": 10, "timeout_seconds": 60},
+        {"vcpus": 16, "memory": 122880},
+        {"evaluate_on_exit": [{"action": "EXIT", "on_exit_code": "1"}] * 5},
+    ],
+)
+def test_values_at_aws_limits_render(job: dict) -> None:
+    data = {"images": {"alpha": {"build": 1}}, "jobs": {"alpha": {"image": "alpha", **job}}}
+    assert validate_source("rel-a.yaml", data) == data
+
+
+def test_whole_vcpus_of_any_size_render_on_ec2() -> None:
+    data = {
+        "compute": {"type": "SPOT", "max_vcpus": 64},
+        "images": {"alpha": {"build": 1}},
+        "jobs": {"alpha": {"image": "alpha", "vcpus": 3, "memory": 600}},
+    }
+    assert validate_source("rel-a.yaml", data) == data
+
+
+def test_the_limits_render_checks_are_the_ones_terraform_validates() -> None:
+    """One table on each side of the language line: they must say the same, or render and plan disagree."""
+    from batchform import batchlimits
+
+    root = Path(__file__).resolve().parent.parent
+    definitions = (root / "modules/batch-job-definitions/variables.tf").read_text()
+    pairs = {
+        float(vcpus): list(range(int(low), int(stop), int(step)))
+        for vcpus, low, stop, step in re.findall(
+            r'"([0-9.]+)"\s*=\s*range\((\d+), (\d+), (\d+)\)', definitions
+        )
+    }
+    pairs[0.25] = [int(m) for m in re.search(r'"0\.25"\s*=\s*\[([^\]]+)\]', definitions)[1].split(",")]
+    assert {vcpus: batchlimits.fargate_memories(vcpus) for vcpus in batchlimits.FARGATE_MEMORY} == pairs
+    assert f"j.memory >= {batchlimits.MIN_MEMORY}" in definitions
+    attempts = (
+        f"j.retry_attempts >= {batchlimits.MIN_ATTEMPTS} && j.retry_attempts <= {batchlimits.MAX_ATTEMPTS}"
+    )
+    assert attempts in definitions
+    assert f"j.timeout_seconds >= {batchlimits.MIN_TIMEOUT}" in definitions
+    assert f"length(j.evaluate_on_exit) <= {batchlimits.MAX_EXIT_CONDITIONS}" in definitions
+    variables = (root / "terraform/variables.tf").read_text()
+    retention = re.search(r"contains\(\[([0-9, ]+)\], var\.log_retention_days\)", variables)[1]
+    assert tuple(int(days) for days in retention.split(",")) == batchlimits.LOG_RETENTION_DAYS
+    types = re.search(r"contains\((\[[^\]]+\]), var\.compute\.type\)", variables)[1]
+    assert tuple(json.loads(types)) == batchlimits.COMPUTE_TYPES

@@ -13,6 +13,7 @@ from typing import Any
 
 import yaml
 
+from . import batchlimits as limits
 from .errors import ConfigError
 from .hcl import IDENTIFIER, hcl
 from .secretnames import PLAIN_VARIABLE_REFUSAL, REFERENCE_HINT, is_secret_reference, looks_like_secret
@@ -68,6 +69,11 @@ QUEUE_KEYS = {"fair_share"}
 FAIR_SHARE_KEYS = {"compute_reservation", "share_decay_seconds", "shares"}
 KMS_KEYS = {"ecr", "logs", "data_bucket", "secrets"}
 DATA_BUCKET_KEYS = {"fan_out_expiry_days", "force_destroy"}
+COMPUTE_KEYS = {"type", "max_vcpus", "min_vcpus", "instance_types", "allocation_strategy"}
+# What terraform/variables.tf gives a job or the compute environment that does not say.
+JOB_DEFAULTS = {"vcpus": 1, "memory": 2048}
+DEFAULT_COMPUTE_TYPE = "FARGATE"
+MAX_KEEP_BUILDS = 1000
 
 
 def _check_mapping(where: str, value: Any) -> dict[str, Any]:
@@ -161,6 +167,8 @@ def validate_source(name: str, data: Any) -> dict[str, Any]:
         for key, value in entry.items():
             _check_type(f"{where}.{key}", value, IMAGE_TYPES[key])
             _check_renderable(f"{where}.{key}", value)
+        if entry.get("keep_builds") is not None:
+            _check_whole(f"{where}.keep_builds", entry["keep_builds"], 1, MAX_KEEP_BUILDS)
     jobs = _check_mapping(f"{name}: jobs", data.get("jobs") or {})
     for job, entry in jobs.items():
         where = f"{name}: jobs.{_shown(job)}"
@@ -186,8 +194,54 @@ def validate_source(name: str, data: Any) -> dict[str, Any]:
             )
         if entry.get("scheduling_priority") is not None:
             _check_whole(f"{where}.scheduling_priority", entry["scheduling_priority"], 1, 9999)
+        _check_job_limits(where, entry, (data.get("compute") or {}).get("type", DEFAULT_COMPUTE_TYPE))
         _check_secrets(where, entry.get("environment") or {}, entry.get("secrets") or {})
     return data
+
+
+def _check_job_limits(where: str, job: dict[str, Any], compute_type: str) -> None:
+    """What AWS Batch (and the job-definitions module) refuses in a job definition."""
+    vcpus, memory = (job.get(key, default) for key, default in JOB_DEFAULTS.items())
+    problems = {
+        "vcpus": limits.vcpus_problem(vcpus, compute_type),
+        "memory": limits.memory_problem(memory, vcpus, compute_type),
+        "retry_attempts": "retry_attempts" in job and limits.attempts_problem(job["retry_attempts"]),
+        "timeout_seconds": "timeout_seconds" in job and limits.timeout_problem(job["timeout_seconds"]),
+    }
+    for key, problem in problems.items():
+        if problem:
+            raise ConfigError(f"{where}.{key}: {problem}")
+    conditions = job.get("evaluate_on_exit") or []
+    if len(conditions) > limits.MAX_EXIT_CONDITIONS:
+        raise ConfigError(
+            f"{where}.evaluate_on_exit: at most {limits.MAX_EXIT_CONDITIONS} conditions, "
+            f"got {len(conditions)}"
+        )
+    for index, condition in enumerate(conditions):
+        if condition.get("action") not in limits.EXIT_ACTIONS:
+            raise ConfigError(
+                f"{where}.evaluate_on_exit[{index}].action: must be {limits.one_of(limits.EXIT_ACTIONS)}, "
+                f"got {condition.get('action')!r}"
+            )
+
+
+def _check_compute(where: str, compute: dict[str, Any]) -> None:
+    _check_known(where, compute, COMPUTE_KEYS)
+    kind = compute.get("type", DEFAULT_COMPUTE_TYPE)
+    if kind not in limits.COMPUTE_TYPES:
+        raise ConfigError(f"{where}.type: must be {limits.one_of(limits.COMPUTE_TYPES)}, got {kind!r}")
+    _check_whole(f"{where}.max_vcpus", compute.get("max_vcpus", 16), 1, 10_000_000)
+    _check_whole(
+        f"{where}.min_vcpus", compute.get("min_vcpus", 0), 0, compute.get("max_vcpus", 16), " (max_vcpus)"
+    )
+
+
+def _check_log_retention(where: str, days: Any) -> None:
+    if days not in limits.LOG_RETENTION_DAYS or isinstance(days, bool):
+        raise ConfigError(
+            f"{where}: must be one CloudWatch Logs accepts "
+            f"({limits.one_of(limits.LOG_RETENTION_DAYS)}), got {days!r}"
+        )
 
 
 def _check_known(where: str, data: dict[str, Any], known: set[str]) -> None:
@@ -260,6 +314,8 @@ def _check_data_bucket(where: str, bucket: dict[str, Any]) -> None:
 
 
 SETTING_CHECKS: dict[str, Callable[[str, Any], None]] = {
+    "compute": _check_compute,
+    "log_retention_days": _check_log_retention,
     "queue": _check_queue,
     "kms": _check_kms,
     "data_bucket": _check_data_bucket,

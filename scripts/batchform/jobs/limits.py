@@ -11,6 +11,7 @@ import re
 from dataclasses import replace
 from typing import Any
 
+from ..batchlimits import MAX_ATTEMPTS, MIN_ATTEMPTS, MIN_TIMEOUT
 from ..errors import FieldError
 from ..secretnames import PLAIN_VARIABLE_REFUSAL, looks_like_secret
 from .requests import (
@@ -38,8 +39,6 @@ MAX_REQUEST_BYTES = 30 * 1024  # SubmitJob's whole request
 MAX_OVERRIDES_CHARS = 8192
 MIN_ARRAY_SIZE, MAX_ARRAY_SIZE = 2, 10_000
 MAX_DEPENDENCIES = 20
-MIN_TIMEOUT = 60
-MIN_ATTEMPTS, MAX_ATTEMPTS = 1, 10
 MAX_TAGS, MAX_TAG_KEY, MAX_TAG_VALUE = 50, 128, 256
 # SubmitJob shareIdentifier: "limited to 255 alphanumeric characters"; fair-share policies name
 # their shares with underscores too.
