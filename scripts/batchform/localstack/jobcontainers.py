@@ -19,6 +19,7 @@ Each has a test in tests/test_emulator.py:
 
 from __future__ import annotations
 
+import collections
 import logging
 import os
 import threading
@@ -158,36 +159,50 @@ def _stream_container_logs(job: Any, container: Any) -> None:
     backend, group, stream = job._log_backend, job._log_group, job._stream_name  # noqa: SLF001
     backend.ensure_log_group(group)
     backend.ensure_log_stream(group, stream)
+    forwarder = _LogForwarder(backend, group, stream, container, job.job_id)
+    forwarder.start()
+    job._log_backend = _ForwardedLogs(backend, stream, forwarder)  # noqa: SLF001
 
-    def send(lines: list[bytes]) -> None:
+
+class _LogForwarder(threading.Thread):
+    """Sends a container's lines to its stream as they come, remembering what it sent."""
+
+    def __init__(self, backend: Any, group: str, stream: str, container: Any, job_id: str):
+        super().__init__(name=f"logs-{job_id}", daemon=True)
+        self._backend, self._group, self._stream, self._container = backend, group, stream, container
+        self._job_id = job_id
+        self.sent: collections.Counter[str] = collections.Counter()  # messages: moto stamps them its own way
+        self.complete = False  # every line the container wrote was sent
+
+    def _send(self, lines: list[bytes]) -> None:
         events = []
         for raw in lines:
             stamp, _, message = raw.decode(errors="replace").partition(" ")
             if message.strip():
                 events.append({"timestamp": _docker_time_ms(stamp), "message": message.strip()})
         if events:
-            backend.put_log_events(group, stream, events)
+            self._backend.put_log_events(self._group, self._stream, events)
+            self.sent.update(event["message"] for event in events)
 
-    def forward() -> None:
+    def run(self) -> None:
         try:
             pending = b""
-            for chunk in container.logs(stream=True, follow=True, timestamps=True, stdout=True, stderr=True):
+            logs = self._container.logs(stream=True, follow=True, timestamps=True, stdout=True, stderr=True)
+            for chunk in logs:
                 pending += chunk
                 *lines, pending = pending.split(b"\n")
-                send(lines)
-            send([pending])  # output that ends without a newline is a line too, as awslogs sends it
-        except Exception as exc:  # noqa: BLE001 - the job goes on; its lines are what got through
-            log.warning("log forwarding of job %s stopped: %s", job.job_id, exc)
-
-    forwarder = threading.Thread(target=forward, name=f"logs-{job.job_id}", daemon=True)
-    forwarder.start()
-    job._log_backend = _ForwardedLogs(backend, stream, forwarder)  # noqa: SLF001
+                self._send(lines)
+            self._send([pending])  # output that ends without a newline is a line too, as awslogs sends it
+            self.complete = True
+        except Exception as exc:  # noqa: BLE001 - the job goes on; moto's write at its end fills the gap
+            log.warning("log forwarding of job %s stopped: %s", self._job_id, exc)
 
 
 class _ForwardedLogs:
-    """The logs backend, except that the bulk write of an already forwarded stream waits instead."""
+    """The logs backend, except that the bulk write of a forwarded stream waits for the forwarding
+    and then writes only the lines it did not send (none, unless the forwarding broke off)."""
 
-    def __init__(self, backend: Any, stream: str, forwarder: threading.Thread):
+    def __init__(self, backend: Any, stream: str, forwarder: _LogForwarder):
         self._backend, self._stream, self._forwarder = backend, stream, forwarder
 
     def __getattr__(self, name: str) -> Any:
@@ -197,7 +212,15 @@ class _ForwardedLogs:
         if stream != self._stream:
             return self._backend.put_log_events(group, stream, events)
         self._forwarder.join(timeout=30)
-        return None
+        if self._forwarder.complete or self._forwarder.is_alive():
+            return None
+        sent, missing = collections.Counter(self._forwarder.sent), []
+        for event in events:
+            if sent[event["message"]]:
+                sent[event["message"]] -= 1
+            else:
+                missing.append(event)
+        return self._backend.put_log_events(group, stream, missing) if missing else None
 
 
 class _JobDockerClient:
