@@ -521,7 +521,11 @@ def test_a_job_pulls_its_image_from_the_local_registry_with_its_accounts_token(
         jobs = _final(stack_account, list(ran.values()))
         docker_client().api.remove_image(registry.reference(name, 99), noprune=True)
     assert jobs[ran[build]]["status"] == "SUCCEEDED", jobs[ran[build]].get("statusReason")
-    assert list(logs.lines(stack_account, ran[build])) == [name]
+    # CloudWatch Logs delivers a job's lines a moment after it ends, on AWS as here: wait, bounded.
+    deadline = time.monotonic() + 30
+    while not (printed := list(logs.lines(stack_account, ran[build]))) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert printed == [name]
     assert jobs[ran[99]]["status"] == "FAILED"
     assert jobs[ran[99]]["statusReason"].startswith("CannotPullContainerError:"), jobs[ran[99]][
         "statusReason"
