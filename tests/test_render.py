@@ -23,6 +23,7 @@ import pytest
 import yaml
 from batchform import releases as releases_module
 from batchform import settings as settings_module
+from batchform import sources
 from batchform.errors import ConfigError, UserError
 from batchform.hcl import HCL_KEYWORDS, hcl
 from batchform.releases import Releases
@@ -997,7 +998,7 @@ def test_the_limits_render_checks_are_the_ones_terraform_validates() -> None:
         )
     }
     pairs[0.25] = [int(m) for m in re.search(r'"0\.25"\s*=\s*\[([^\]]+)\]', definitions)[1].split(",")]
-    assert {vcpus: batchlimits.fargate_memories(vcpus) for vcpus in batchlimits.FARGATE_MEMORY} == pairs
+    assert {vcpus: list(sizes) for vcpus, sizes in batchlimits.FARGATE_MEMORY.items()} == pairs
     assert f"j.memory >= {batchlimits.MIN_MEMORY}" in definitions
     attempts = (
         f"j.retry_attempts >= {batchlimits.MIN_ATTEMPTS} && j.retry_attempts <= {batchlimits.MAX_ATTEMPTS}"
@@ -1010,3 +1011,6 @@ def test_the_limits_render_checks_are_the_ones_terraform_validates() -> None:
     assert tuple(int(days) for days in retention.split(",")) == batchlimits.LOG_RETENTION_DAYS
     types = re.search(r"contains\((\[[^\]]+\]), var\.compute\.type\)", variables)[1]
     assert tuple(json.loads(types)) == batchlimits.COMPUTE_TYPES
+    # ... and what render assumes of a key left out is what terraform gives it.
+    for key, default in {**sources.JOB_DEFAULTS, **sources.COMPUTE_DEFAULTS}.items():
+        assert re.search(rf"\b{key}\s*=\s*optional\((number|string), {json.dumps(default)}\)", variables), key

@@ -72,7 +72,7 @@ DATA_BUCKET_KEYS = {"fan_out_expiry_days", "force_destroy"}
 COMPUTE_KEYS = {"type", "max_vcpus", "min_vcpus", "instance_types", "allocation_strategy"}
 # What terraform/variables.tf gives a job or the compute environment that does not say.
 JOB_DEFAULTS = {"vcpus": 1, "memory": 2048}
-DEFAULT_COMPUTE_TYPE = "FARGATE"
+COMPUTE_DEFAULTS = {"type": "FARGATE", "max_vcpus": 16, "min_vcpus": 0}
 MAX_KEEP_BUILDS = 1000
 
 
@@ -194,7 +194,7 @@ def validate_source(name: str, data: Any) -> dict[str, Any]:
             )
         if entry.get("scheduling_priority") is not None:
             _check_whole(f"{where}.scheduling_priority", entry["scheduling_priority"], 1, 9999)
-        _check_job_limits(where, entry, (data.get("compute") or {}).get("type", DEFAULT_COMPUTE_TYPE))
+        _check_job_limits(where, entry, {**COMPUTE_DEFAULTS, **(data.get("compute") or {})}["type"])
         _check_secrets(where, entry.get("environment") or {}, entry.get("secrets") or {})
     return data
 
@@ -205,12 +205,16 @@ def _check_job_limits(where: str, job: dict[str, Any], compute_type: str) -> Non
     problems = {
         "vcpus": limits.vcpus_problem(vcpus, compute_type),
         "memory": limits.memory_problem(memory, vcpus, compute_type),
-        "retry_attempts": "retry_attempts" in job and limits.attempts_problem(job["retry_attempts"]),
-        "timeout_seconds": "timeout_seconds" in job and limits.timeout_problem(job["timeout_seconds"]),
     }
     for key, problem in problems.items():
         if problem:
             raise ConfigError(f"{where}.{key}: {problem}")
+    for key, check in (
+        ("retry_attempts", limits.attempts_problem),
+        ("timeout_seconds", limits.timeout_problem),
+    ):
+        if key in job and (problem := check(job[key])):
+            raise ConfigError(f"{where}.{key}: {problem}, got {job[key]!r}")
     conditions = job.get("evaluate_on_exit") or []
     if len(conditions) > limits.MAX_EXIT_CONDITIONS:
         raise ConfigError(
@@ -227,13 +231,13 @@ def _check_job_limits(where: str, job: dict[str, Any], compute_type: str) -> Non
 
 def _check_compute(where: str, compute: dict[str, Any]) -> None:
     _check_known(where, compute, COMPUTE_KEYS)
-    kind = compute.get("type", DEFAULT_COMPUTE_TYPE)
-    if kind not in limits.COMPUTE_TYPES:
-        raise ConfigError(f"{where}.type: must be {limits.one_of(limits.COMPUTE_TYPES)}, got {kind!r}")
-    _check_whole(f"{where}.max_vcpus", compute.get("max_vcpus", 16), 1, 10_000_000)
-    _check_whole(
-        f"{where}.min_vcpus", compute.get("min_vcpus", 0), 0, compute.get("max_vcpus", 16), " (max_vcpus)"
-    )
+    compute = {**COMPUTE_DEFAULTS, **compute}
+    if compute["type"] not in limits.COMPUTE_TYPES:
+        raise ConfigError(
+            f"{where}.type: must be {limits.one_of(limits.COMPUTE_TYPES)}, got {compute['type']!r}"
+        )
+    _check_whole(f"{where}.max_vcpus", compute["max_vcpus"], 1, 10_000_000)
+    _check_whole(f"{where}.min_vcpus", compute["min_vcpus"], 0, compute["max_vcpus"], " (max_vcpus)")
 
 
 def _check_log_retention(where: str, days: Any) -> None:

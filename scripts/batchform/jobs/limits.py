@@ -11,7 +11,7 @@ import re
 from dataclasses import replace
 from typing import Any
 
-from ..batchlimits import MAX_ATTEMPTS, MIN_ATTEMPTS, MIN_TIMEOUT
+from ..batchlimits import attempts_problem, timeout_problem
 from ..errors import FieldError
 from ..secretnames import PLAIN_VARIABLE_REFUSAL, looks_like_secret
 from .requests import (
@@ -170,12 +170,10 @@ def check_fields(request: SubmitRequest) -> None:
             raise FieldError("params", "{params}: empty name")
     _check_tags(request)
     _check_dependencies(request)
-    if request.timeout is not None and request.timeout < MIN_TIMEOUT:
-        raise FieldError("timeout", f"{{timeout}} {request.timeout}: must be at least {MIN_TIMEOUT} seconds")
-    if request.retries is not None and not MIN_ATTEMPTS <= request.retries <= MAX_ATTEMPTS:
-        raise FieldError(
-            "retries", f"{{retries}} {request.retries}: must be from {MIN_ATTEMPTS} to {MAX_ATTEMPTS}"
-        )
+    if request.timeout is not None and (problem := timeout_problem(request.timeout)):
+        raise FieldError("timeout", f"{{timeout}} {request.timeout}: {problem}")
+    if request.retries is not None and (problem := attempts_problem(request.retries)):
+        raise FieldError("retries", f"{{retries}} {request.retries}: {problem}")
     if request.share is not None and not SHARE_IDENTIFIER.fullmatch(request.share):
         raise FieldError(
             "share",
