@@ -8,6 +8,7 @@ import time
 import uuid
 
 import pytest
+from conftest import queue_job_ids
 
 pytestmark = pytest.mark.stack
 
@@ -102,11 +103,58 @@ def queue_in(account, scheduling_policy_arn: str | None = None, **queue_args):  
         account.client("iam").delete_role(RoleName=role["RoleName"])
 
 
+# A job definition's container that exits 0 at once.
+TRUE_CONTAINER = {
+    "image": "batchform-base/busybox:1.36",
+    "command": ["true"],
+    "resourceRequirements": [{"type": "VCPU", "value": "1"}, {"type": "MEMORY", "value": "512"}],
+}
+
+
 @pytest.fixture
 def scratch_queue(local_account):  # noqa: ANN001, ANN201
     """A throwaway unmanaged compute environment and job queue in the local account."""
     with queue_in(local_account) as queue:
         yield queue
+
+
+def test_attempts_outside_1_to_10_and_timeouts_under_60_s_are_refused_as_aws_refuses_them(
+    local_account, scratch_queue
+) -> None:  # noqa: ANN001
+    """AWS Batch: retryStrategy "attempts ... from 1 to 10"; timeout "the minimum value for the
+    timeout is 60 seconds", both for RegisterJobDefinition and for SubmitJob's overrides."""
+    from botocore.exceptions import ClientError
+
+    batch = local_account.client("batch")
+    name = f"limits-check-{uuid.uuid4().hex[:8]}"
+    properties = TRUE_CONTAINER
+    for bad in (
+        {"retryStrategy": {"attempts": 11}},
+        {"retryStrategy": {"attempts": 0}},
+        {"timeout": {"attemptDurationSeconds": 59}},
+    ):
+        with pytest.raises(ClientError) as refused:
+            batch.register_job_definition(
+                jobDefinitionName=name, type="container", containerProperties=properties, **bad
+            )
+        assert refused.value.response["Error"]["Code"] == "ClientException", bad
+    assert batch.describe_job_definitions(jobDefinitionName=name)["jobDefinitions"] == []
+
+    arn = batch.register_job_definition(
+        jobDefinitionName=name,
+        type="container",
+        containerProperties=properties,
+        retryStrategy={"attempts": 10},
+        timeout={"attemptDurationSeconds": 60},
+    )["jobDefinitionArn"]
+    try:
+        for bad in ({"retryStrategy": {"attempts": 11}}, {"timeout": {"attemptDurationSeconds": 30}}):
+            with pytest.raises(ClientError) as refused:
+                batch.submit_job(jobName="limits", jobQueue=scratch_queue, jobDefinition=arn, **bad)
+            assert refused.value.response["Error"]["Code"] == "ClientException", bad
+        assert queue_job_ids(batch, scratch_queue) == []
+    finally:
+        batch.deregister_job_definition(jobDefinition=arn)
 
 
 def test_a_job_container_gets_region_role_credentials_and_its_array_index(
@@ -154,11 +202,7 @@ def test_a_job_definition_without_revision_means_its_latest_active_revision(
 ) -> None:  # noqa: ANN001
     batch = local_account.client("batch")
     name = f"revision-check-{uuid.uuid4().hex[:8]}"
-    properties = {
-        "image": "batchform-base/busybox:1.36",
-        "command": ["true"],
-        "resourceRequirements": [{"type": "VCPU", "value": "1"}, {"type": "MEMORY", "value": "512"}],
-    }
+    properties = TRUE_CONTAINER
     first, second = (
         batch.register_job_definition(
             jobDefinitionName=name, type="container", containerProperties=properties

@@ -16,6 +16,8 @@ Each test in tests/test_emulator.py quotes the rule:
   kills it; `batchform.localstack.jobcontainers` holds the container back); cancelling or
   terminating an array parent reaches its children; CancelJob leaves a STARTING or RUNNING job
   running and succeeds (moto already does);
+* RegisterJobDefinition and SubmitJob refuse, with a ClientException (400), retryStrategy attempts
+  outside 1-10 and a timeout's attemptDurationSeconds under 60 (moto keeps them);
 * a job queue keeps its `jobStateTimeLimitActions`, and DescribeJobQueues returns them;
 * ListJobs without a status or filters lists only RUNNING jobs, and every listing comes in pages
   (maxResults, 100 by default, and nextToken).
@@ -103,6 +105,8 @@ def _enforce_batch_rules() -> None:
     original_cancel, original_terminate = BatchBackend.cancel_job, BatchBackend.terminate_job
 
     def submitjob(self: Any) -> str:
+        if refusal := attempts_or_timeout_refusal(self):
+            raise ClientException(refusal)
         share = self._get_param("shareIdentifier")
         queue = self.batch_backend.get_job_queue(self._get_param("jobQueue"))
         if queue is not None and queue.schedule_policy and not share:
@@ -204,15 +208,32 @@ def _list_jobs_as_aws_does() -> None:
     BatchResponse.listjobs = listjobs  # type: ignore[method-assign]
 
 
+def attempts_or_timeout_refusal(response: Any) -> str | None:
+    """What AWS says of a request's retryStrategy.attempts or timeout.attemptDurationSeconds, if wrong."""
+    from ..batchlimits import attempts_problem, timeout_problem
+
+    attempts = (response._get_param("retryStrategy") or {}).get("attempts")
+    seconds = (response._get_param("timeout") or {}).get("attemptDurationSeconds")
+    if attempts is not None and (problem := attempts_problem(int(attempts))):
+        return f"retryStrategy.attempts {attempts}: {problem}"
+    if seconds is not None and (problem := timeout_problem(int(seconds))):
+        return f"timeout.attemptDurationSeconds {seconds}: {problem}"
+    return None
+
+
 def _keep_a_job_definitions_scheduling_priority() -> None:
     """RegisterJobDefinition keeps `schedulingPriority` and DescribeJobDefinitions returns it (moto
-    drops it: the fair-share rule above could not see it, and terraform would plan a change)."""
+    drops it: the fair-share rule above could not see it, and terraform would plan a change); it
+    refuses attempts and timeouts AWS refuses."""
+    from moto.batch.exceptions import ClientException
     from moto.batch.models import JobDefinition
     from moto.batch.responses import BatchResponse
 
     original_register, original_describe = BatchResponse.registerjobdefinition, JobDefinition.describe
 
     def registerjobdefinition(self: Any) -> str:
+        if refusal := attempts_or_timeout_refusal(self):
+            raise ClientException(refusal)
         answer = original_register(self)
         priority = self._get_param("schedulingPriority")
         if priority is not None:
