@@ -66,4 +66,19 @@ def run_suite(k: str | None = None, quick: bool = False, parallel: int | None = 
         if code:
             return code
     argv = pytest_argv(k, quick, parallel)
-    return subprocess.call(argv, cwd=paths().root)  # noqa: S603 - fixed argument list
+    code = subprocess.call(argv, cwd=paths().root)  # noqa: S603 - fixed argument list
+    if code and not quick:
+        report_request_failures()
+    return code
+
+
+def report_request_failures() -> None:
+    """After a failed run, what the emulator failed to answer: a client's retry hides the first
+    try, and `local.down` deletes the log."""
+    from ..localstack.stack import LocalStack
+
+    failures = LocalStack().request_failures()
+    if failures:
+        print(f"the emulator logged {len(failures)} failed request(s) (last shown):")
+        for line in failures:
+            print(f"  {line}")

@@ -11,6 +11,9 @@ On top of moto's own server it adds:
 * rules AWS Batch enforces and moto does not (`batchform.localstack.batchrules`);
 * ECR's authorization tokens naming the local registry, with the password its guard asks for
   (`batchform.localstack.registryauth`);
+* a log line for every request that fails on the emulator's side (an answer of 500 or more, an
+  exception, a client gone before its answer), each starting with REQUEST_FAILED, so a failed
+  test run can show what went wrong behind a client's retries (`LocalStack.request_failures`);
 * an optional state snapshot: on SIGTERM each service's state is pickled to --state-file and
   loaded again at the next start, which is how `local.down --keep` keeps the emulator's data.
   A service whose state cannot be pickled (for example one holding a running thread) is
@@ -39,6 +42,7 @@ log = logging.getLogger("batchform.localstack.emulator")
 
 HEALTH_PATH = "/batchform/health"
 SERVICE_NAME = "batchform-emulator"
+REQUEST_FAILED = "request failed:"
 
 
 def _fresh_lock(reentrant: bool) -> Any:
@@ -97,6 +101,12 @@ def install_extensions(registry: LocalRegistry | None = None) -> None:
         registryauth.answer_with_the_local_registry(registry)
 
 
+def describe_request(environ: dict[str, Any]) -> str:
+    """The request as a log names it: method, path and, for JSON protocols, the operation."""
+    target = environ.get("HTTP_X_AMZ_TARGET")
+    return " ".join(filter(None, (environ.get("REQUEST_METHOD"), environ.get("PATH_INFO"), target)))
+
+
 def make_app() -> Any:
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
@@ -107,9 +117,34 @@ def make_app() -> Any:
         if environ.get("PATH_INFO") == HEALTH_PATH:
             start_response("200 OK", [("Content-Type", "application/json")])
             return [health]
-        return moto_app(environ, start_response)
+
+        def answer(status: str, headers: Any, *exc_info: Any) -> Any:
+            if status[:1] == "5":
+                log.warning("%s %s answered %s", REQUEST_FAILED, describe_request(environ), status)
+            return start_response(status, headers, *exc_info)
+
+        try:
+            return moto_app(environ, answer)
+        except Exception as exc:
+            log.warning(
+                "%s %s raised %s: %s", REQUEST_FAILED, describe_request(environ), type(exc).__name__, exc
+            )
+            raise
 
     return app
+
+
+def request_handler() -> type:
+    """moto's request handler, logging a client that went away before its answer was written
+    (the request was served: a client's retry of it may meet what it made)."""
+    from moto.moto_server.werkzeug_app import MotoRequestHandler
+
+    class Handler(MotoRequestHandler):
+        def connection_dropped(self, error: BaseException, environ: Any = None) -> None:
+            what = describe_request(environ) if environ else "a request"
+            log.warning("%s %s: connection dropped before its answer (%s)", REQUEST_FAILED, what, error)
+
+    return Handler
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -126,7 +161,6 @@ def main(argv: list[str] | None = None) -> None:
     os.environ.setdefault("MOTO_PORT", str(args.port))
     os.environ.setdefault("MOTO_HOST", args.host)
 
-    from moto.moto_server.werkzeug_app import MotoRequestHandler
     from werkzeug.serving import run_simple
 
     key = registryauth.read_auth_key(args.registry_key_file) if args.registry_key_file else None
@@ -141,7 +175,7 @@ def main(argv: list[str] | None = None) -> None:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    run_simple(args.host, args.port, make_app(), threaded=True, request_handler=MotoRequestHandler)
+    run_simple(args.host, args.port, make_app(), threaded=True, request_handler=request_handler())
 
 
 if __name__ == "__main__":

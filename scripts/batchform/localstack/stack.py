@@ -39,7 +39,7 @@ import requests
 from ..errors import ComponentMissing, UserError
 from ..settings import LocalStackSettings, read_state, write_atomic
 from . import baseimages, registryauth, tagguard
-from .emulator import HEALTH_PATH, SERVICE_NAME
+from .emulator import HEALTH_PATH, REQUEST_FAILED, SERVICE_NAME
 
 START_TIMEOUT = 60.0
 STOP_TIMEOUT = 15.0
@@ -393,6 +393,15 @@ class LocalStack:
                 detail="" if "dockerd" in procs or not docker_running else "not managed by batchform",
             ),
         ]
+
+    def request_failures(self, limit: int = 20) -> list[str]:
+        """The emulator's log lines of requests that failed on its side, the last `limit` of them:
+        behind a client's silent retry, the first try may have done its work already."""
+        try:
+            text = (self.settings.data_dir / "emulator.log").read_text(errors="replace")
+        except FileNotFoundError:
+            return []
+        return [line for line in text.splitlines() if REQUEST_FAILED in line][-limit:]
 
     def is_up(self) -> bool:
         return all(c.running for c in self.status())
