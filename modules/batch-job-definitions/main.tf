@@ -108,16 +108,69 @@ locals {
     )
   }
 
+  # What each job declares it reads and writes, by key prefix, and the tables it uses: exactly those.
+  data_statements = {
+    for k, j in var.jobs : k => concat(
+      length(j.read_prefix_arns) == 0 ? [] : [
+        {
+          Sid      = "ReadData"
+          Effect   = "Allow"
+          Action   = ["s3:GetObject"]
+          Resource = sort([for arn in j.read_prefix_arns : "${arn}*"])
+        },
+      ],
+      # Listing only under the read prefixes, one statement per bucket, so that a missing key
+      # answers NoSuchKey rather than AccessDenied.
+      [
+        for i, bucket in sort(distinct([for arn in j.read_prefix_arns : split("/", arn)[0]])) : {
+          Sid      = "ListData${i}"
+          Effect   = "Allow"
+          Action   = ["s3:ListBucket"]
+          Resource = [bucket]
+          Condition = { StringLike = { "s3:prefix" = sort([
+            for arn in j.read_prefix_arns : "${join("/", slice(split("/", arn), 1, length(split("/", arn))))}*" if split("/", arn)[0] == bucket
+          ]) } }
+        }
+      ],
+      length(j.write_prefix_arns) == 0 ? [] : [
+        {
+          Sid      = "WriteData"
+          Effect   = "Allow"
+          Action   = ["s3:AbortMultipartUpload", "s3:PutObject"]
+          Resource = sort([for arn in j.write_prefix_arns : "${arn}*"])
+        },
+      ],
+      var.items_kms_key_arn == null || var.items_bucket == null || length([
+        for arn in j.write_prefix_arns : arn if split("/", arn)[0] == "arn:${local.partition}:s3:::${coalesce(var.items_bucket, "-")}"
+        ]) == 0 ? [] : [
+        {
+          Sid      = "EncryptData"
+          Effect   = "Allow"
+          Action   = ["kms:GenerateDataKey"]
+          Resource = [var.items_kms_key_arn]
+        },
+      ],
+      length(j.table_arns) == 0 ? [] : [
+        {
+          Sid      = "UseTables"
+          Effect   = "Allow"
+          Action   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"]
+          Resource = sort(distinct(j.table_arns))
+        },
+      ],
+    )
+  }
+
   job_policies = {
     for k, j in var.jobs : k => jsonencode({
       Version = "2012-10-17"
-      Statement = concat(local.items_statements[k], [
+      Statement = concat(local.items_statements[k], local.data_statements[k], [
         for s in j.job_role_policy_statements : merge(
           s.sid == null ? {} : { Sid = s.sid },
           { Effect = "Allow", Action = s.actions, Resource = s.resources },
         )
       ])
-    }) if length(j.job_role_policy_statements) + length(local.items_statements[k]) > 0
+    }) if length(j.job_role_policy_statements) + length(local.items_statements[k]) + length(local.data_statements[k]) > 0
   }
 
   # Canonical container properties: keys sorted by jsonencode, lists sorted, no nulls and no empty

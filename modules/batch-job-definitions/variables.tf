@@ -20,6 +20,8 @@ variable "jobs" {
     `scheduling_priority` (1-9999; the provider leaves a 0 out, as if unset) orders the job within its share on a fair-share queue, which refuses a job that has neither it nor a priority given at submit.
     `log_group_name` must name an existing log group (e.g. from the log-groups module) in `region`.
     `job_role_policy_statements` are Allow statements for the job's own role (no `*` in any action).
+    `read_prefix_arns` and `write_prefix_arns` are S3 key prefixes as ARNs ending in `/` (`arn:aws:s3:::<bucket>/<prefix>/`, never a wildcard): the job's role may get and list (`read`) or put (`write`) objects under exactly those; with `items_kms_key_arn`, writes in `items_bucket` may also encrypt with that key.
+    `table_arns` are DynamoDB tables whose items the job's role may get, query, put and update.
   EOT
   type = map(object({
     image            = string
@@ -41,8 +43,27 @@ variable "jobs" {
     })), [])
     tags                = optional(map(string), {})
     scheduling_priority = optional(number)
+    read_prefix_arns    = optional(list(string), [])
+    write_prefix_arns   = optional(list(string), [])
+    table_arns          = optional(list(string), [])
   }))
   nullable = false
+
+  validation {
+    condition = alltrue(flatten([
+      for k, j in var.jobs : [
+        for arn in concat(j.read_prefix_arns, j.write_prefix_arns) : can(regex("^arn:aws[a-z-]*:s3:::[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/([A-Za-z0-9!_.'()-]+/)+$", arn))
+      ]
+    ]))
+    error_message = "Each read_prefix_arns and write_prefix_arns entry must be an S3 key prefix as an ARN ending in `/` (arn:aws:s3:::<bucket>/<prefix>/): a bucket and at least one path segment, no `*`, no empty segment."
+  }
+
+  validation {
+    condition = alltrue(flatten([
+      for k, j in var.jobs : [for arn in j.table_arns : can(regex("^arn:aws[a-z-]*:dynamodb:[a-z]{2}(-[a-z]+)+-[0-9]+:[0-9]{12}:table/[A-Za-z0-9_.-]{3,255}$", arn))]
+    ]))
+    error_message = "Each table_arns entry must be a DynamoDB table ARN (arn:aws:dynamodb:<region>:<account>:table/<name>)."
+  }
 
   validation {
     condition     = alltrue([for k, j in var.jobs : j.scheduling_priority == null || try(j.scheduling_priority >= 1 && j.scheduling_priority <= 9999 && floor(j.scheduling_priority) == j.scheduling_priority, false)])

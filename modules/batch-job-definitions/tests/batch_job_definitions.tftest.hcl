@@ -370,6 +370,126 @@ run "each_job_reads_exactly_its_own_fan_out_items" {
   }
 }
 
+run "each_job_reads_writes_and_uses_exactly_the_prefixes_and_tables_it_declares" {
+  command = plan
+
+  variables {
+    items_bucket      = "batchform-check-data-123456789012"
+    items_kms_key_arn = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    jobs = {
+      stats = {
+        image          = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/batchform/worker:1"
+        log_group_name = "/batchform/stats"
+        read_prefix_arns = [
+          "arn:aws:s3:::batchform-check-data-123456789012/inputs/",
+          "arn:aws:s3:::shared-datasets/census/2020/",
+          "arn:aws:s3:::batchform-check-data-123456789012/config/",
+        ]
+        write_prefix_arns = ["arn:aws:s3:::batchform-check-data-123456789012/results/"]
+        table_arns        = ["arn:aws:dynamodb:eu-west-1:123456789012:table/batchform-check-operations"]
+      }
+      external = {
+        image             = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/batchform/worker:1"
+        log_group_name    = "/batchform/external"
+        write_prefix_arns = ["arn:aws:s3:::shared-datasets/out/"]
+      }
+    }
+  }
+
+  assert {
+    condition = [for s in jsondecode(aws_iam_role_policy.job["stats"].policy).Statement : s if !startswith(s.Sid, "ReadOwn") && !startswith(s.Sid, "DecryptOwn")] == [
+      {
+        Sid      = "ReadData", Effect = "Allow", Action = ["s3:GetObject"],
+        Resource = ["arn:aws:s3:::batchform-check-data-123456789012/config/*", "arn:aws:s3:::batchform-check-data-123456789012/inputs/*", "arn:aws:s3:::shared-datasets/census/2020/*"]
+      },
+      {
+        Sid       = "ListData0", Effect = "Allow", Action = ["s3:ListBucket"], Resource = ["arn:aws:s3:::batchform-check-data-123456789012"],
+        Condition = { StringLike = { "s3:prefix" = ["config/*", "inputs/*"] } }
+      },
+      {
+        Sid       = "ListData1", Effect = "Allow", Action = ["s3:ListBucket"], Resource = ["arn:aws:s3:::shared-datasets"],
+        Condition = { StringLike = { "s3:prefix" = ["census/2020/*"] } }
+      },
+      { Sid = "WriteData", Effect = "Allow", Action = ["s3:AbortMultipartUpload", "s3:PutObject"], Resource = ["arn:aws:s3:::batchform-check-data-123456789012/results/*"] },
+      { Sid = "EncryptData", Effect = "Allow", Action = ["kms:GenerateDataKey"], Resource = [var.items_kms_key_arn] },
+      {
+        Sid      = "UseTables", Effect = "Allow", Action = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"],
+        Resource = ["arn:aws:dynamodb:eu-west-1:123456789012:table/batchform-check-operations"]
+      },
+    ]
+    error_message = "A job's role must get and list exactly under its read prefixes, put exactly under its write prefixes, encrypt with the bucket's key only to write there, and use exactly its tables."
+  }
+
+  assert {
+    condition     = [for s in jsondecode(aws_iam_role_policy.job["external"].policy).Statement : s.Sid] == ["ReadOwnItems", "DecryptOwnItems", "WriteData"]
+    error_message = "Writing only to another account's bucket grants no use of this account's key."
+  }
+}
+
+run "rejects_a_read_prefix_with_a_wildcard" {
+  command = plan
+
+  variables {
+    jobs = {
+      stats = {
+        image            = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/batchform/worker:1"
+        log_group_name   = "/batchform/stats"
+        read_prefix_arns = ["arn:aws:s3:::batchform-check-data-123456789012/inputs/*"]
+      }
+    }
+  }
+
+  expect_failures = [var.jobs]
+}
+
+run "rejects_a_write_prefix_that_is_a_whole_bucket" {
+  command = plan
+
+  variables {
+    jobs = {
+      stats = {
+        image             = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/batchform/worker:1"
+        log_group_name    = "/batchform/stats"
+        write_prefix_arns = ["arn:aws:s3:::batchform-check-data-123456789012/"]
+      }
+    }
+  }
+
+  expect_failures = [var.jobs]
+}
+
+run "rejects_a_read_prefix_without_its_trailing_slash" {
+  command = plan
+
+  variables {
+    jobs = {
+      stats = {
+        image            = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/batchform/worker:1"
+        log_group_name   = "/batchform/stats"
+        read_prefix_arns = ["arn:aws:s3:::batchform-check-data-123456789012/inputs"]
+      }
+    }
+  }
+
+  expect_failures = [var.jobs]
+}
+
+run "rejects_a_table_named_without_its_arn" {
+  command = plan
+
+  variables {
+    jobs = {
+      stats = {
+        image          = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/batchform/worker:1"
+        log_group_name = "/batchform/stats"
+        table_arns     = ["batchform-check-operations"]
+      }
+    }
+  }
+
+  expect_failures = [var.jobs]
+}
+
 run "rejects_an_items_bucket_that_is_no_bucket_name" {
   command = plan
 
