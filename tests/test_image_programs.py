@@ -277,7 +277,7 @@ def test_fetch_and_run_refuses_urls_other_than_s3_and_https(
 ) -> None:
     assert fetch_and_run.main(["fetch_and_run.py"], environ(BATCH_FILE_URL=url)) == 2
     err = capsys.readouterr().err
-    assert err.startswith("fetch-and-run: BATCH_FILE_URL must be s3://bucket/key or https://")
+    assert err.startswith("fetch-and-run: BATCH_FILE_URL must be s3://bucket/key, https://... or a key in ")
     assert err.count("\n") == 1
 
 
@@ -287,7 +287,7 @@ def test_fetch_and_run_requires_batch_file_url(aws: None, capsys: pytest.Capture
 
     assert fetch_and_run.main(["fetch_and_run.py"], env) == 2
     assert capsys.readouterr().err == (
-        "fetch-and-run: BATCH_FILE_URL is required (s3://bucket/key or https://...)\n"
+        "fetch-and-run: BATCH_FILE_URL is required (s3://bucket/key, https://... or a key in DATA_BUCKET)\n"
     )
 
 
@@ -303,6 +303,78 @@ def test_fetch_and_run_reports_a_missing_s3_key_with_exit_3(
     assert err.startswith("fetch-and-run: cannot download s3://jobs/missing.sh: ")
     assert err.count("\n") == 1
     assert list(scratch.iterdir()) == []
+
+
+def test_fetch_and_run_runs_a_script_named_by_its_key_in_the_data_bucket(aws: None, tmp_path: Path) -> None:
+    bucket("account-data")
+    put("account-data", "jobs/report.sh", b'#!/bin/sh\necho "from the data bucket" > "$OUT"\n')
+    out = tmp_path / "out.txt"
+
+    code = fetch_and_run.main(
+        ["fetch_and_run.py"],
+        environ(BATCH_FILE_URL="jobs/report.sh", DATA_BUCKET="account-data", OUT=str(out)),
+    )
+
+    assert code == 0
+    assert out.read_text() == "from the data bucket\n"
+
+
+def test_fetch_and_run_runs_the_zip_named_by_its_key_in_the_data_bucket(aws: None, tmp_path: Path) -> None:
+    bucket("account-data")
+    put("account-data", "jobs/bundle.zip", zip_bytes({"run.sh": 'echo zipped > "$OUT"\n'}))
+    out = tmp_path / "out.txt"
+
+    code = fetch_and_run.main(
+        ["fetch_and_run.py"],
+        environ(BATCH_FILE_URL="jobs/bundle.zip", DATA_BUCKET="account-data", OUT=str(out)),
+    )
+
+    assert code == 0
+    assert out.read_text() == "zipped\n"
+
+
+def test_fetch_and_run_refuses_a_key_when_data_bucket_is_unset(
+    aws: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    env = environ(BATCH_FILE_URL="jobs/report.sh")
+    env.pop("DATA_BUCKET", None)
+
+    assert fetch_and_run.main(["fetch_and_run.py"], env) == 2
+    assert capsys.readouterr().err == (
+        "fetch-and-run: BATCH_FILE_URL jobs/report.sh is a key in the data bucket, but DATA_BUCKET is unset\n"
+    )
+
+
+def test_fetch_and_run_refuses_a_key_starting_with_a_slash(
+    aws: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bucket("account-data")
+    put("account-data", "/jobs/report.sh", b"#!/bin/sh\n")
+
+    code = fetch_and_run.main(
+        ["fetch_and_run.py"], environ(BATCH_FILE_URL="/jobs/report.sh", DATA_BUCKET="account-data")
+    )
+
+    assert code == 2
+    assert capsys.readouterr().err == (
+        "fetch-and-run: BATCH_FILE_URL /jobs/report.sh starts with /, but keys in the data bucket do not\n"
+    )
+
+
+def test_fetch_and_run_takes_an_s3_url_as_it_is_whatever_data_bucket_says(aws: None, tmp_path: Path) -> None:
+    bucket("jobs")
+    bucket("account-data")
+    put("jobs", "job.sh", b'#!/bin/sh\necho "from jobs" > "$OUT"\n')
+    put("account-data", "job.sh", b'#!/bin/sh\necho "from the data bucket" > "$OUT"\n')
+    out = tmp_path / "out.txt"
+
+    code = fetch_and_run.main(
+        ["fetch_and_run.py"],
+        environ(BATCH_FILE_URL="s3://jobs/job.sh", DATA_BUCKET="account-data", OUT=str(out)),
+    )
+
+    assert code == 0
+    assert out.read_text() == "from jobs\n"
 
 
 @pytest.fixture
@@ -426,9 +498,96 @@ def test_csv_stats_exits_3_and_writes_nothing_when_the_input_is_missing(
     assert boto3.client("s3").list_objects_v2(Bucket="outbox")["KeyCount"] == 0
 
 
-def test_csv_stats_requires_an_s3_output_url(aws: None, capsys: pytest.CaptureFixture[str]) -> None:
-    assert csv_stats.main([], environ(INPUT_URL="s3://inbox/data.csv", OUTPUT_URL="/tmp/stats.json")) == 2
-    assert capsys.readouterr().err == "csv-stats: OUTPUT_URL is required (s3://bucket/key)\n"
+def test_csv_stats_requires_an_output_url(aws: None, capsys: pytest.CaptureFixture[str]) -> None:
+    env = environ(INPUT_URL="s3://inbox/data.csv")
+    env.pop("OUTPUT_URL", None)
+
+    assert csv_stats.main([], env) == 2
+    assert (
+        capsys.readouterr().err
+        == "csv-stats: OUTPUT_URL is required (s3://bucket/key or a key in DATA_BUCKET)\n"
+    )
+
+
+def test_csv_stats_refuses_a_url_other_than_s3(aws: None, capsys: pytest.CaptureFixture[str]) -> None:
+    env = environ(INPUT_URL="https://example.com/data.csv", OUTPUT_URL="s3://outbox/stats.json")
+
+    assert csv_stats.main([], env) == 2
+    assert capsys.readouterr().err == (
+        "csv-stats: INPUT_URL must be s3://bucket/key or a key in DATA_BUCKET, not https://example.com/data.csv\n"
+    )
+
+
+def test_csv_stats_reads_and_writes_keys_in_the_data_bucket(
+    aws: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bucket("account-data")
+    put("account-data", "inputs/example.csv", CSV.encode())
+
+    code = csv_stats.main(
+        [],
+        environ(
+            INPUT_URL="inputs/example.csv", OUTPUT_URL="results/example.json", DATA_BUCKET="account-data"
+        ),
+    )
+
+    assert code == 0
+    obj = boto3.client("s3").get_object(Bucket="account-data", Key="results/example.json")
+    stats = json.loads(obj["Body"].read())
+    assert (stats["input"], stats["rows"]) == ("s3://account-data/inputs/example.csv", 4)
+    assert (
+        "from s3://account-data/inputs/example.csv -> s3://account-data/results/example.json\n"
+        in capsys.readouterr().out
+    )
+
+
+@pytest.mark.parametrize("variable", ["INPUT_URL", "OUTPUT_URL"])
+def test_csv_stats_refuses_a_key_when_data_bucket_is_unset(
+    aws: None, capsys: pytest.CaptureFixture[str], variable: str
+) -> None:
+    env = environ(
+        **{"INPUT_URL": "s3://inbox/data.csv", "OUTPUT_URL": "s3://outbox/stats.json", variable: "a/b"}
+    )
+    env.pop("DATA_BUCKET", None)
+
+    assert csv_stats.main([], env) == 2
+    assert (
+        capsys.readouterr().err
+        == f"csv-stats: {variable} a/b is a key in the data bucket, but DATA_BUCKET is unset\n"
+    )
+
+
+def test_csv_stats_refuses_a_key_starting_with_a_slash_and_writes_nothing(
+    aws: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bucket("account-data")
+    put("account-data", "inputs/example.csv", CSV.encode())
+    env = environ(INPUT_URL="inputs/example.csv", OUTPUT_URL="/tmp/stats.json", DATA_BUCKET="account-data")
+
+    assert csv_stats.main([], env) == 2
+    assert capsys.readouterr().err == (
+        "csv-stats: OUTPUT_URL /tmp/stats.json starts with /, but keys in the data bucket do not\n"
+    )
+    assert boto3.client("s3").list_objects_v2(Bucket="account-data")["KeyCount"] == 1
+
+
+def test_csv_stats_takes_s3_urls_as_they_are_whatever_data_bucket_says(aws: None) -> None:
+    bucket("inbox")
+    bucket("outbox")
+    bucket("account-data")
+    put("inbox", "data.csv", CSV.encode())
+
+    code = csv_stats.main(
+        [],
+        environ(
+            INPUT_URL="s3://inbox/data.csv", OUTPUT_URL="s3://outbox/stats.json", DATA_BUCKET="account-data"
+        ),
+    )
+
+    assert code == 0
+    s3 = boto3.client("s3")
+    assert json.loads(s3.get_object(Bucket="outbox", Key="stats.json")["Body"].read())["rows"] == 4
+    assert s3.list_objects_v2(Bucket="account-data")["KeyCount"] == 0
 
 
 # -- async-operation -------------------------------------------------------------------------------
@@ -532,3 +691,68 @@ def test_async_operation_exits_2_without_recording_when_the_environment_is_incom
 
     assert capsys.readouterr().err == "async-operation: HANDLER must be module.function, not 'no_function'\n"
     assert "Item" not in boto3.client("dynamodb").get_item(TableName="operations", Key={"id": {"S": "op-1"}})
+
+
+def test_async_operation_reads_package_and_payload_by_their_keys_in_the_data_bucket(
+    operations: dict[str, str],
+) -> None:
+    bucket("account-data")
+    put("account-data", "ops/package.zip", zip_bytes({"index.py": HANDLER}))
+    put("account-data", "ops/op-1.json", json.dumps({"numbers": [40, 2]}).encode())
+    env = {
+        **operations,
+        "PACKAGE_URL": "ops/package.zip",
+        "PAYLOAD_URL": "ops/op-1.json",
+        "DATA_BUCKET": "account-data",
+    }
+
+    assert async_operation.main([], env) == 0
+
+    item = record()
+    assert item["status"] == "SUCCEEDED"
+    assert json.loads(item["output"])["total"] == 42
+
+
+@pytest.mark.parametrize("variable", ["PACKAGE_URL", "PAYLOAD_URL"])
+def test_async_operation_exits_2_without_recording_when_a_key_has_no_data_bucket(
+    operations: dict[str, str], capsys: pytest.CaptureFixture[str], variable: str
+) -> None:
+    env = {**operations, variable: "ops/object"}
+    env.pop("DATA_BUCKET", None)
+
+    assert async_operation.main([], env) == 2
+
+    assert capsys.readouterr().err == (
+        f"async-operation: {variable} ops/object is a key in the data bucket, but DATA_BUCKET is unset\n"
+    )
+    assert "Item" not in boto3.client("dynamodb").get_item(TableName="operations", Key={"id": {"S": "op-1"}})
+
+
+def test_async_operation_exits_2_without_recording_when_a_key_starts_with_a_slash(
+    operations: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    env = {**operations, "PACKAGE_URL": "/ops/package.zip", "DATA_BUCKET": "ops"}
+
+    assert async_operation.main([], env) == 2
+
+    assert capsys.readouterr().err == (
+        "async-operation: PACKAGE_URL /ops/package.zip starts with /, but keys in the data bucket do not\n"
+    )
+    assert "Item" not in boto3.client("dynamodb").get_item(TableName="operations", Key={"id": {"S": "op-1"}})
+
+
+def test_async_operation_takes_s3_urls_as_they_are_whatever_data_bucket_says(
+    operations: dict[str, str],
+) -> None:
+    bucket("account-data")
+    put(
+        "account-data",
+        "package.zip",
+        zip_bytes({"index.py": "def handler(event, context):\n    return 'wrong'\n"}),
+    )
+    put("account-data", "payload.json", json.dumps({"numbers": [0]}).encode())
+    put("ops", "payload.json", json.dumps({"numbers": [1, 2]}).encode())
+
+    assert async_operation.main([], {**operations, "DATA_BUCKET": "account-data"}) == 0
+
+    assert json.loads(record()["output"])["total"] == 3

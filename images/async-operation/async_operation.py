@@ -2,7 +2,9 @@
 
 Environment: OPERATION_ID, OPERATIONS_TABLE (DynamoDB, string hash key `id`), PACKAGE_URL
 (s3:// zip of the function's code), PAYLOAD_URL (s3:// JSON document), HANDLER
-(`module.function`, default index.handler).
+(`module.function`, default index.handler). PACKAGE_URL and PAYLOAD_URL may instead be a key in
+the account's data bucket, named by DATA_BUCKET: `ops/package.zip` is
+s3://$DATA_BUCKET/ops/package.zip.
 
 The operation's record goes RUNNING, then SUCCEEDED (`output`: the function's return value as
 JSON), TASK_FAILED (`error`: the function's exception as JSON with name, message, stack) or
@@ -35,6 +37,7 @@ import botocore.exceptions
 
 PROG = "async-operation"
 HANDLER = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+")
+SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
 AWS_ERRORS = (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError)
 
 
@@ -61,11 +64,24 @@ def required(variable: str, environ: Mapping[str, str], hint: str = "") -> str:
     return value
 
 
+def in_data_bucket(variable: str, value: str, environ: Mapping[str, str]) -> str:
+    """The value as a URL: one without a scheme is a key in the data bucket DATA_BUCKET names."""
+    if SCHEME.match(value):
+        return value
+    if value.startswith("/"):
+        raise Failure(f"{variable} {value} starts with /, but keys in the data bucket do not", 2)
+    bucket = environ.get("DATA_BUCKET", "").strip()
+    if not bucket:
+        raise Failure(f"{variable} {value} is a key in the data bucket, but DATA_BUCKET is unset", 2)
+    return f"s3://{bucket}/{value}"
+
+
 def s3_location(variable: str, environ: Mapping[str, str]) -> tuple[str, str, str]:
-    url = required(variable, environ, " (s3://bucket/key)")
+    value = required(variable, environ, " (s3://bucket/key or a key in DATA_BUCKET)")
+    url = in_data_bucket(variable, value, environ)
     bucket, _, key = url.removeprefix("s3://").partition("/")
     if not url.startswith("s3://") or not bucket or not key:
-        raise Failure(f"{variable} must be s3://bucket/key, not {url}", 2)
+        raise Failure(f"{variable} must be s3://bucket/key or a key in DATA_BUCKET, not {url}", 2)
     return url, bucket, key
 
 

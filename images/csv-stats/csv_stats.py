@@ -1,7 +1,8 @@
 """Per-column statistics of a CSV file in S3, written back to S3 as JSON.
 
 Environment: INPUT_URL (s3://bucket/key of a CSV file with a header row), OUTPUT_URL
-(s3://bucket/key for the JSON result).
+(s3://bucket/key for the JSON result). Either may instead be a key in the account's data
+bucket, named by DATA_BUCKET: `inputs/example.csv` is s3://$DATA_BUCKET/inputs/example.csv.
 
 Every column gets `count` (non-empty cells). A column whose non-empty cells are all numbers
 also gets `min`, `max`, `sum` and `mean`; any other column gets `distinct` (distinct values).
@@ -28,6 +29,7 @@ PROG = "csv-stats"
 # Plain decimal notation only: float() would also take "nan", "inf" and "1_000".
 NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
 INTEGER = re.compile(r"[+-]?\d+")
+SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
 AWS_ERRORS = (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError)
 
 
@@ -43,11 +45,26 @@ def log(message: str) -> None:
     print(f"{PROG}: {message}", flush=True)
 
 
+def in_data_bucket(variable: str, value: str, environ: Mapping[str, str]) -> str:
+    """The value as a URL: one without a scheme is a key in the data bucket DATA_BUCKET names."""
+    if SCHEME.match(value):
+        return value
+    if value.startswith("/"):
+        raise Failure(f"{variable} {value} starts with /, but keys in the data bucket do not", 2)
+    bucket = environ.get("DATA_BUCKET", "").strip()
+    if not bucket:
+        raise Failure(f"{variable} {value} is a key in the data bucket, but DATA_BUCKET is unset", 2)
+    return f"s3://{bucket}/{value}"
+
+
 def s3_location(variable: str, environ: Mapping[str, str]) -> tuple[str, str, str]:
-    url = environ.get(variable, "").strip()
+    value = environ.get(variable, "").strip()
+    if not value:
+        raise Failure(f"{variable} is required (s3://bucket/key or a key in DATA_BUCKET)", 2)
+    url = in_data_bucket(variable, value, environ)
     bucket, _, key = url.removeprefix("s3://").partition("/")
     if not url.startswith("s3://") or not bucket or not key:
-        raise Failure(f"{variable} is required (s3://bucket/key)", 2)
+        raise Failure(f"{variable} must be s3://bucket/key or a key in DATA_BUCKET, not {url}", 2)
     return url, bucket, key
 
 

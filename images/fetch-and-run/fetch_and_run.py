@@ -1,8 +1,9 @@
 """Fetch a script or a zip archive from S3 or HTTPS and run it (AWS Batch's fetch-and-run pattern).
 
-Environment: BATCH_FILE_URL (s3://bucket/key or https://...), BATCH_FILE_TYPE (script or zip;
-default zip when the URL's path ends with .zip). The job's command arguments go to the script;
-for a zip the first one names the script inside the archive (default run.sh).
+Environment: BATCH_FILE_URL (s3://bucket/key, https://... or a key in the account's data bucket,
+named by DATA_BUCKET: `jobs/report.sh` is s3://$DATA_BUCKET/jobs/report.sh), BATCH_FILE_TYPE
+(script or zip; default zip when the URL's path ends with .zip). The job's command arguments go
+to the script; for a zip the first one names the script inside the archive (default run.sh).
 
 Fan-out (`invoke submit JOB --each FILE`): the script gets its own item as BATCHFORM_ITEM,
 whichever of the ways in images/README.md it came.
@@ -16,6 +17,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import re
 import shutil
 import signal
 import ssl
@@ -35,7 +37,8 @@ import boto3
 import botocore.exceptions
 
 PROG = "fetch-and-run"
-URL_FORMAT = "s3://bucket/key or https://..."
+URL_FORMAT = "s3://bucket/key, https://... or a key in DATA_BUCKET"
+SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
 DOWNLOAD_TIMEOUT = 60
 DOWNLOAD_ERRORS = (
     OSError,
@@ -66,6 +69,18 @@ def shown(url: str) -> str:
     if parts.port:
         host = f"{host}:{parts.port}"
     return urllib.parse.urlunsplit((parts.scheme, host, parts.path, "", "")) + ("?…" if parts.query else "")
+
+
+def in_data_bucket(variable: str, value: str, environ: Mapping[str, str]) -> str:
+    """The value as a URL: one without a scheme is a key in the data bucket DATA_BUCKET names."""
+    if SCHEME.match(value):
+        return value
+    if value.startswith("/"):
+        raise Failure(f"{variable} {value} starts with /, but keys in the data bucket do not", 2)
+    bucket = environ.get("DATA_BUCKET", "").strip()
+    if not bucket:
+        raise Failure(f"{variable} {value} is a key in the data bucket, but DATA_BUCKET is unset", 2)
+    return f"s3://{bucket}/{value}"
 
 
 def parse_url(url: str) -> tuple[str, str, str]:
@@ -175,6 +190,7 @@ def fetch_and_run(argv: list[str], environ: Mapping[str, str]) -> int:
     url = environ.get("BATCH_FILE_URL", "").strip()
     if not url:
         raise Failure(f"BATCH_FILE_URL is required ({URL_FORMAT})", 2)
+    url = in_data_bucket("BATCH_FILE_URL", url, environ)
     _, _, path = parse_url(url)
     kind = environ.get("BATCH_FILE_TYPE", "").strip().lower() or (
         "zip" if path.lower().endswith(".zip") else "script"
