@@ -13,6 +13,7 @@ from typing import Any
 
 from invoke import Collection
 
+from .data import data_get, data_ls, data_put
 from .dev import bench, test
 from .images import build, images_list, push
 from .jobs import jobs_cancel, jobs_follow, jobs_list, jobs_logs, submit
@@ -66,7 +67,11 @@ def _namespace() -> Collection:
     jobs_ns.add_task(jobs_follow, "follow")
     jobs_ns.add_task(jobs_list, "list")
     jobs_ns.add_task(jobs_cancel, "cancel")
-    for sub in (local, tf, images_ns, jobs_ns):
+    data_ns = Collection("data")
+    data_ns.add_task(data_put, "put")
+    data_ns.add_task(data_get, "get")
+    data_ns.add_task(data_ls, "ls")
+    for sub in (local, tf, images_ns, jobs_ns, data_ns):
         ns.add_collection(sub)
     ns.configure({"run": {"echo": False}})
     _allow_optional_positionals()
