@@ -628,6 +628,35 @@ GOOD = release_source({"alpha": 3, "beta": 4})
             GOOD.replace("    memory: 512\n", "    memory: 512\n    scheduling_priority: 0\n", 1),
             "jobs.alpha.scheduling_priority",
         ),
+        (
+            GOOD.replace("    memory: 512\n", "    memory: 512\n    reads: [inputs/*]\n", 1),
+            "jobs.alpha.reads[0]",
+        ),
+        (
+            GOOD.replace("    memory: 512\n", "    memory: 512\n    reads: [inputs]\n", 1),
+            "jobs.alpha.reads[0]",
+        ),
+        (
+            GOOD.replace("    memory: 512\n", "    memory: 512\n    writes: [results/, /abs/]\n", 1),
+            "jobs.alpha.writes[1]",
+        ),
+        (
+            GOOD.replace("    memory: 512\n", "    memory: 512\n    writes: ['arn:aws:s3:::other/']\n", 1),
+            "jobs.alpha.writes[0]",
+        ),
+        (GOOD.replace("    memory: 512\n", "    memory: 512\n    reads: inputs/\n", 1), "jobs.alpha.reads"),
+        (
+            GOOD.replace("    memory: 512\n", "    memory: 512\n    tables: [operations]\n", 1),
+            "jobs.alpha.tables[0]",
+        ),
+        (GOOD + "tables: {Operations: {}}\n", "tables.Operations"),
+        (GOOD + "tables: {operations: {sort_key: day}}\n", "tables.operations.sort_key"),
+        (
+            GOOD + "tables: {operations: {deletion_protection: 'no'}}\n",
+            "tables.operations.deletion_protection",
+        ),
+        (GOOD + "tables: {operations: {hash_key: ''}}\n", "tables.operations.hash_key"),
+        (GOOD + "tables: [operations]\n", "tables"),
     ],
     ids=[
         "unknown-top-level-key",
@@ -660,6 +689,17 @@ GOOD = release_source({"alpha": 3, "beta": 4})
         "job-share-without-fair-share-queue",
         "scheduling-priority-over-9999",
         "scheduling-priority-zero",
+        "read-prefix-wildcard",
+        "read-prefix-without-slash",
+        "write-prefix-leading-slash",
+        "write-prefix-whole-other-bucket",
+        "reads-not-a-list",
+        "job-table-not-declared",
+        "table-key-uppercase",
+        "unknown-table-key",
+        "table-deletion-protection-text",
+        "table-hash-key-empty",
+        "tables-not-a-mapping",
     ],
 )
 def test_source_errors_name_the_field(release_project: Path, text: str, field: str) -> None:

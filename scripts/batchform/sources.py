@@ -24,6 +24,7 @@ SETTINGS = (
     "queue",
     "kms",
     "data_bucket",
+    "tables",
     "log_retention_days",
     "force_delete_repositories",
     "tags",
@@ -35,6 +36,7 @@ SETTING_TYPES = {
     "queue": "map",
     "kms": "map",
     "data_bucket": "map",
+    "tables": "map",
     "log_retention_days": "whole",
     "force_delete_repositories": "flag",
     "tags": "text map",
@@ -57,6 +59,9 @@ JOB_TYPES = {
     "tags": "text map",
     "evaluate_on_exit": "list of maps",
     "policy_statements": "list of maps",
+    "reads": "texts",
+    "writes": "texts",
+    "tables": "texts",
 }
 IMAGE_KEYS, JOB_KEYS = set(IMAGE_TYPES), set(JOB_TYPES)
 SECRET_VARIABLE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")  # a container environment name; fullmatch
@@ -70,6 +75,17 @@ FAIR_SHARE_KEYS = {"compute_reservation", "share_decay_seconds", "shares"}
 KMS_KEYS = {"ecr", "logs", "data_bucket", "secrets"}
 DATA_BUCKET_KEYS = {"fan_out_expiry_days", "force_destroy"}
 COMPUTE_KEYS = {"type", "max_vcpus", "min_vcpus", "instance_types", "allocation_strategy"}
+TABLE_TYPES = {
+    "hash_key": "text",
+    "range_key": "text",
+    "ttl_attribute": "text",
+    "deletion_protection": "flag",
+}
+# A table's key names the table (batchform-<account>-<key>) and its jobs' <KEY>_TABLE variable.
+TABLE_KEY = re.compile(r"[a-z][a-z0-9_-]{0,63}")  # used with fullmatch
+# A key prefix a job reads or writes: in the account's data bucket, or in another by ARN; never a
+# wildcard, always ending in `/` (terraform/variables.tf holds the same rule).
+DATA_PREFIX = re.compile(r"(arn:aws[a-z-]*:s3:::[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/)?([A-Za-z0-9!_.'()-]+/)+")
 # What terraform/variables.tf gives a job or the compute environment that does not say.
 JOB_DEFAULTS = {"vcpus": 1, "memory": 2048}
 COMPUTE_DEFAULTS = {"type": "FARGATE", "max_vcpus": 16, "min_vcpus": 0}
@@ -195,6 +211,7 @@ def validate_source(name: str, data: Any) -> dict[str, Any]:
         if entry.get("scheduling_priority") is not None:
             _check_whole(f"{where}.scheduling_priority", entry["scheduling_priority"], 1, 9999)
         _check_job_limits(where, entry, {**COMPUTE_DEFAULTS, **(data.get("compute") or {})}["type"])
+        _check_job_data(where, entry, data.get("tables") or {})
         _check_secrets(where, entry.get("environment") or {}, entry.get("secrets") or {})
     return data
 
@@ -227,6 +244,38 @@ def _check_job_limits(where: str, job: dict[str, Any], compute_type: str) -> Non
                 f"{where}.evaluate_on_exit[{index}].action: must be {limits.one_of(limits.EXIT_ACTIONS)}, "
                 f"got {condition.get('action')!r}"
             )
+
+
+def _check_job_data(where: str, job: dict[str, Any], tables: dict[str, Any]) -> None:
+    """What a job reads, writes and keeps: prefixes its role can be scoped to, tables the account has."""
+    for key in ("reads", "writes"):
+        for index, prefix in enumerate(job.get(key) or []):
+            if not DATA_PREFIX.fullmatch(prefix):
+                raise ConfigError(
+                    f"{where}.{key}[{index}]: must be a key prefix ending in / (inputs/), or one in "
+                    "another bucket by ARN (arn:aws:s3:::bucket/prefix/), without * or empty segments, "
+                    f"got {prefix!r}"
+                )
+    for index, table in enumerate(job.get("tables") or []):
+        if table not in tables:
+            known = ", ".join(tables) or "none declared"
+            raise ConfigError(f"{where}.tables[{index}]: must name one of this account's tables ({known})")
+
+
+def _check_tables(where: str, tables: dict[str, Any]) -> None:
+    for key, entry in tables.items():
+        place = f"{where}.{_shown(key)}"
+        if not isinstance(key, str) or not TABLE_KEY.fullmatch(key):
+            raise ConfigError(
+                f"{place}: table keys are 1-64 lowercase letters, digits, - and _, starting with a letter"
+            )
+        # `operations:` with nothing under it is a table with every default.
+        entry = tables[key] = _check_mapping(place, entry if entry is not None else {})
+        _check_known(place, entry, set(TABLE_TYPES))
+        for name, value in entry.items():
+            _check_type(f"{place}.{name}", value, TABLE_TYPES[name])
+            if TABLE_TYPES[name] == "text" and not 1 <= len(value) <= 255:
+                raise ConfigError(f"{place}.{name}: must be 1-255 characters, got {value!r}")
 
 
 def _check_compute(where: str, compute: dict[str, Any]) -> None:
@@ -323,6 +372,7 @@ SETTING_CHECKS: dict[str, Callable[[str, Any], None]] = {
     "queue": _check_queue,
     "kms": _check_kms,
     "data_bucket": _check_data_bucket,
+    "tables": _check_tables,
 }
 
 
