@@ -14,6 +14,7 @@ from batchform.errors import UserError
 from moto import mock_aws
 
 BUCKET = "batchform-check-data-123456789012"
+TABLES = {"operations": {"name": "batchform-check-operations", "hash_key": "id"}}
 
 
 class StandInAccount:
@@ -31,9 +32,15 @@ def account(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[StandIn
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
-    monkeypatch.setattr(data, "outputs", lambda _account: {"data_bucket": BUCKET})
+    monkeypatch.setattr(data, "outputs", lambda _account: {"data_bucket": BUCKET, "tables": TABLES})
     with mock_aws():
         boto3.client("s3", region_name="us-east-1").create_bucket(Bucket=BUCKET)
+        boto3.client("dynamodb", region_name="us-east-1").create_table(
+            TableName=TABLES["operations"]["name"],
+            BillingMode="PAY_PER_REQUEST",
+            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        )
         yield StandInAccount()
 
 
@@ -82,3 +89,23 @@ def test_an_account_without_a_data_bucket_says_to_apply_it(monkeypatch: pytest.M
     monkeypatch.setattr(data, "outputs", lambda _account: {"account": {}})
     with pytest.raises(UserError, match="run invoke tf.apply --account check"):
         data.bucket(StandInAccount())
+
+
+def test_an_item_is_read_by_the_tables_key_in_the_source_as_plain_values(account) -> None:  # noqa: ANN001
+    account.client("dynamodb").put_item(
+        TableName="batchform-check-operations",
+        Item={"id": {"S": "op-1"}, "status": {"S": "SUCCEEDED"}, "took": {"N": "1.5"}, "tries": {"N": "2"}},
+    )
+    assert data.item(account, "operations", "op-1") == {
+        "id": "op-1",
+        "status": "SUCCEEDED",
+        "took": 1.5,
+        "tries": 2,
+    }
+
+
+def test_a_missing_item_and_an_undeclared_table_are_named(account) -> None:  # noqa: ANN001
+    with pytest.raises(UserError, match="^no item id=op-2 in batchform-check-operations$"):
+        data.item(account, "operations", "op-2")
+    with pytest.raises(UserError, match=r"table 'results': not one of account check's tables \(operations\)"):
+        data.item(account, "results", "op-1")

@@ -1,7 +1,9 @@
-"""An account's data bucket: put a job's input in place, read its result back, list what is there.
+"""An account's data: put a job's input in place, read its result back, list what is there, read
+an item of one of its tables.
 
 Keys are the ones jobs are given (`INPUT_URL=inputs/a.csv`): relative to the account's data
 bucket, whose name terraform outputs (`data_bucket`), so the same commands work in every account.
+Tables are named by their key in the account's source (`operations`), as jobs name them.
 """
 
 from __future__ import annotations
@@ -91,6 +93,38 @@ def listing(account: Account, prefix: str = "") -> list[StoredObject]:
     except ClientError as exc:
         raise UserError(f"cannot list {name}: {_reason(exc)}") from None
     return found
+
+
+def item(account: Account, table: str, key: str) -> dict[str, Any]:
+    """The item of the account's table `table` whose partition key is `key`, as plain values."""
+    from boto3.dynamodb.types import TypeDeserializer
+
+    tables: dict[str, Any] = outputs(account).get("tables") or {}
+    if table not in tables:
+        known = ", ".join(sorted(tables)) or "none deployed"
+        raise UserError(f"table {table!r}: not one of account {account.name}'s tables ({known})")
+    name, hash_key = tables[table]["name"], tables[table]["hash_key"]
+    try:
+        found = account.client("dynamodb").get_item(TableName=name, Key={hash_key: {"S": key}})
+    except ClientError as exc:
+        raise UserError(f"cannot read {key} from {name}: {_reason(exc)}") from None
+    if "Item" not in found:
+        raise UserError(f"no item {hash_key}={key} in {name}")
+    plain = TypeDeserializer()
+    return {field: _jsonable(plain.deserialize(value)) for field, value in sorted(found["Item"].items())}
+
+
+def _jsonable(value: Any) -> Any:
+    """DynamoDB numbers come back as Decimal: whole ones as int, others as float."""
+    from decimal import Decimal
+
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, set)):
+        return [_jsonable(v) for v in value]
+    return value
 
 
 def _code(exc: ClientError) -> str:

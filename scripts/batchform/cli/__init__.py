@@ -13,7 +13,7 @@ from typing import Any
 
 from invoke import Collection
 
-from .data import data_get, data_ls, data_put
+from .data import data_get, data_item, data_ls, data_put
 from .dev import bench, test
 from .images import build, images_list, push
 from .jobs import jobs_cancel, jobs_follow, jobs_list, jobs_logs, submit
@@ -71,6 +71,7 @@ def _namespace() -> Collection:
     data_ns.add_task(data_put, "put")
     data_ns.add_task(data_get, "get")
     data_ns.add_task(data_ls, "ls")
+    data_ns.add_task(data_item, "item")
     for sub in (local, tf, images_ns, jobs_ns, data_ns):
         ns.add_collection(sub)
     ns.configure({"run": {"echo": False}})

@@ -1,4 +1,4 @@
-"""Tasks over an account's data bucket: `data.put`, `data.get`, `data.ls`."""
+"""Tasks over an account's data: `data.put`, `data.get`, `data.ls`, `data.item`."""
 
 from __future__ import annotations
 
@@ -12,7 +12,14 @@ from invoke import Context, task
 from .common import echo, one_account, user_errors
 
 
-@task(help={"account": "account name or alias", "json": "print what was stored as JSON"})
+@task(
+    help={
+        "file": "the local file to upload",
+        "key": "where it goes in the bucket, as jobs are given it (inputs/a.csv)",
+        "account": "account name or alias",
+        "json": "print what was stored as JSON",
+    }
+)
 @user_errors
 def data_put(c: Context, file: str, key: str, account: str | None = None, json_: bool = False) -> None:
     """Put FILE in the account's data bucket at KEY (a KEY ending in / takes the file's name)."""
@@ -48,3 +55,12 @@ def data_ls(c: Context, prefix: str = "", account: str | None = None, json_: boo
         return
     for item in found:
         echo(f"{item.size:>12}  {item.key}")
+
+
+@task(help={"account": "account name or alias"})
+@user_errors
+def data_item(c: Context, table: str, key: str, account: str | None = None) -> None:
+    """Print, as JSON, the item of the account's TABLE (its key in the source) whose partition key is KEY."""
+    from .. import data
+
+    echo(json.dumps(data.item(one_account(account), table, key), indent=2, sort_keys=True))
