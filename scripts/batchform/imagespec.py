@@ -83,11 +83,14 @@ def _ignored_patterns(context: Path) -> list[str]:
 
 
 def context_files(context: Path) -> list[Path]:
-    patterns = _ignored_patterns(context)
+    """The files docker sends as the build context: a .dockerignore pattern that matches a file,
+    or a folder above it (`example/` or `example`), leaves the file out, as docker does."""
+    patterns = [p.rstrip("/") for p in _ignored_patterns(context)]
     files = []
     for path in sorted(context.rglob("*")):
-        rel = path.relative_to(context).as_posix()
-        if path.is_file() and not any(fnmatch.fnmatch(rel, p) for p in patterns):
+        parts = path.relative_to(context).parts
+        enclosing = ["/".join(parts[:depth]) for depth in range(1, len(parts) + 1)]
+        if path.is_file() and not any(fnmatch.fnmatch(rel, p) for rel in enclosing for p in patterns):
             files.append(path)
     return files
 
