@@ -30,7 +30,8 @@ from .hcl import hcl
 from .images import discover
 from .registry import Registry
 from .settings import PACKAGE_DIR, Paths, file_lock, paths, write_atomic
-from .sources import BUILD_TEXT, SETTINGS, load_source, set_build
+from .sourcemerge import SHARED_SOURCE, Explained, Origins, blame, check_shared, explain, merge
+from .sources import BUILD_TEXT, SETTINGS, load_source, parse_source, set_build, validate_source
 
 Echo = Callable[[str], None]
 
@@ -125,7 +126,7 @@ class Releases:
     def account_names(self) -> list[str]:
         """Accounts with a source, each checked to be declared in batchform.yaml."""
         names = []
-        for path in sorted(self.dir.glob("*.yaml")):
+        for path in sorted(self.dir.glob("[!_]*.yaml")):  # `_shared.yaml` is no account's
             account = self.accounts.get(path.stem) if path.stem in self.accounts.names else None
             if account is None:
                 raise ConfigError(
@@ -134,17 +135,41 @@ class Releases:
             names.append(account.name)
         return names
 
-    def load(self, account: str) -> dict[str, Any]:
+    @property
+    def shared(self) -> Path:
+        return self.dir / SHARED_SOURCE
+
+    def load(self, account: str, text: str | None = None) -> dict[str, Any]:
+        """The account's effective source (its own file, `text` if given, on the shared declarations)."""
+        return self.load_explained(account, text)[0]
+
+    def load_explained(self, account: str, text: str | None = None) -> tuple[dict[str, Any], Origins]:
         path = self.source(account)
-        if not path.exists():
+        if text is None and not path.exists():
             raise UserError(f"account {account} has no {path.relative_to(self.paths.root)}")
-        return load_source(path, path.read_text())
+        text = path.read_text() if text is None else text
+        if not self.shared.exists():
+            return load_source(path, text), Origins(default=path.name)
+        shared = check_shared(parse_source(self.shared, self.shared.read_text()))
+        own = parse_source(path, text)
+        if not isinstance(own, dict | None):
+            raise ConfigError(f"{path.name}: must be a mapping")
+        merged, origins = merge(shared, own or {}, path.name)
+        try:
+            return validate_source(path.name, merged), origins
+        except ConfigError as exc:
+            raise blame(exc, origins) from None
+
+    def explain(self, account: str) -> dict[str, list[Explained]]:
+        """Each job's effective declaration in the account, with the file of each value."""
+        return explain(*self.load_explained(account))
 
     def render_text(self, account: str, data: dict[str, Any] | None = None) -> str:
         data = self.load(account) if data is None else data
         template = _environment().get_template("account.tfvars.j2")
+        sources = [self.source(account).name] + ([SHARED_SOURCE] if self.shared.exists() else [])
         text = template.render(
-            source=self.source(account).name,
+            source=" and ".join(sources),
             account=account,
             settings=[(key, data[key]) for key in SETTINGS if key in data],
             images=data.get("images") or {},
@@ -258,9 +283,9 @@ class Releases:
         with account_lock(self.paths, account.name):
             # Read again under the lock: another bump may have landed since the checks.
             before = source.read_text()
-            old = load_source(source, before)["images"][image]["build"]
+            old = self.load(account.name, before)["images"][image]["build"]
             after = set_build(before, image, number)
-            data = load_source(source, after)
+            data = self.load(account.name, after)
             if data["images"][image]["build"] != number:
                 raise UserError(f"{source.name}: could not set images.{image}.build")  # pragma: no cover
             rendered_before = target.read_text() if target.exists() else ""

@@ -399,14 +399,19 @@ def _check_secrets(where: str, environment: dict[str, str], secrets: dict[str, s
             raise ConfigError(f"{field}: also in environment; a variable is one or the other")
 
 
-def load_source(path: Path, text: str) -> dict[str, Any]:
-    """The source at `path` (its text given), parsed and checked."""
+def parse_source(path: Path, text: str) -> Any:
+    """The YAML of the source at `path` (its text given), unchecked; a syntax error names its line."""
     try:
-        return validate_source(path.name, yaml.safe_load(text))
+        return yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f":{mark.line + 1}" if mark else ""
         raise ConfigError(f"{path.name}{where}: invalid YAML ({getattr(exc, 'problem', exc)})") from None
+
+
+def load_source(path: Path, text: str) -> dict[str, Any]:
+    """The source at `path` (its text given), parsed and checked."""
+    return validate_source(path.name, parse_source(path, text))
 
 
 def set_build(text: str, image: str, build: int) -> str:

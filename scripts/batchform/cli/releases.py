@@ -10,13 +10,22 @@ from invoke import Context, Exit, task
 from .common import ACCOUNT_HELP, echo, err, user_errors
 
 
-@task(help={"check": "change nothing; exit 1 naming each rendered file that is stale or edited by hand"})
+@task(
+    help={
+        "check": "change nothing; exit 1 naming each rendered file that is stale or edited by hand",
+        "explain": "change nothing; print each job of this account as rendered, and the file of each value",
+        "json": "with --explain: print JSON",
+    }
+)
 @user_errors
-def render(c: Context, check: bool = False) -> None:
-    """Render terraform/accounts/<account>.tfvars from each account's YAML source."""
+def render(c: Context, check: bool = False, explain: str | None = None, json_: bool = False) -> None:
+    """Render terraform/accounts/<account>.tfvars from each account's YAML source (on _shared.yaml)."""
     from ..releases import Releases
 
     releases = Releases()
+    if explain:
+        _print_explained(releases, explain, json_)
+        return
     if check:
         problems = releases.stale()
         for problem in problems:
@@ -30,6 +39,26 @@ def render(c: Context, check: bool = False) -> None:
         echo(f"rendered {path.relative_to(releases.paths.root)}")
     if not written:
         echo("every rendered file was up to date")
+
+
+def _print_explained(releases: Any, account: str, json_: bool) -> None:
+    from dataclasses import asdict
+
+    from .common import one_account
+
+    name = one_account(account).name
+    jobs = releases.explain(name)
+    if json_:
+        echo(json.dumps({job: [asdict(row) for row in rows] for job, rows in jobs.items()}, indent=2))
+        return
+    echo(f"the jobs of account {name}, value by value, with the file each value comes from:")
+    for job, rows in jobs.items():
+        echo(job)
+        shown = [(row.key, json.dumps(row.value), row.source) for row in rows]
+        width = max(len(key) for key, _, _ in shown)
+        value_width = min(48, max(len(value) for _, value, _ in shown))
+        for key, value, source in shown:
+            echo(f"  {key:<{width}}  {value:<{value_width}}  {source}")
 
 
 def _print_bump(result: Any) -> None:
