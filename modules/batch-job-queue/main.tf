@@ -35,5 +35,16 @@ resource "aws_batch_job_queue" "this" {
     }
   }
 
+  dynamic "job_state_time_limit_action" {
+    for_each = var.job_state_time_limit_actions
+
+    content {
+      action           = job_state_time_limit_action.value.action
+      max_time_seconds = job_state_time_limit_action.value.max_time_seconds
+      reason           = job_state_time_limit_action.value.reason
+      state            = job_state_time_limit_action.value.state
+    }
+  }
+
   tags = var.tags
 }

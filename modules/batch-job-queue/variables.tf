@@ -99,6 +99,42 @@ variable "fair_share_policy" {
   }
 }
 
+variable "job_state_time_limit_actions" {
+  description = "What AWS Batch does with a job stuck at the head of the queue: after `max_time_seconds` (600-86400) in `state` RUNNABLE with the status reason `reason`, it takes `action` (CANCEL, the only action for ECS and Fargate queues). The reasons Batch can act on: CAPACITY:INSUFFICIENT_INSTANCE_CAPACITY, MISCONFIGURATION:COMPUTE_ENVIRONMENT_MAX_RESOURCE, MISCONFIGURATION:JOB_RESOURCE_REQUIREMENT, MISCONFIGURATION:EC2_INSTANCE_CONFIGURATION_UNSUPPORTED; one action per reason."
+  type = list(object({
+    reason           = string
+    max_time_seconds = number
+    action           = optional(string, "CANCEL")
+    state            = optional(string, "RUNNABLE")
+  }))
+  default  = []
+  nullable = false
+
+  validation {
+    condition = alltrue([
+      for a in var.job_state_time_limit_actions : a.max_time_seconds >= 600 && a.max_time_seconds <= 86400 && floor(a.max_time_seconds) == a.max_time_seconds
+    ])
+    error_message = "Each job_state_time_limit_actions max_time_seconds must be a whole number from 600 (10 minutes) to 86400 (24 hours)."
+  }
+
+  validation {
+    condition     = alltrue([for a in var.job_state_time_limit_actions : a.action == "CANCEL" && a.state == "RUNNABLE"])
+    error_message = "Each job_state_time_limit_actions entry must have action CANCEL and state RUNNABLE (the only ones AWS Batch supports for ECS and Fargate queues)."
+  }
+
+  validation {
+    condition = alltrue([
+      for a in var.job_state_time_limit_actions : contains([
+        "CAPACITY:INSUFFICIENT_INSTANCE_CAPACITY",
+        "MISCONFIGURATION:COMPUTE_ENVIRONMENT_MAX_RESOURCE",
+        "MISCONFIGURATION:JOB_RESOURCE_REQUIREMENT",
+        "MISCONFIGURATION:EC2_INSTANCE_CONFIGURATION_UNSUPPORTED",
+      ], a.reason)
+    ]) && length(distinct([for a in var.job_state_time_limit_actions : a.reason])) == length(var.job_state_time_limit_actions)
+    error_message = "Each job_state_time_limit_actions reason must be one AWS Batch acts on (CAPACITY:INSUFFICIENT_INSTANCE_CAPACITY, MISCONFIGURATION:COMPUTE_ENVIRONMENT_MAX_RESOURCE, MISCONFIGURATION:JOB_RESOURCE_REQUIREMENT, MISCONFIGURATION:EC2_INSTANCE_CONFIGURATION_UNSUPPORTED), each at most once."
+  }
+}
+
 variable "tags" {
   description = "Tags applied to the queue and the scheduling policy."
   type        = map(string)

@@ -252,3 +252,75 @@ run "rejects_a_share_identifier_with_a_hyphen" {
 
   expect_failures = [var.fair_share_policy]
 }
+
+run "job_state_time_limit_actions_cancel_jobs_stuck_for_a_named_reason" {
+  command = plan
+
+  variables {
+    job_state_time_limit_actions = [
+      { reason = "MISCONFIGURATION:JOB_RESOURCE_REQUIREMENT", max_time_seconds = 600 },
+      { reason = "CAPACITY:INSUFFICIENT_INSTANCE_CAPACITY", max_time_seconds = 14400 },
+    ]
+  }
+
+  assert {
+    condition = [for a in aws_batch_job_queue.this.job_state_time_limit_action : [a.reason, a.max_time_seconds, a.action, a.state]] == [
+      ["MISCONFIGURATION:JOB_RESOURCE_REQUIREMENT", 600, "CANCEL", "RUNNABLE"],
+      ["CAPACITY:INSUFFICIENT_INSTANCE_CAPACITY", 14400, "CANCEL", "RUNNABLE"],
+    ]
+    error_message = "Each time limit must reach the queue, cancelling RUNNABLE jobs by default."
+  }
+}
+
+run "rejects_a_time_limit_under_ten_minutes" {
+  command = plan
+
+  variables {
+    job_state_time_limit_actions = [{ reason = "CAPACITY:INSUFFICIENT_INSTANCE_CAPACITY", max_time_seconds = 599 }]
+  }
+
+  expect_failures = [var.job_state_time_limit_actions]
+}
+
+run "rejects_a_time_limit_over_a_day" {
+  command = plan
+
+  variables {
+    job_state_time_limit_actions = [{ reason = "CAPACITY:INSUFFICIENT_INSTANCE_CAPACITY", max_time_seconds = 86401 }]
+  }
+
+  expect_failures = [var.job_state_time_limit_actions]
+}
+
+run "rejects_a_reason_batch_cannot_act_on" {
+  command = plan
+
+  variables {
+    job_state_time_limit_actions = [{ reason = "MISCONFIGURATION:SERVICE_ROLE_PERMISSIONS", max_time_seconds = 600 }]
+  }
+
+  expect_failures = [var.job_state_time_limit_actions]
+}
+
+run "rejects_an_action_other_than_cancel" {
+  command = plan
+
+  variables {
+    job_state_time_limit_actions = [{ reason = "CAPACITY:INSUFFICIENT_INSTANCE_CAPACITY", max_time_seconds = 600, action = "TERMINATE" }]
+  }
+
+  expect_failures = [var.job_state_time_limit_actions]
+}
+
+run "rejects_one_reason_twice" {
+  command = plan
+
+  variables {
+    job_state_time_limit_actions = [
+      { reason = "CAPACITY:INSUFFICIENT_INSTANCE_CAPACITY", max_time_seconds = 600 },
+      { reason = "CAPACITY:INSUFFICIENT_INSTANCE_CAPACITY", max_time_seconds = 900 },
+    ]
+  }
+
+  expect_failures = [var.job_state_time_limit_actions]
+}
