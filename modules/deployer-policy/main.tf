@@ -11,6 +11,7 @@ locals {
   batch        = "arn:${local.p}:batch:${local.region}:${local.account}"
   ec2          = "arn:${local.p}:ec2:${local.region}:${local.account}"
   log_groups   = "arn:${local.p}:logs:${local.region}:${local.account}:log-group:/batchform/${var.account_name}/"
+  tables       = "arn:${local.p}:dynamodb:${local.region}:${local.account}:table/${local.name}-"
 
   statements = concat(
     [
@@ -163,6 +164,18 @@ locals {
           "s3:PutEncryptionConfiguration", "s3:PutLifecycleConfiguration",
         ]
         Resource = ["arn:${local.p}:s3:::${local.data_bucket}"]
+      },
+      # The account's tables (batchform-<account>-<key>): what the provider calls to create, read,
+      # update (tags, TTL, point-in-time recovery, deletion protection, encryption) and delete one.
+      {
+        Sid    = "ManageTables"
+        Effect = "Allow"
+        Action = [
+          "dynamodb:CreateTable", "dynamodb:DeleteTable", "dynamodb:DescribeContinuousBackups", "dynamodb:DescribeTable",
+          "dynamodb:DescribeTimeToLive", "dynamodb:ListTagsOfResource", "dynamodb:TagResource", "dynamodb:UntagResource",
+          "dynamodb:UpdateContinuousBackups", "dynamodb:UpdateTable", "dynamodb:UpdateTimeToLive",
+        ]
+        Resource = ["${local.tables}*"]
       },
       # submit writes the fan-out items that do not fit in a job's overrides.
       {

@@ -63,6 +63,43 @@ run "what_terraform_and_batchform_call_is_allowed" {
   }
 }
 
+run "the_account_tables_are_managed_by_name_prefix_with_what_the_provider_calls" {
+  command = plan
+
+  assert {
+    condition = [for s in jsondecode(output.policy_json).Statement : s if s.Sid == "ManageTables"] == [{
+      Sid    = "ManageTables"
+      Effect = "Allow"
+      Action = [
+        "dynamodb:CreateTable", "dynamodb:DeleteTable", "dynamodb:DescribeContinuousBackups", "dynamodb:DescribeTable",
+        "dynamodb:DescribeTimeToLive", "dynamodb:ListTagsOfResource", "dynamodb:TagResource", "dynamodb:UntagResource",
+        "dynamodb:UpdateContinuousBackups", "dynamodb:UpdateTable", "dynamodb:UpdateTimeToLive",
+      ]
+      Resource = ["arn:aws:dynamodb:eu-west-1:111111111111:table/batchform-dev-*"]
+    }]
+    error_message = "ManageTables must allow the table actions terraform calls, on the account's batchform-dev-* tables only."
+  }
+
+  assert {
+    condition     = alltrue([for s in jsondecode(output.policy_json).Statement : alltrue([for r in s.Resource : r == "arn:aws:dynamodb:eu-west-1:111111111111:table/batchform-dev-*"]) if anytrue([for a in s.Action : startswith(a, "dynamodb:")])])
+    error_message = "No other resource may be granted a DynamoDB action."
+  }
+}
+
+run "tables_follow_the_partition_and_region" {
+  command = plan
+
+  variables {
+    partition = "aws-us-gov"
+    region    = "us-gov-west-1"
+  }
+
+  assert {
+    condition     = jsonencode([for s in jsondecode(output.policy_json).Statement : s.Resource if s.Sid == "ManageTables"]) == jsonencode([["arn:aws-us-gov:dynamodb:us-gov-west-1:111111111111:table/batchform-dev-*"]])
+    error_message = "The tables' ARN must follow partition and region."
+  }
+}
+
 run "kms_keys_are_usable_only_when_given" {
   command = plan
 
