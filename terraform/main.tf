@@ -14,8 +14,12 @@ locals {
   log_group_names = { for name, job in var.jobs : name => "/batchform/${var.account_name}/${name}" }
 
   # Known when planning, so the job roles' policies can be decided before the bucket exists.
-  data_bucket = "${local.name}-data-${var.account_id}"
+  data_bucket     = "${local.name}-data-${var.account_id}"
+  data_bucket_arn = "arn:${data.aws_partition.current.partition}:s3:::${local.data_bucket}"
+  table_names     = { for key, table in var.tables : key => "${local.name}-${key}" }
 }
+
+data "aws_partition" "current" {}
 
 # ---- Network: the account's own, or the default VPC -------------------------------------
 
@@ -70,6 +74,19 @@ module "data_bucket" {
   kms_key_arn         = var.kms.data_bucket
   fan_out_expiry_days = var.data_bucket.fan_out_expiry_days
   force_destroy       = var.data_bucket.force_destroy
+}
+
+# ---- Tables: state the jobs keep, such as the async operations' outcomes -----------------
+
+module "tables" {
+  source   = "../modules/dynamodb-table"
+  for_each = var.tables
+
+  name                = local.table_names[each.key]
+  hash_key            = each.value.hash_key
+  range_key           = each.value.range_key
+  ttl_attribute       = each.value.ttl_attribute
+  deletion_protection = each.value.deletion_protection
 }
 
 # ---- Compute ----------------------------------------------------------------------------
@@ -134,11 +151,17 @@ module "job_definitions" {
 
   jobs = {
     for name, job in var.jobs : name => {
-      image           = local.image_references[job.image]
-      command         = job.command
-      vcpus           = job.vcpus
-      memory          = job.memory
-      environment     = job.environment
+      image   = local.image_references[job.image]
+      command = job.command
+      vcpus   = job.vcpus
+      memory  = job.memory
+      # Where its data is, so the same command runs in every account: DATA_BUCKET, and
+      # <KEY>_TABLE for each table it uses; its own environment wins.
+      environment = merge(
+        { DATA_BUCKET = local.data_bucket },
+        { for table in job.tables : "${upper(replace(table, "-", "_"))}_TABLE" => local.table_names[table] },
+        job.environment,
+      )
       secrets         = job.secrets
       retry_attempts  = job.retry_attempts
       timeout_seconds = job.timeout_seconds
@@ -153,6 +176,11 @@ module "job_definitions" {
 
       evaluate_on_exit           = job.evaluate_on_exit
       job_role_policy_statements = job.policy_statements
+      read_prefix_arns           = [for prefix in job.reads : startswith(prefix, "arn:") ? prefix : "${local.data_bucket_arn}/${prefix}"]
+      write_prefix_arns          = [for prefix in job.writes : startswith(prefix, "arn:") ? prefix : "${local.data_bucket_arn}/${prefix}"]
+      table_arns = [
+        for table in job.tables : "arn:${data.aws_partition.current.partition}:dynamodb:${var.region}:${var.account_id}:table/${local.table_names[table]}"
+      ]
     }
   }
 }

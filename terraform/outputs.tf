@@ -43,6 +43,11 @@ output "data_bucket" {
   value       = module.data_bucket.name
 }
 
+output "tables" {
+  description = "Table key => the account's DynamoDB table: its name and its partition key (hash_key)."
+  value       = { for key, table in module.tables : key => { name = table.name, hash_key = table.hash_key } }
+}
+
 output "jobs" {
   description = "Job name => where it runs: job definition ARN without revision, job queue ARN, log group name; items_prefix (the key prefix of its fan-out items in data_bucket, which its role may read); tags (the job definition's, with the provider's default tags); fair_share (whether its queue has a fair-share policy, so a submit must name a share) and share_identifier (its default share, or null)."
   value = {

@@ -248,8 +248,28 @@ variable "jobs" {
       actions   = list(string)
       resources = list(string)
     })), [])
+    # Key prefixes ending in `/` the job reads and writes: in the account's data bucket
+    # (inputs/), or in another bucket by ARN (arn:aws:s3:::bucket/prefix/); never a wildcard.
+    reads  = optional(list(string), [])
+    writes = optional(list(string), [])
+    # Keys of var.tables the job uses; it gets <KEY>_TABLE with the table's name.
+    tables = optional(list(string), [])
   }))
   default = {}
+
+  validation {
+    condition = alltrue(flatten([
+      for name, job in var.jobs : [
+        for prefix in concat(job.reads, job.writes) : can(regex("^(arn:aws[a-z-]*:s3:::[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/)?([A-Za-z0-9!_.'()-]+/)+$", prefix))
+      ]
+    ]))
+    error_message = "Every jobs.<name>.reads and writes entry must be a key prefix ending in `/` (inputs/), or one in another bucket by ARN (arn:aws:s3:::bucket/prefix/): no `*`, no leading `/`, no empty segment."
+  }
+
+  validation {
+    condition     = alltrue(flatten([for name, job in var.jobs : [for table in job.tables : contains(keys(var.tables), table)]]))
+    error_message = "Every jobs.<name>.tables entry must name an entry of tables."
+  }
 
   validation {
     condition     = alltrue([for name, job in var.jobs : contains(keys(var.images), job.image)])
@@ -309,6 +329,32 @@ variable "jobs" {
       for name, job in var.jobs : [for s in job.policy_statements : [for action in s.actions : !strcontains(action, "*") && !strcontains(action, "?")]]
     ]))
     error_message = "Every jobs.<name>.policy_statements actions entry must be one `service:Action` name without a wildcard (no `*`, `s3:*` or `s3:Get*`): list each action the job needs."
+  }
+}
+
+variable "tables" {
+  description = "The account's DynamoDB tables (named batchform-<account>-<key>; encrypted, point-in-time recovery on, billed per request), for jobs that keep state, such as the async-operation image's. `hash_key` is the string partition key (default id), `range_key` an optional string sort key, `ttl_attribute` turns on expiry by that attribute. `deletion_protection` (default true) must be turned off, and applied, before a destroy can delete the table."
+  type = map(object({
+    hash_key            = optional(string, "id")
+    range_key           = optional(string)
+    ttl_attribute       = optional(string)
+    deletion_protection = optional(bool, true)
+  }))
+  default  = {}
+  nullable = false
+
+  validation {
+    condition     = alltrue([for key in keys(var.tables) : can(regex("^[a-z][a-z0-9_-]{0,63}$", key))])
+    error_message = "Every tables key must be 1-64 lowercase letters, digits, - and _, starting with a letter (it names the table and the jobs' <KEY>_TABLE variable)."
+  }
+
+  validation {
+    condition = alltrue(flatten([
+      for key, table in var.tables : [
+        for attribute in compact([table.hash_key, table.range_key, table.ttl_attribute]) : length(attribute) >= 1 && length(attribute) <= 255
+      ]
+    ]))
+    error_message = "Every tables.<key>.hash_key, range_key and ttl_attribute must be 1-255 characters."
   }
 }
 

@@ -47,3 +47,8 @@ output "execution_role_policy" {
   description = "The task execution role's policy (JSON): image pulls, log writes, and reads of exactly the referenced secrets (with kms:Decrypt on their keys)."
   value       = aws_iam_role_policy.execution.policy
 }
+
+output "job_role_policies" {
+  description = "Map of job key to its job role's policy document (JSON), for jobs whose role has one."
+  value       = { for k, p in aws_iam_role_policy.job : k => p.policy }
+}

@@ -182,3 +182,80 @@ run "secrets_keys_grant_nothing_without_a_referenced_secret" {
     error_message = "Without referenced secrets the execution role must get no kms:Decrypt."
   }
 }
+
+run "a_job_gets_exactly_the_data_it_declares_and_where_it_is" {
+  command = apply
+
+  variables {
+    tables = { operations = { deletion_protection = false } }
+    jobs = {
+      stats = {
+        image  = "hello"
+        vcpus  = 0.25
+        memory = 512
+        reads  = ["inputs/", "arn:aws:s3:::shared-datasets/census/"]
+        writes = ["results/"]
+        tables = ["operations"]
+      }
+      hello = { image = "hello", vcpus = 0.25, memory = 512, environment = { DATA_BUCKET = "elsewhere" } }
+    }
+  }
+
+  assert {
+    condition     = output.tables == { operations = { name = "batchform-check-operations", hash_key = "id" } }
+    error_message = "Each declared table must be created as batchform-<account>-<key>."
+  }
+
+  assert {
+    condition = {
+      for s in jsondecode(module.job_definitions.job_role_policies["stats"]).Statement : s.Sid => s.Resource if contains(["ReadData", "WriteData", "UseTables"], s.Sid)
+      } == {
+      ReadData  = ["arn:aws:s3:::batchform-check-data-123456789012/inputs/*", "arn:aws:s3:::shared-datasets/census/*"]
+      WriteData = ["arn:aws:s3:::batchform-check-data-123456789012/results/*"]
+      UseTables = ["arn:aws:dynamodb:us-east-1:123456789012:table/batchform-check-operations"]
+    }
+    error_message = "A relative prefix must be in the account's data bucket, an ARN kept as given, and a table named by its ARN."
+  }
+
+  assert {
+    condition = {
+      for e in jsondecode(module.job_definitions.container_properties["stats"]).environment : e.name => e.value
+    } == { DATA_BUCKET = "batchform-check-data-123456789012", OPERATIONS_TABLE = "batchform-check-operations" }
+    error_message = "A job must be told its data bucket and each of its tables' names."
+  }
+
+  assert {
+    condition     = [for e in jsondecode(module.job_definitions.container_properties["hello"]).environment : e.value if e.name == "DATA_BUCKET"] == ["elsewhere"]
+    error_message = "A job's own environment must win over what batchform adds."
+  }
+}
+
+run "rejects_a_job_using_a_table_the_account_does_not_declare" {
+  command = plan
+
+  variables {
+    jobs = { hello = { image = "hello", vcpus = 0.25, memory = 512, tables = ["operations"] } }
+  }
+
+  expect_failures = [var.jobs]
+}
+
+run "rejects_a_read_prefix_with_a_wildcard" {
+  command = plan
+
+  variables {
+    jobs = { hello = { image = "hello", vcpus = 0.25, memory = 512, reads = ["inputs/*"] } }
+  }
+
+  expect_failures = [var.jobs]
+}
+
+run "rejects_a_table_key_that_is_no_name" {
+  command = plan
+
+  variables {
+    tables = { "Operations!" = {} }
+  }
+
+  expect_failures = [var.tables]
+}
