@@ -1,37 +1,43 @@
 """Each image under images/ runs as a Batch job on the local stack and does its job.
 
-The images were built, pushed and deployed by the demo (`demo_run`); each test submits the
-deployed job the way a developer would, with environment overrides, and checks what the job
-did in the emulator's S3 and DynamoDB with boto3. The containers reach them with the
-credentials of their job role, as on AWS.
+The images were built, pushed and deployed by the demo (`demo_run`), which also made the
+account's data bucket and its operations table with terraform. Each test submits the deployed
+job the way a developer would, with environment overrides, and checks what the job did in the
+emulator's S3 and DynamoDB with boto3. The containers reach them with the credentials of their
+job role, as on AWS. The README's walkthroughs are run exactly as written.
 """
 
 from __future__ import annotations
 
 import io
 import json
+import re
+import subprocess
 import uuid
 import zipfile
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from batchform import jobs, logs
+from batchform.deployment import outputs
 from batchform.follow import JobWatcher
 
 pytestmark = [pytest.mark.stack, pytest.mark.terraform]  # the demo applies the local account
 
-BUCKET = "batchform-local-data"
-TABLE = "batchform-local-operations"
+REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
 def data_bucket(local_account, demo_run) -> Iterator[str]:
+    """The account's data bucket, as terraform made it; what the tests put there is removed."""
+    bucket = outputs(local_account)["data_bucket"]
     s3 = local_account.client("s3")
-    s3.create_bucket(Bucket=BUCKET)
-    yield BUCKET
-    for item in s3.list_objects_v2(Bucket=BUCKET).get("Contents", []):
-        s3.delete_object(Bucket=BUCKET, Key=item["Key"])
-    s3.delete_bucket(Bucket=BUCKET)
+    before = {item["Key"] for item in s3.list_objects_v2(Bucket=bucket).get("Contents", [])}
+    yield bucket
+    for item in s3.list_objects_v2(Bucket=bucket).get("Contents", []):
+        if item["Key"] not in before:
+            s3.delete_object(Bucket=bucket, Key=item["Key"])
 
 
 def _run(account, job: str, env: dict[str, str]) -> tuple[str, list[str]]:
@@ -98,15 +104,11 @@ def test_csv_stats_reads_its_input_from_s3_and_writes_the_statistics_back(local_
     s3 = local_account.client("s3")
     csv = "city,population,area\nLyon,522000,47.87\nNantes,320000,65.19\nLille,236000,34.51\n"
     s3.put_object(Bucket=data_bucket, Key="inputs/cities.csv", Body=csv.encode())
-    output = f"s3://{data_bucket}/results/cities-{uuid.uuid4().hex[:6]}.json"
+    key = f"results/cities-{uuid.uuid4().hex[:6]}.json"
 
-    status, lines = _run(
-        local_account,
-        "csv-stats",
-        {"INPUT_URL": f"s3://{data_bucket}/inputs/cities.csv", "OUTPUT_URL": output},
-    )
+    # Keys, not URLs: the job definition tells the job its bucket (DATA_BUCKET).
+    status, lines = _run(local_account, "csv-stats", {"INPUT_URL": "inputs/cities.csv", "OUTPUT_URL": key})
     assert status == "SUCCEEDED", lines
-    key = output.split("/", 3)[3]
     result = json.loads(s3.get_object(Bucket=data_bucket, Key=key)["Body"].read())
     assert result["rows"] == 3
     assert result["columns"]["population"] == {
@@ -121,16 +123,9 @@ def test_csv_stats_reads_its_input_from_s3_and_writes_the_statistics_back(local_
 
 
 @pytest.fixture
-def operations_table(local_account, demo_run) -> Iterator[str]:
-    dynamodb = local_account.client("dynamodb")
-    dynamodb.create_table(
-        TableName=TABLE,
-        BillingMode="PAY_PER_REQUEST",
-        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-    )
-    yield TABLE
-    dynamodb.delete_table(TableName=TABLE)
+def operations_table(local_account, demo_run) -> str:
+    """The account's operations table, as terraform made it from the source's `tables`."""
+    return outputs(local_account)["tables"]["operations"]["name"]
 
 
 @pytest.mark.parametrize(
@@ -151,7 +146,12 @@ def operations_table(local_account, demo_run) -> Iterator[str]:
     ids=["function-returns", "function-raises"],
 )
 def test_async_operation_runs_the_function_and_records_its_outcome_in_dynamodb(
-    local_account, data_bucket, operations_table, handler: str, expected_status: str, job_status: str
+    local_account,
+    data_bucket,
+    operations_table,
+    handler: str,
+    expected_status: str,
+    job_status: str,
 ) -> None:
     s3 = local_account.client("s3")
     operation = f"op-{uuid.uuid4().hex[:8]}"
@@ -183,3 +183,52 @@ def test_async_operation_runs_the_function_and_records_its_outcome_in_dynamodb(
     else:
         error = json.loads(item["error"]["S"])
         assert (error["name"], error["message"]) == ("ValueError", "values must be positive")
+
+    local_account.client("dynamodb").delete_item(TableName=operations_table, Key={"id": {"S": operation}})
+
+
+def readme_walkthroughs() -> dict[str, str]:
+    """The README's commands for each example image: the sh blocks of each `####` part of
+    "The example jobs", by image name."""
+    text = (REPO_ROOT / "README.md").read_text()
+    section = text.split("\n### The example jobs", 1)[1].split("\n### ", 1)[0]
+    found = {}
+    for part in section.split("\n#### ")[1:]:
+        image = re.split(r"[:\s]", part, maxsplit=1)[0]
+        found[image] = "".join(re.findall(r"```sh\n(.*?)```", part, re.DOTALL))
+    return found
+
+
+# What each walkthrough's last command prints when the job did its work.
+WALKTHROUGH_SHOWS = {
+    "hello": [r"greeting hi", r"SUCCEEDED"],
+    "csv-stats": [r'"rows": 4', r'"population": \{[^}]*"max": 522000'],
+    "fetch-and-run": [r"report for data: running as job", r"SUCCEEDED"],
+    "async-operation": [
+        r'"status": "SUCCEEDED"',
+        r'"output": "\{\\"operation\\": \\"op-1\\", \\"total\\": 42\}"',
+    ],
+}
+
+
+def test_the_readme_walks_through_every_example_image() -> None:
+    images = sorted(path.parent.name for path in (REPO_ROOT / "images").glob("*/Dockerfile"))
+    assert sorted(readme_walkthroughs()) == images == sorted(WALKTHROUGH_SHOWS)
+
+
+@pytest.mark.parametrize("image", sorted(WALKTHROUGH_SHOWS))
+def test_each_readme_walkthrough_succeeds_as_written(local_account, demo_run, image: str) -> None:  # noqa: ANN001
+    commands = readme_walkthroughs()[image]
+    assert commands.strip(), f"no commands for {image} in the README"
+    done = subprocess.run(  # noqa: S603 - the README's own commands
+        ["bash", "-euo", "pipefail", "-c", commands],  # noqa: S607
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    printed = done.stdout + done.stderr
+    assert done.returncode == 0, printed
+    for shown in WALKTHROUGH_SHOWS[image]:
+        assert re.search(shown, done.stdout), f"{shown!r} not in:\n{printed}"

@@ -33,3 +33,39 @@ def test_init_recreates_a_state_bucket_the_account_lost(local_stack, terraform_b
     encryption = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]
     assert encryption["Rules"][0]["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
     assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
+
+
+def test_local_b_applies_from_a_source_that_declares_only_its_differences(
+    local_stack, terraform_binary
+) -> None:  # noqa: ANN001
+    """local-b.yaml names two shared jobs and what differs; terraform makes exactly that."""
+    account = Accounts().get("local-b")
+    runner = TerraformRunner(account, echo=lambda _line: None)
+    try:
+        runner.apply()
+        batch = account.client("batch")
+        definitions = {
+            d["jobDefinitionName"]: d
+            for d in batch.describe_job_definitions(status="ACTIVE")["jobDefinitions"]
+        }
+        assert sorted(definitions) == ["batchform-local-b-csv-stats", "batchform-local-b-hello"]
+        hello = {
+            e["name"]: e["value"]
+            for e in definitions["batchform-local-b-hello"]["containerProperties"]["environment"]
+        }
+        assert hello == {
+            "GREETING": "from local-b",
+            "DATA_BUCKET": f"batchform-local-b-data-{account.account_id}",
+        }
+        memory = [
+            r["value"]
+            for r in definitions["batchform-local-b-csv-stats"]["containerProperties"]["resourceRequirements"]
+            if r["type"] == "MEMORY"
+        ]
+        assert memory == ["512"]  # the shared declaration's
+        environments = batch.describe_compute_environments()["computeEnvironments"]
+        assert [ce["computeResources"]["maxvCpus"] for ce in environments] == [2]  # local-b's own
+        tables = account.client("dynamodb").list_tables()["TableNames"]
+        assert tables == ["batchform-local-b-operations"]
+    finally:
+        runner.destroy()
