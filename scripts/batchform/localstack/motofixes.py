@@ -11,11 +11,17 @@ Each has a test in tests/test_emulator.py:
   data as a `launch-template` tag specification (which AWS refuses there, and which gives
   terraform a change on every plan);
 * a compute environment without a service role acts as Batch's service-linked role, creating it
-  on first use.
+  on first use;
+* a bucket policy statement applies only when its conditions hold, evaluated as AWS does for
+  the condition operators below, a request to the emulator counting as one over TLS (it stands
+  for AWS's HTTPS endpoints): moto ignores conditions, so the data bucket's "deny unless TLS"
+  denied every request.
 """
 
 from __future__ import annotations
 
+import fnmatch
+import json
 import re
 from typing import Any
 
@@ -26,6 +32,7 @@ def install() -> None:
     _describe_jobs_as_aws_does()
     _keep_launch_template_tags_off_its_data()
     _use_the_batch_service_linked_role()
+    _evaluate_bucket_policy_conditions()
 
 
 FINAL = ("SUCCEEDED", "FAILED")
@@ -118,3 +125,55 @@ def _use_the_batch_service_linked_role() -> None:
         return original_create(self, **kwargs)
 
     BatchBackend.create_compute_environment = create  # type: ignore[method-assign]
+
+
+# What every request to the emulator carries as its condition context, as a request over TLS to
+# AWS would. Keys compare without regard to case, as in IAM.
+REQUEST_CONTEXT = {"aws:securetransport": "true"}
+_CONDITION_OPERATORS = {
+    "Bool": lambda expected, actual: expected.lower() == actual.lower(),
+    "StringEquals": lambda expected, actual: expected == actual,
+    "StringNotEquals": lambda expected, actual: expected != actual,
+    "StringLike": lambda expected, actual: fnmatch.fnmatchcase(actual, expected),
+}
+
+
+def condition_holds(condition: dict[str, Any] | None, context: dict[str, str] = REQUEST_CONTEXT) -> bool:
+    """Whether a policy statement's Condition holds for a request with `context`. What cannot be
+    evaluated here (another operator, a key the context lacks) is taken to hold, as moto does, so
+    a Deny stays on the safe side."""
+    for operator, tests in (condition or {}).items():
+        compare = _CONDITION_OPERATORS.get(operator)
+        for key, expected in tests.items():
+            actual = context.get(key.lower())
+            if compare is None or actual is None:
+                continue
+            wanted = expected if isinstance(expected, list) else [expected]
+            matched = any(compare(str(value), actual) for value in wanted)
+            if operator == "StringNotEquals":
+                matched = all(compare(str(value), actual) for value in wanted)
+            if not matched:
+                return False
+    return True
+
+
+def _evaluate_bucket_policy_conditions() -> None:
+    from moto.iam.access_control import IAMPolicy, PermissionResult
+    from moto.s3.models import FakeBucket
+
+    def get_permission(self: Any, action: str, resource: str) -> Any:
+        if self.policy is None:
+            return PermissionResult.NEUTRAL
+        policy = json.loads(self.policy)
+        statements = policy.get("Statement", [])
+        statements = statements if isinstance(statements, list) else [statements]
+        applying = [
+            {key: value for key, value in statement.items() if key != "Condition"}
+            for statement in statements
+            if condition_holds(statement.get("Condition"))
+        ]
+        if not applying:
+            return PermissionResult.NEUTRAL
+        return IAMPolicy(json.dumps({**policy, "Statement": applying})).is_action_permitted(action, resource)
+
+    FakeBucket.get_permission = get_permission  # type: ignore[method-assign]
