@@ -101,29 +101,49 @@ module "batch_environment" {
   additional_security_group_ids = var.network.security_group_ids
 
   compute_environments = {
-    main = {
-      type                = var.compute.type
-      max_vcpus           = var.compute.max_vcpus
-      min_vcpus           = var.compute.min_vcpus
-      instance_types      = var.compute.instance_types
-      allocation_strategy = var.compute.allocation_strategy
+    for name, ce in merge({ main = var.compute }, var.compute_environments) : name => {
+      type                = ce.type
+      max_vcpus           = ce.max_vcpus
+      min_vcpus           = ce.min_vcpus
+      instance_types      = ce.instance_types
+      allocation_strategy = ce.allocation_strategy
     }
   }
 }
 
-module "job_queue" {
-  source = "../modules/batch-job-queue"
+locals {
+  queues = merge({ default = var.queue }, var.queues)
+  # A job runs on Fargate or EC2 as the first compute environment of its queue does (a queue's
+  # environments are all of one kind).
+  compute_types   = merge({ main = var.compute.type }, { for name, ce in var.compute_environments : name => ce.type })
+  queue_platforms = { for name, queue in local.queues : name => startswith(local.compute_types[queue.compute_environments[0]], "FARGATE") ? "FARGATE" : "EC2" }
+}
 
-  name                     = "${local.name}-default"
-  compute_environment_arns = [module.batch_environment.compute_environment_arns["main"]]
+module "job_queues" {
+  source   = "../modules/batch-job-queue"
+  for_each = local.queues
 
-  fair_share_policy = var.queue.fair_share == null ? null : {
-    compute_reservation = var.queue.fair_share.compute_reservation
-    share_decay_seconds = var.queue.fair_share.share_decay_seconds
+  name                     = "${local.name}-${each.key}"
+  priority                 = each.value.priority
+  compute_environment_arns = [for ce in each.value.compute_environments : module.batch_environment.compute_environment_arns[ce]]
+
+  fair_share_policy = each.value.fair_share == null ? null : {
+    compute_reservation = each.value.fair_share.compute_reservation
+    share_decay_seconds = each.value.fair_share.share_decay_seconds
     share_distribution = [
-      for id in sort(keys(var.queue.fair_share.shares)) : { share_identifier = id, weight_factor = var.queue.fair_share.shares[id] }
+      for id in sort(keys(each.value.fair_share.shares)) : { share_identifier = id, weight_factor = each.value.fair_share.shares[id] }
     ]
   }
+
+  job_state_time_limit_actions = [
+    for reason in sort(keys(each.value.time_limits)) : { reason = reason, max_time_seconds = each.value.time_limits[reason] }
+  ]
+}
+
+# The account's one queue, before it could have several.
+moved {
+  from = module.job_queue
+  to   = module.job_queues["default"]
 }
 
 # ---- Jobs -------------------------------------------------------------------------------
@@ -166,13 +186,13 @@ module "job_definitions" {
       retry_attempts  = job.retry_attempts
       timeout_seconds = job.timeout_seconds
       parameters      = job.parameters
-      platform        = contains(["FARGATE", "FARGATE_SPOT"], var.compute.type) ? "FARGATE" : "EC2"
+      platform        = local.queue_platforms[job.queue]
       log_group_name  = module.log_groups.names[local.log_group_names[name]]
       tags            = merge(job.tags, { "batchform:image" = job.image }, job.owner == null ? {} : { "batchform:owner" = job.owner })
       # A fair-share queue refuses a job without a scheduling priority ("Either schedulingPriority
       # in job definition or schedulingPriorityOverride should be specified"): 1 unless declared
       # (the provider leaves a 0 out of the request, as if unset).
-      scheduling_priority = var.queue.fair_share == null ? job.scheduling_priority : coalesce(job.scheduling_priority, 1)
+      scheduling_priority = local.queues[job.queue].fair_share == null ? job.scheduling_priority : coalesce(job.scheduling_priority, 1)
 
       evaluate_on_exit           = job.evaluate_on_exit
       job_role_policy_statements = job.policy_statements

@@ -20,7 +20,18 @@ output "deployed_images" {
 
 output "job_queue_arns" {
   description = "Queue name => job queue ARN."
-  value       = { default = module.job_queue.arn }
+  value       = { for name, queue in module.job_queues : name => queue.arn }
+}
+
+output "queues" {
+  description = "Queue name => what a submit to it needs: its ARN, whether it has a fair-share policy (a submit must then name a share), and where its jobs run (FARGATE or EC2)."
+  value = {
+    for name, queue in module.job_queues : name => {
+      arn        = queue.arn
+      fair_share = local.queues[name].fair_share != null
+      platform   = local.queue_platforms[name]
+    }
+  }
 }
 
 output "job_definition_arns" {
@@ -49,15 +60,19 @@ output "tables" {
 }
 
 output "jobs" {
-  description = "Job name => where it runs: job definition ARN without revision, job queue ARN, log group name; items_prefix (the key prefix of its fan-out items in data_bucket, which its role may read); tags (the job definition's, with the provider's default tags); fair_share (whether its queue has a fair-share policy, so a submit must name a share) and share_identifier (its default share, or null)."
+  description = "Job name => where it runs: job definition ARN without revision, job queue ARN, log group name; items_prefix (the key prefix of its fan-out items in data_bucket, which its role may read); tags (the job definition's, with the provider's default tags); queue_name; fair_share (whether its queue has a fair-share policy, so a submit must name a share) and share_identifier (its default share, or null); platform (FARGATE or EC2, as its queue's compute), vcpus and memory (what its definition asks for, which a submit's overrides are checked against)."
   value = {
     for name, job in var.jobs : name => {
       definition       = module.job_definitions.arn_prefixes[name]
-      queue            = module.job_queue.arn
+      queue            = module.job_queues[job.queue].arn
+      queue_name       = job.queue
       log_group        = local.log_group_names[name]
       items_prefix     = "${module.data_bucket.fan_out_prefix}${name}/"
       tags             = module.job_definitions.tags_all[name]
-      fair_share       = var.queue.fair_share != null
+      fair_share       = local.queues[job.queue].fair_share != null
+      platform         = local.queue_platforms[job.queue]
+      vcpus            = job.vcpus
+      memory           = job.memory
       share_identifier = job.share_identifier
     }
   }

@@ -104,17 +104,59 @@ variable "compute" {
   }
 }
 
+variable "compute_environments" {
+  description = "Compute environments besides `compute` (which is the one named `main`), by name (lowercase letters, digits, - and _, not `main`): each takes what `compute` takes. A queue lists those it uses, in order."
+  type = map(object({
+    type                = optional(string, "FARGATE")
+    max_vcpus           = optional(number, 16)
+    min_vcpus           = optional(number, 0)
+    instance_types      = optional(list(string), ["optimal"])
+    allocation_strategy = optional(string)
+  }))
+  default  = {}
+  nullable = false
+
+  validation {
+    condition     = alltrue([for name in keys(var.compute_environments) : can(regex("^[a-z][a-z0-9_-]{0,49}$", name)) && name != "main"])
+    error_message = "Every compute_environments key must be 1-50 lowercase letters, digits, - and _, starting with a letter, and not `main` (that is `compute`)."
+  }
+
+  validation {
+    condition     = alltrue([for name, ce in var.compute_environments : contains(["FARGATE", "FARGATE_SPOT", "EC2", "SPOT"], ce.type)])
+    error_message = "Every compute_environments.<name>.type must be one of FARGATE, FARGATE_SPOT, EC2, SPOT."
+  }
+}
+
 variable "queue" {
-  description = "The account's job queue. `fair_share` gives it a fair-share scheduling policy: `shares` maps share identifiers (letters, digits and underscores, at most 255; a trailing `*` matches a prefix) to weight factors (0.0001-999.9999, lower gets more), with `compute_reservation` (0-99) and `share_decay_seconds` (0-604800). A job submitted to a fair-share queue must name a share; a queue without a policy refuses one. AWS cannot remove a policy from a queue: turning it off replaces the queue."
+  description = "The account's default job queue (`default`). `compute_environments` are the compute environments it uses, in the order the scheduler tries them (1-3, all Fargate or all EC2; default `main`); `priority` (0-1000) orders queues sharing them. `fair_share` gives it a fair-share scheduling policy: `shares` maps share identifiers (letters, digits and underscores, at most 255; a trailing `*` matches a prefix) to weight factors (0.0001-999.9999, lower gets more), with `compute_reservation` (0-99) and `share_decay_seconds` (0-604800). A job submitted to a fair-share queue must name a share; a queue without a policy refuses one. AWS cannot remove a policy from a queue: turning it off replaces the queue. `time_limits` maps a status reason AWS Batch acts on to the seconds (600-86400) after which a job RUNNABLE for that reason is cancelled: by default 600 for a job no compute environment can run and 14400 (4 hours) for one waiting on instance capacity; `{}` keeps jobs waiting forever."
   type = object({
+    compute_environments = optional(list(string), ["main"])
+    priority             = optional(number, 1)
     fair_share = optional(object({
       compute_reservation = optional(number, 0)
       share_decay_seconds = optional(number, 0)
       shares              = optional(map(number), {})
     }))
+    time_limits = optional(map(number), {
+      "MISCONFIGURATION:COMPUTE_ENVIRONMENT_MAX_RESOURCE" = 600
+      "MISCONFIGURATION:JOB_RESOURCE_REQUIREMENT"         = 600
+      "CAPACITY:INSUFFICIENT_INSTANCE_CAPACITY"           = 14400
+    })
   })
   default  = {}
   nullable = false
+
+  validation {
+    condition     = alltrue([for ce in var.queue.compute_environments : ce == "main" || contains(keys(var.compute_environments), ce)])
+    error_message = "Every queue.compute_environments entry must be main or a key of compute_environments."
+  }
+
+  validation {
+    condition = length(distinct([
+      for ce in var.queue.compute_environments : startswith(ce == "main" ? var.compute.type : try(var.compute_environments[ce].type, "FARGATE"), "FARGATE")
+    ])) <= 1 && length(var.queue.compute_environments) >= 1 && length(var.queue.compute_environments) <= 3
+    error_message = "queue.compute_environments must list 1-3 compute environments, all Fargate (FARGATE, FARGATE_SPOT) or all EC2 (EC2, SPOT): AWS Batch refuses a queue that mixes them."
+  }
 
   validation {
     condition = var.queue.fair_share == null ? true : alltrue([
@@ -144,6 +186,47 @@ variable "queue" {
       floor(var.queue.fair_share.share_decay_seconds) == var.queue.fair_share.share_decay_seconds
     )
     error_message = "queue.fair_share.share_decay_seconds must be a whole number from 0 to 604800 (one week)."
+  }
+}
+
+variable "queues" {
+  description = "Job queues besides `queue` (which is `default`), by name (lowercase letters, digits, - and _, not `default`): each takes what `queue` takes, its compute environments required. A job names its queue (`queue`, default `default`). The batch-job-queue module refuses what AWS would refuse of a fair-share policy or a time limit."
+  type = map(object({
+    compute_environments = list(string)
+    priority             = optional(number, 1)
+    fair_share = optional(object({
+      compute_reservation = optional(number, 0)
+      share_decay_seconds = optional(number, 0)
+      shares              = optional(map(number), {})
+    }))
+    time_limits = optional(map(number), {
+      "MISCONFIGURATION:COMPUTE_ENVIRONMENT_MAX_RESOURCE" = 600
+      "MISCONFIGURATION:JOB_RESOURCE_REQUIREMENT"         = 600
+      "CAPACITY:INSUFFICIENT_INSTANCE_CAPACITY"           = 14400
+    })
+  }))
+  default  = {}
+  nullable = false
+
+  validation {
+    condition     = alltrue([for name in keys(var.queues) : can(regex("^[a-z][a-z0-9_-]{0,49}$", name)) && name != "default"])
+    error_message = "Every queues key must be 1-50 lowercase letters, digits, - and _, starting with a letter, and not `default` (that is `queue`)."
+  }
+
+  validation {
+    condition = alltrue(flatten([
+      for name, queue in var.queues : [for ce in queue.compute_environments : ce == "main" || contains(keys(var.compute_environments), ce)]
+    ]))
+    error_message = "Every queues.<name>.compute_environments entry must be main or a key of compute_environments."
+  }
+
+  validation {
+    condition = alltrue([
+      for name, queue in var.queues : length(distinct([
+        for ce in queue.compute_environments : startswith(ce == "main" ? var.compute.type : try(var.compute_environments[ce].type, "FARGATE"), "FARGATE")
+      ])) <= 1 && length(queue.compute_environments) >= 1 && length(queue.compute_environments) <= 3
+    ])
+    error_message = "Every queues.<name>.compute_environments must list 1-3 compute environments, all Fargate (FARGATE, FARGATE_SPOT) or all EC2 (EC2, SPOT): AWS Batch refuses a queue that mixes them."
   }
 }
 
@@ -277,8 +360,8 @@ variable "jobs" {
   }
 
   validation {
-    condition     = alltrue([for name, job in var.jobs : job.queue == "default"])
-    error_message = "Every jobs.<name>.queue must name one of the account's job queues: default."
+    condition     = alltrue([for name, job in var.jobs : job.queue == "default" || contains(keys(var.queues), job.queue)])
+    error_message = "Every jobs.<name>.queue must name one of the account's job queues: default or a key of queues."
   }
 
   validation {
@@ -293,8 +376,10 @@ variable "jobs" {
   }
 
   validation {
-    condition     = var.queue.fair_share != null || alltrue([for name, job in var.jobs : job.share_identifier == null])
-    error_message = "jobs.<name>.share_identifier needs queue.fair_share: a job queue without a fair-share policy refuses a share identifier."
+    condition = alltrue([
+      for name, job in var.jobs : job.share_identifier == null || (job.queue == "default" ? var.queue.fair_share != null : try(var.queues[job.queue].fair_share != null, true))
+    ])
+    error_message = "jobs.<name>.share_identifier needs a fair_share policy on the job's queue: a job queue without one refuses a share identifier."
   }
 
   validation {

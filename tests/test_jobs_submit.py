@@ -1395,3 +1395,127 @@ def test_an_unknown_job_is_a_user_error_listing_the_deployed_ones(monkeypatch: p
     monkeypatch.setattr(jobs.requests, "outputs", lambda _account: outputs_for(TARGET))
     with pytest.raises(UserError, match=r"^unknown job 'nope' in account test \(deployed: hello, stats\)$"):
         jobs.deployed_job(StandInAccount(None), "nope")
+
+
+# ---- resources and queue at submit -----------------------------------------------------------
+
+
+def test_vcpus_memory_and_gpus_reach_the_container_overrides_as_resource_requirements(aws: Moto) -> None:
+    fargate = dataclasses.replace(aws.target, platform="FARGATE", vcpus=0.25, memory=512)
+    aws.submitter().submit(fargate, SubmitRequest("hello", vcpus="0.5", memory="2048"))
+    ec2 = dataclasses.replace(aws.target, platform="EC2", vcpus=1, memory=2048)
+    aws.submitter().submit(ec2, SubmitRequest("hello", vcpus=4, gpus=1))
+    sent = [r["containerOverrides"]["resourceRequirements"] for r in aws.batch.submitted]
+    assert sent == [
+        [{"type": "VCPU", "value": "0.5"}, {"type": "MEMORY", "value": "2048"}],
+        [{"type": "VCPU", "value": "4"}, {"type": "GPU", "value": "1"}],
+    ]
+
+
+@pytest.mark.parametrize(
+    ("deployed", "fields", "message"),
+    [
+        (
+            {"platform": "FARGATE"},
+            {"vcpus": 0.3},
+            r"^vcpus: must be one of 0.25, 0.5, 1, 2, 4, 8 or 16 on Fargate",
+        ),
+        ({"platform": "EC2"}, {"vcpus": 1.5}, r"^vcpus: must be a whole number on EC2"),
+        (
+            {"platform": "FARGATE", "vcpus": 1},
+            {"memory": 1024},
+            r"^memory: 1024 MiB is no Fargate size; 1 vCPU",
+        ),
+        (
+            {"platform": "FARGATE", "vcpus": 0.25, "memory": 512},
+            {"vcpus": 4},
+            r"^vcpus 4: job hello keeps its 512 MiB, and 512 MiB is no Fargate size; .*give memory too$",
+        ),
+        ({"platform": "EC2"}, {"memory": 256}, r"^memory: must be a whole number of MiB, at least 512"),
+        (
+            {"platform": "FARGATE"},
+            {"gpus": 1},
+            r"^gpus: GPUs are for EC2 compute; job hello runs on Fargate$",
+        ),
+        ({"platform": "EC2"}, {"gpus": 0}, r"^gpus 0: must be from 1 to 64$"),
+        ({}, {"vcpus": -1}, r"^vcpus: must be a positive number"),
+        ({}, {"vcpus": "many"}, r"^vcpus 'many': must be a number$"),
+    ],
+    ids=[
+        "fargate-vcpus-size",
+        "ec2-fractional-vcpus",
+        "fargate-memory-for-its-vcpus",
+        "fargate-vcpus-for-the-definitions-memory",
+        "memory-under-512",
+        "gpus-on-fargate",
+        "gpus-zero",
+        "negative-vcpus-anywhere",
+        "vcpus-not-a-number",
+    ],
+)
+def test_resources_the_compute_would_refuse_are_refused_before_any_call(
+    aws: Moto, deployed: dict[str, Any], fields: dict[str, Any], message: str
+) -> None:
+    target = dataclasses.replace(aws.target, **deployed)
+    with pytest.raises(UserError, match=message):
+        aws.submitter().submit(target, SubmitRequest("hello", **fields))
+    assert aws.account.client_calls == 0
+
+
+def test_resources_and_queue_are_part_of_the_token_and_absent_ones_leave_it_as_it_was() -> None:
+    account = StandInAccount(None)
+    plain = jobs.request_token(account, SubmitRequest("hello"))
+    changed = {
+        jobs.request_token(account, SubmitRequest("hello", **fields))
+        for fields in ({"vcpus": 1}, {"memory": 4096}, {"gpus": 1}, {"queue": "shared"})
+    }
+    assert plain not in changed and len(changed) == 4
+    assert jobs.request_token(account, SubmitRequest("hello", vcpus=None, queue=None)) == plain
+
+
+def test_another_queue_is_the_one_terraform_deployed_with_its_fair_share_and_platform(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from batchform.jobs import requests as requests_module
+
+    deployed = {
+        "jobs": {
+            "hello": {
+                "definition": "arn:aws:batch:us-east-1:111111111111:job-definition/batchform-dev-hello",
+                "queue": "arn:aws:batch:us-east-1:111111111111:job-queue/batchform-dev-default",
+                "fair_share": False,
+                "platform": "FARGATE",
+                "vcpus": 0.25,
+                "memory": 512,
+            }
+        },
+        "queues": {
+            "default": {
+                "arn": "arn:aws:batch:us-east-1:111111111111:job-queue/batchform-dev-default",
+                "fair_share": False,
+                "platform": "FARGATE",
+            },
+            "shared": {
+                "arn": "arn:aws:batch:us-east-1:111111111111:job-queue/batchform-dev-shared",
+                "fair_share": True,
+                "platform": "EC2",
+            },
+        },
+    }
+    monkeypatch.setattr(requests_module, "outputs", lambda _account: deployed)
+    from batchform.accounts import Accounts
+
+    account = Accounts({"accounts": {"dev": {"account_id": "111111111111"}}}).get("dev")
+
+    target = jobs.deployed_job(account, "hello", "shared")
+    assert (target.queue.rpartition("/")[2], target.fair_share, target.platform) == (
+        "batchform-dev-shared",
+        True,
+        "EC2",
+    )
+    assert (target.vcpus, target.memory) == (0.25, 512)  # the definition's own
+    assert jobs.deployed_job(account, "hello").platform == "FARGATE"
+    with pytest.raises(
+        UserError, match=r"^queue bulk: account dev has no such queue \(queues: default, shared\)$"
+    ):
+        jobs.deployed_job(account, "hello", "bulk")

@@ -23,7 +23,7 @@ import pytest
 import yaml
 from batchform import releases as releases_module
 from batchform import settings as settings_module
-from batchform import sources
+from batchform import sources, sourcesettings
 from batchform.errors import ConfigError, UserError
 from batchform.hcl import HCL_KEYWORDS, hcl
 from batchform.releases import Releases
@@ -660,6 +660,34 @@ GOOD = release_source({"alpha": 3, "beta": 4})
         ),
         (GOOD + "tables: {operations: {hash_key: ''}}\n", "tables.operations.hash_key"),
         (GOOD + "tables: [operations]\n", "tables"),
+        (GOOD + "compute_environments: {main: {type: FARGATE}}\n", "compute_environments.main"),
+        (GOOD + "compute_environments: {Spot: {type: FARGATE_SPOT}}\n", "compute_environments.Spot"),
+        (GOOD + "compute_environments: {spot: {type: SPOTTY}}\n", "compute_environments.spot.type"),
+        (GOOD + "queue: {compute_environments: [spot]}\n", "queue.compute_environments[0]"),
+        (
+            GOOD + "compute_environments: {ec2: {type: EC2}}\nqueue: {compute_environments: [main, ec2]}\n",
+            "queue.compute_environments: all Fargate",
+        ),
+        (GOOD + "queue: {compute_environments: [main, main]}\n", "queue.compute_environments"),
+        (GOOD + "queue: {priority: 1001}\n", "queue.priority"),
+        (
+            GOOD + "queue: {time_limits: {'CAPACITY:INSUFFICIENT_INSTANCE_CAPACITY': 599}}\n",
+            "queue.time_limits",
+        ),
+        (
+            GOOD + "queue: {time_limits: {'MISCONFIGURATION:SERVICE_ROLE_PERMISSIONS': 600}}\n",
+            "queue.time_limits",
+        ),
+        (GOOD + "queues: {default: {compute_environments: [main]}}\n", "queues.default"),
+        (GOOD + "queues: {bulk: {priority: 5}}\n", "queues.bulk.compute_environments: required"),
+        (GOOD.replace("    memory: 512\n", "    memory: 512\n    queue: bulk\n", 1), "jobs.alpha.queue"),
+        (
+            GOOD.replace(
+                "    memory: 512\n", "    memory: 512\n    queue: bulk\n    share_identifier: ab\n", 1
+            )
+            + "queues: {bulk: {compute_environments: [main]}}\n",
+            "jobs.alpha.share_identifier: needs a fair_share policy on queue bulk",
+        ),
     ],
     ids=[
         "unknown-top-level-key",
@@ -703,6 +731,19 @@ GOOD = release_source({"alpha": 3, "beta": 4})
         "table-deletion-protection-text",
         "table-hash-key-empty",
         "tables-not-a-mapping",
+        "extra-compute-named-main",
+        "extra-compute-uppercase",
+        "extra-compute-type",
+        "queue-over-undeclared-compute",
+        "queue-mixing-fargate-and-ec2",
+        "queue-compute-twice",
+        "queue-priority-over-1000",
+        "time-limit-under-600",
+        "time-limit-reason-batch-cannot-act-on",
+        "extra-queue-named-default",
+        "extra-queue-without-compute",
+        "job-on-undeclared-queue",
+        "job-share-on-queue-without-fair-share",
     ],
 )
 def test_source_errors_name_the_field(release_project: Path, text: str, field: str) -> None:
@@ -1055,5 +1096,5 @@ def test_the_limits_render_checks_are_the_ones_terraform_validates() -> None:
     types = re.search(r"contains\((\[[^\]]+\]), var\.compute\.type\)", variables)[1]
     assert tuple(json.loads(types)) == batchlimits.COMPUTE_TYPES
     # ... and what render assumes of a key left out is what terraform gives it.
-    for key, default in {**sources.JOB_DEFAULTS, **sources.COMPUTE_DEFAULTS}.items():
+    for key, default in {**sources.JOB_DEFAULTS, **sourcesettings.COMPUTE_DEFAULTS}.items():
         assert re.search(rf"\b{key}\s*=\s*optional\((number|string), {json.dumps(default)}\)", variables), key

@@ -12,3 +12,8 @@ output "scheduling_policy_arn" {
   description = "ARN of the fair-share scheduling policy, or null when the queue uses FIFO scheduling."
   value       = one(aws_batch_scheduling_policy.this[*].arn)
 }
+
+output "job_state_time_limit_actions" {
+  description = "The queue's time limits: what AWS Batch cancels, after how long RUNNABLE for which reason."
+  value       = [for a in aws_batch_job_queue.this.job_state_time_limit_action : { reason = a.reason, max_time_seconds = a.max_time_seconds, action = a.action, state = a.state }]
+}

@@ -26,6 +26,17 @@ FARGATE_MEMORY: dict[float, tuple[int, ...]] = {
     8: tuple(range(16384, 61441, 4096)),
     16: tuple(range(32768, 122881, 8192)),
 }
+# A job queue: its compute environments (all Fargate or all EC2), priority, and the status
+# reasons it may cancel a job stuck RUNNABLE for, after 600 s to a day.
+MAX_QUEUE_ENVIRONMENTS = 3
+MIN_QUEUE_PRIORITY, MAX_QUEUE_PRIORITY = 0, 1000
+TIME_LIMIT_REASONS = (
+    "CAPACITY:INSUFFICIENT_INSTANCE_CAPACITY",
+    "MISCONFIGURATION:COMPUTE_ENVIRONMENT_MAX_RESOURCE",
+    "MISCONFIGURATION:JOB_RESOURCE_REQUIREMENT",
+    "MISCONFIGURATION:EC2_INSTANCE_CONFIGURATION_UNSUPPORTED",
+)
+MIN_TIME_LIMIT, MAX_TIME_LIMIT = 600, 86400
 # CloudWatch Logs' retention periods, in days.
 LOG_RETENTION_DAYS = (
     *(1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731),

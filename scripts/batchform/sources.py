@@ -7,7 +7,6 @@ of one build number, so comments and layout stay as people wrote them.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,11 +16,24 @@ from . import batchlimits as limits
 from .errors import ConfigError
 from .hcl import IDENTIFIER, hcl
 from .secretnames import PLAIN_VARIABLE_REFUSAL, REFERENCE_HINT, is_secret_reference, looks_like_secret
+from .sourcesettings import (
+    SETTING_CHECKS,
+    SHARE_IDENTIFIER,
+    all_queues,
+    check_mapping,
+    check_queue_environments,
+    check_type,
+    check_whole,
+    queue_compute_type,
+    shown_key,
+)
 
 # Top-level settings of a source, in the order they are rendered (images and jobs follow).
 SETTINGS = (
     "compute",
+    "compute_environments",
     "queue",
+    "queues",
     "kms",
     "data_bucket",
     "tables",
@@ -33,7 +45,9 @@ SETTINGS = (
 # "text map" (text => text), "map", "list of maps".
 SETTING_TYPES = {
     "compute": "map",
+    "compute_environments": "map",
     "queue": "map",
+    "queues": "map",
     "kms": "map",
     "data_bucket": "map",
     "tables": "map",
@@ -66,36 +80,12 @@ JOB_TYPES = {
 IMAGE_KEYS, JOB_KEYS = set(IMAGE_TYPES), set(JOB_TYPES)
 SECRET_VARIABLE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")  # a container environment name; fullmatch
 BUILD_TEXT = re.compile(r"[1-9][0-9]{0,17}")  # used with fullmatch
-# A key ARN, never an alias: an alias gives terraform a perpetual diff. Used with fullmatch.
-KMS_KEY_ARN = re.compile(r"arn:aws[-a-z]*:kms:[a-z]{2}(-gov)?-[a-z]+-[0-9]:[0-9]{12}:key/[A-Za-z0-9-]+")
-# Batch: "limited to 255 alphanumeric characters"; in a fair-share policy it may end in `*` (a prefix).
-SHARE_IDENTIFIER = re.compile(r"[A-Za-z0-9_]{1,255}")  # used with fullmatch
-QUEUE_KEYS = {"fair_share"}
-FAIR_SHARE_KEYS = {"compute_reservation", "share_decay_seconds", "shares"}
-KMS_KEYS = {"ecr", "logs", "data_bucket", "secrets"}
-DATA_BUCKET_KEYS = {"fan_out_expiry_days", "force_destroy"}
-COMPUTE_KEYS = {"type", "max_vcpus", "min_vcpus", "instance_types", "allocation_strategy"}
-TABLE_TYPES = {
-    "hash_key": "text",
-    "range_key": "text",
-    "ttl_attribute": "text",
-    "deletion_protection": "flag",
-}
-# A table's key names the table (batchform-<account>-<key>) and its jobs' <KEY>_TABLE variable.
-TABLE_KEY = re.compile(r"[a-z][a-z0-9_-]{0,63}")  # used with fullmatch
 # A key prefix a job reads or writes: in the account's data bucket, or in another by ARN; never a
 # wildcard, always ending in `/` (terraform/variables.tf holds the same rule).
 DATA_PREFIX = re.compile(r"(arn:aws[a-z-]*:s3:::[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/)?([A-Za-z0-9!_.'()-]+/)+")
 # What terraform/variables.tf gives a job or the compute environment that does not say.
 JOB_DEFAULTS = {"vcpus": 1, "memory": 2048}
-COMPUTE_DEFAULTS = {"type": "FARGATE", "max_vcpus": 16, "min_vcpus": 0}
 MAX_KEEP_BUILDS = 1000
-
-
-def _check_mapping(where: str, value: Any) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise ConfigError(f"{where}: must be a mapping")
-    return value
 
 
 def _check_build(where: str, value: Any) -> int:
@@ -104,46 +94,6 @@ def _check_build(where: str, value: Any) -> int:
             f"{where}: must be a positive whole number (a build number such as 42), got {value!r}"
         )
     return value
-
-
-def _check_type(where: str, value: Any, kind: str) -> None:
-    def text(v: Any) -> bool:
-        return isinstance(v, str)
-
-    checks = {
-        "text": text,
-        "whole": lambda v: isinstance(v, int) and not isinstance(v, bool),
-        "number": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
-        "flag": lambda v: isinstance(v, bool),
-        "texts": lambda v: isinstance(v, list) and all(text(i) for i in v),
-        "text map": lambda v: isinstance(v, dict) and all(text(k) and text(i) for k, i in v.items()),
-        "map": lambda v: isinstance(v, dict),
-        "list of maps": lambda v: isinstance(v, list) and all(isinstance(i, dict) for i in v),
-    }
-    if not checks[kind](value):
-        hint = (
-            " (quote numbers and dates that are meant as text)"
-            if kind in ("text", "texts", "text map")
-            else ""
-        )
-        raise ConfigError(f"{where}: must be {_KIND_NAMES[kind]}, got {value!r}{hint}")
-
-
-_KIND_NAMES = {
-    "text": "text",
-    "whole": "a whole number",
-    "number": "a number",
-    "flag": "true or false",
-    "texts": "a list of text",
-    "text map": "a mapping of text to text",
-    "map": "a mapping",
-    "list of maps": "a list of mappings",
-}
-
-
-def _shown(key: Any) -> str:
-    """A key as a message names it: itself, or its repr when it would break the message's line."""
-    return key if isinstance(key, str) and key.isprintable() else repr(key)
 
 
 def _check_renderable(where: str, value: Any) -> None:
@@ -156,61 +106,66 @@ def _check_renderable(where: str, value: Any) -> None:
 
 def validate_source(name: str, data: Any) -> dict[str, Any]:
     """Refuse what the template would drop or terraform misread, naming the field."""
-    data = _check_mapping(name, data if data is not None else {})
+    data = check_mapping(name, data if data is not None else {})
     for key in data:
         if key not in (*SETTINGS, "images", "jobs"):
             known = ", ".join((*SETTINGS, "images", "jobs"))
-            raise ConfigError(f"{name}: {_shown(key)}: unknown key (known: {known})")
+            raise ConfigError(f"{name}: {shown_key(key)}: unknown key (known: {known})")
         if key in SETTING_TYPES:
-            _check_type(f"{name}: {key}", data[key], SETTING_TYPES[key])
+            check_type(f"{name}: {key}", data[key], SETTING_TYPES[key])
             _check_renderable(f"{name}: {key}", data[key])
         if key in SETTING_CHECKS:
             SETTING_CHECKS[key](f"{name}: {key}", data[key])
-    images = _check_mapping(f"{name}: images", data.get("images") or {})
+    check_queue_environments(name, data)
+    images = check_mapping(f"{name}: images", data.get("images") or {})
     for image, entry in images.items():
-        where = f"{name}: images.{_shown(image)}"
+        where = f"{name}: images.{shown_key(image)}"
         if not IDENTIFIER.fullmatch(str(image)):
             raise ConfigError(f"{where}: image names are letters, digits, - and _")
-        entry = _check_mapping(where, entry)
+        entry = check_mapping(where, entry)
         for key in entry:
             if key not in IMAGE_KEYS:
                 raise ConfigError(
-                    f"{where}.{_shown(key)}: unknown key (known: {', '.join(sorted(IMAGE_KEYS))})"
+                    f"{where}.{shown_key(key)}: unknown key (known: {', '.join(sorted(IMAGE_KEYS))})"
                 )
         if "build" not in entry:
             raise ConfigError(f"{where}.build: required (the build number this account runs, such as 42)")
         _check_build(f"{where}.build", entry.get("build"))
         for key, value in entry.items():
-            _check_type(f"{where}.{key}", value, IMAGE_TYPES[key])
+            check_type(f"{where}.{key}", value, IMAGE_TYPES[key])
             _check_renderable(f"{where}.{key}", value)
         if entry.get("keep_builds") is not None:
-            _check_whole(f"{where}.keep_builds", entry["keep_builds"], 1, MAX_KEEP_BUILDS)
-    jobs = _check_mapping(f"{name}: jobs", data.get("jobs") or {})
+            check_whole(f"{where}.keep_builds", entry["keep_builds"], 1, MAX_KEEP_BUILDS)
+    jobs = check_mapping(f"{name}: jobs", data.get("jobs") or {})
     for job, entry in jobs.items():
-        where = f"{name}: jobs.{_shown(job)}"
+        where = f"{name}: jobs.{shown_key(job)}"
         if not IDENTIFIER.fullmatch(str(job)):
             raise ConfigError(f"{where}: job names are letters, digits, - and _")
-        entry = _check_mapping(where, entry)
+        entry = check_mapping(where, entry)
         for key in entry:
             if key not in JOB_KEYS:
                 raise ConfigError(
-                    f"{where}.{_shown(key)}: unknown key (known: {', '.join(sorted(JOB_KEYS))})"
+                    f"{where}.{shown_key(key)}: unknown key (known: {', '.join(sorted(JOB_KEYS))})"
                 )
-            _check_type(f"{where}.{key}", entry[key], JOB_TYPES[key])
+            check_type(f"{where}.{key}", entry[key], JOB_TYPES[key])
             _check_renderable(f"{where}.{key}", entry[key])
         if entry.get("image") not in images:
             raise ConfigError(f"{where}.image: must name one of this account's images ({', '.join(images)})")
+        queues = all_queues(data)
+        queue = entry.get("queue", "default")
+        if queue not in queues:
+            raise ConfigError(f"{where}.queue: must name one of this account's queues ({', '.join(queues)})")
         share = entry.get("share_identifier")
         if share is not None and not SHARE_IDENTIFIER.fullmatch(share):
             raise ConfigError(f"{where}.share_identifier: must be 1-255 letters, digits and underscores")
-        if share is not None and not (data.get("queue") or {}).get("fair_share"):
+        if share is not None and not queues[queue].get("fair_share"):
             raise ConfigError(
-                f"{where}.share_identifier: needs queue.fair_share (a job queue without a fair-share "
-                "policy refuses a share identifier)"
+                f"{where}.share_identifier: needs a fair_share policy on queue {queue} (a job queue "
+                "without one refuses a share identifier)"
             )
         if entry.get("scheduling_priority") is not None:
-            _check_whole(f"{where}.scheduling_priority", entry["scheduling_priority"], 1, 9999)
-        _check_job_limits(where, entry, {**COMPUTE_DEFAULTS, **(data.get("compute") or {})}["type"])
+            check_whole(f"{where}.scheduling_priority", entry["scheduling_priority"], 1, 9999)
+        _check_job_limits(where, entry, queue_compute_type(data, queue))
         _check_job_data(where, entry, data.get("tables") or {})
         _check_secrets(where, entry.get("environment") or {}, entry.get("secrets") or {})
     return data
@@ -260,120 +215,6 @@ def _check_job_data(where: str, job: dict[str, Any], tables: dict[str, Any]) -> 
         if table not in tables:
             known = ", ".join(tables) or "none declared"
             raise ConfigError(f"{where}.tables[{index}]: must name one of this account's tables ({known})")
-
-
-def _check_tables(where: str, tables: dict[str, Any]) -> None:
-    for key, entry in tables.items():
-        place = f"{where}.{_shown(key)}"
-        if not isinstance(key, str) or not TABLE_KEY.fullmatch(key):
-            raise ConfigError(
-                f"{place}: table keys are 1-64 lowercase letters, digits, - and _, starting with a letter"
-            )
-        # `operations:` with nothing under it is a table with every default.
-        entry = tables[key] = _check_mapping(place, entry if entry is not None else {})
-        _check_known(place, entry, set(TABLE_TYPES))
-        for name, value in entry.items():
-            _check_type(f"{place}.{name}", value, TABLE_TYPES[name])
-            if TABLE_TYPES[name] == "text" and not 1 <= len(value) <= 255:
-                raise ConfigError(f"{place}.{name}: must be 1-255 characters, got {value!r}")
-
-
-def _check_compute(where: str, compute: dict[str, Any]) -> None:
-    _check_known(where, compute, COMPUTE_KEYS)
-    compute = {**COMPUTE_DEFAULTS, **compute}
-    if compute["type"] not in limits.COMPUTE_TYPES:
-        raise ConfigError(
-            f"{where}.type: must be {limits.one_of(limits.COMPUTE_TYPES)}, got {compute['type']!r}"
-        )
-    _check_whole(f"{where}.max_vcpus", compute["max_vcpus"], 1, 10_000_000)
-    _check_whole(f"{where}.min_vcpus", compute["min_vcpus"], 0, compute["max_vcpus"], " (max_vcpus)")
-
-
-def _check_log_retention(where: str, days: Any) -> None:
-    if days not in limits.LOG_RETENTION_DAYS or isinstance(days, bool):
-        raise ConfigError(
-            f"{where}: must be one CloudWatch Logs accepts "
-            f"({limits.one_of(limits.LOG_RETENTION_DAYS)}), got {days!r}"
-        )
-
-
-def _check_known(where: str, data: dict[str, Any], known: set[str]) -> None:
-    for key in data:
-        if key not in known:
-            raise ConfigError(f"{where}.{_shown(key)}: unknown key (known: {', '.join(sorted(known))})")
-
-
-def _check_whole(where: str, value: Any, low: int, high: int, what: str = "") -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise ConfigError(f"{where}: must be a whole number from {low} to {high}{what}, got {value!r}")
-
-
-def _check_queue(where: str, queue: dict[str, Any]) -> None:
-    """The queue's fair-share policy, within what Batch accepts for a scheduling policy."""
-    _check_known(where, queue, QUEUE_KEYS)
-    if queue.get("fair_share") is None:
-        return
-    fair = _check_mapping(f"{where}.fair_share", queue["fair_share"])
-    _check_known(f"{where}.fair_share", fair, FAIR_SHARE_KEYS)
-    _check_whole(f"{where}.fair_share.compute_reservation", fair.get("compute_reservation", 0), 0, 99)
-    _check_whole(
-        f"{where}.fair_share.share_decay_seconds",
-        fair.get("share_decay_seconds", 0),
-        0,
-        604800,
-        " (one week)",
-    )
-    shares = _check_mapping(f"{where}.fair_share.shares", fair.get("shares") or {})
-    if len(shares) > 500:
-        raise ConfigError(f"{where}.fair_share.shares: at most 500 share identifiers, got {len(shares)}")
-    for share, weight in shares.items():
-        place = f"{where}.fair_share.shares.{_shown(share)}"
-        if not isinstance(share, str) or not SHARE_IDENTIFIER.fullmatch(share.removesuffix("*")):
-            raise ConfigError(
-                f"{place}: 1-255 letters, digits and underscores, with a trailing * for a prefix"
-            )
-        if (
-            isinstance(weight, bool)
-            or not isinstance(weight, (int, float))
-            or not 0.0001 <= weight <= 999.9999
-        ):
-            raise ConfigError(
-                f"{place}: the weight factor must be a number from 0.0001 to 999.9999, got {weight!r}"
-            )
-
-
-def _check_kms(where: str, kms: dict[str, Any]) -> None:
-    """Customer-managed keys by key ARN (an alias gives a perpetual diff)."""
-    _check_known(where, kms, KMS_KEYS)
-    arns = [
-        (f"{where}.{key}", kms[key]) for key in ("ecr", "logs", "data_bucket") if kms.get(key) is not None
-    ]
-    secrets = kms.get("secrets") or []
-    if not isinstance(secrets, list):
-        raise ConfigError(f"{where}.secrets: must be a list of KMS key ARNs")
-    arns += [(f"{where}.secrets[{index}]", arn) for index, arn in enumerate(secrets)]
-    for place, arn in arns:
-        if not isinstance(arn, str) or not KMS_KEY_ARN.fullmatch(arn):
-            raise ConfigError(
-                f"{place}: must be a KMS key ARN (arn:aws:kms:<region>:<12 digits>:key/<id>), not an alias"
-            )
-
-
-def _check_data_bucket(where: str, bucket: dict[str, Any]) -> None:
-    _check_known(where, bucket, DATA_BUCKET_KEYS)
-    _check_whole(f"{where}.fan_out_expiry_days", bucket.get("fan_out_expiry_days", 7), 1, 3650, " (days)")
-    if not isinstance(bucket.get("force_destroy", False), bool):
-        raise ConfigError(f"{where}.force_destroy: must be true or false, got {bucket['force_destroy']!r}")
-
-
-SETTING_CHECKS: dict[str, Callable[[str, Any], None]] = {
-    "compute": _check_compute,
-    "log_retention_days": _check_log_retention,
-    "queue": _check_queue,
-    "kms": _check_kms,
-    "data_bucket": _check_data_bucket,
-    "tables": _check_tables,
-}
 
 
 def _check_secrets(where: str, environment: dict[str, str], secrets: dict[str, str]) -> None:

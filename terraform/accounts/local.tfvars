@@ -5,6 +5,26 @@ compute = {
   type      = "FARGATE"
   max_vcpus = 4
 }
+compute_environments = {
+  spot = {
+    type      = "FARGATE_SPOT"
+    max_vcpus = 4
+  }
+}
+queue = {
+  compute_environments = ["spot", "main"]
+}
+queues = {
+  shared = {
+    compute_environments = ["main"]
+    fair_share = {
+      shares = {
+        nightly = 1
+        adhoc   = 0.5
+      }
+    }
+  }
+}
 data_bucket = {
   force_destroy = true
 }

@@ -94,7 +94,7 @@ run "every_account_has_a_data_bucket_and_each_job_its_items_prefix" {
   }
 
   assert {
-    condition     = module.job_queue.scheduling_policy_arn == null
+    condition     = module.job_queues["default"].scheduling_policy_arn == null
     error_message = "Without queue.fair_share the queue keeps FIFO scheduling."
   }
 }
@@ -108,7 +108,7 @@ run "a_fair_share_queue_gets_its_policy_and_jobs_their_default_share" {
   }
 
   assert {
-    condition     = module.job_queue.scheduling_policy_arn != null
+    condition     = module.job_queues["default"].scheduling_policy_arn != null
     error_message = "queue.fair_share must give the queue a scheduling policy."
   }
 
@@ -258,4 +258,105 @@ run "rejects_a_table_key_that_is_no_name" {
   }
 
   expect_failures = [var.tables]
+}
+
+run "several_queues_over_several_compute_environments_each_with_its_policy_and_time_limits" {
+  command = apply
+
+  override_resource {
+    target = module.batch_environment.aws_batch_compute_environment.this["spot"]
+    values = { arn = "arn:aws:batch:us-east-1:123456789012:compute-environment/batchform-check-spot-1" }
+  }
+
+  variables {
+    compute_environments = { spot = { type = "FARGATE_SPOT", max_vcpus = 8 } }
+    queue                = { compute_environments = ["spot", "main"] }
+    queues = {
+      shared = {
+        compute_environments = ["main"]
+        priority             = 10
+        fair_share           = { shares = { nightly = 1, adhoc = 0.5 } }
+        time_limits          = { "CAPACITY:INSUFFICIENT_INSTANCE_CAPACITY" = 3600 }
+      }
+    }
+    jobs = {
+      hello   = { image = "hello", vcpus = 0.25, memory = 512 }
+      nightly = { image = "hello", vcpus = 0.25, memory = 512, queue = "shared", share_identifier = "nightly" }
+    }
+  }
+
+  assert {
+    condition     = toset(keys(output.job_queue_arns)) == toset(["default", "shared"]) && output.queues["shared"].fair_share && !output.queues["default"].fair_share
+    error_message = "Each declared queue must be made, with its own fair-share policy or none."
+  }
+
+  assert {
+    condition     = output.jobs["nightly"].queue_name == "shared" && output.jobs["nightly"].fair_share && output.jobs["hello"].queue_name == "default"
+    error_message = "A job must be sent to the queue it names (default: default)."
+  }
+
+  assert {
+    condition     = output.jobs["hello"].platform == "FARGATE" && output.queues["shared"].platform == "FARGATE"
+    error_message = "A job runs where its queue's compute environments are."
+  }
+
+  assert {
+    condition     = toset(keys(module.batch_environment.compute_environment_arns)) == toset(["main", "spot"])
+    error_message = "Every declared compute environment must be made beside main."
+  }
+}
+
+run "the_default_queue_cancels_jobs_stuck_runnable_by_default" {
+  command = plan
+
+  assert {
+    condition = [for a in module.job_queues["default"].job_state_time_limit_actions : [a.reason, a.max_time_seconds]] == [
+      ["CAPACITY:INSUFFICIENT_INSTANCE_CAPACITY", 14400],
+      ["MISCONFIGURATION:COMPUTE_ENVIRONMENT_MAX_RESOURCE", 600],
+      ["MISCONFIGURATION:JOB_RESOURCE_REQUIREMENT", 600],
+    ]
+    error_message = "By default a job no compute environment can run is cancelled after 10 minutes, one waiting on capacity after 4 hours."
+  }
+}
+
+run "rejects_a_queue_mixing_fargate_and_ec2" {
+  command = plan
+
+  variables {
+    compute_environments = { ec2 = { type = "EC2", max_vcpus = 8 } }
+    queue                = { compute_environments = ["main", "ec2"] }
+  }
+
+  expect_failures = [var.queue]
+}
+
+run "rejects_a_queue_over_an_undeclared_compute_environment" {
+  command = plan
+
+  variables {
+    queues = { bulk = { compute_environments = ["gpu"] } }
+  }
+
+  expect_failures = [var.queues]
+}
+
+run "rejects_a_job_on_an_undeclared_queue" {
+  command = plan
+
+  variables {
+    jobs = { hello = { image = "hello", vcpus = 0.25, memory = 512, queue = "bulk" } }
+  }
+
+  expect_failures = [var.jobs]
+}
+
+run "rejects_a_share_on_a_queue_without_fair_share" {
+  command = plan
+
+  variables {
+    queues = { bulk = { compute_environments = ["main"] } }
+    jobs   = { hello = { image = "hello", vcpus = 0.25, memory = 512, queue = "bulk", share_identifier = "nightly" } }
+  }
+
+  expect_failures = [var.jobs]
 }

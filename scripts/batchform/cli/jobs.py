@@ -109,6 +109,10 @@ def _report(outcomes: dict, as_json: bool, submitted: list | None = None) -> Non
         "retries": "attempts (1-10)",
         "share": "share identifier, for a queue with a fair-share policy (default: the job's declared share)",
         "priority": "scheduling priority within the share (0-9999; fair-share queues only)",
+        "queue": "another of the account's queues than the job's own (see tf.output: queues)",
+        "vcpus": "vCPUs instead of the job definition's (Fargate: 0.25, 0.5, 1, 2, 4, 8 or 16; EC2: whole)",
+        "memory": "memory in MiB instead of the job definition's (Fargate: a size its vCPUs take)",
+        "gpus": "GPUs (EC2 compute only)",
         "token": "idempotency token (default: derived from the job, account and overrides)",
         "wait": "wait for the end, printing each status change; the exit code mirrors the outcome",
         "follow": "like --wait, and print the job's log lines as they arrive",
@@ -133,6 +137,10 @@ def submit(
     retries: int | None = None,
     share: str | None = None,
     priority: int | None = None,
+    queue: str | None = None,
+    vcpus: str | None = None,
+    memory: int | None = None,
+    gpus: int | None = None,
     token: str | None = None,
     wait: bool = False,
     follow: bool = False,
@@ -161,9 +169,13 @@ def submit(
         items=load_items(each) if each else None,
         share=share,
         priority=priority,
+        queue=queue,
+        vcpus=vcpus,
+        memory=memory,
+        gpus=gpus,
     )
     jobs.validate(request)
-    results = jobs.Submitter(target).submit(jobs.deployed_job(target, job), request, token=token)
+    results = jobs.Submitter(target).submit(jobs.deployed_job(target, job, queue), request, token=token)
     if not json_ or not (wait or follow):
         for r in results:
             verb = "reattached to" if r.reattached else "submitted"

@@ -27,6 +27,7 @@ from .limits import (
     check_body,
     check_fields,
     check_propagated_tags,
+    check_resources,
     check_scheduling,
     check_token,
     with_default_share,
@@ -105,6 +106,13 @@ def submit_body(
         overrides["environment"] = [{"name": k, "value": v} for k, v in sorted(env.items())]
     if request.command is not None:
         overrides["command"] = list(request.command)
+    resources = [
+        {"type": kind, "value": f"{value:g}" if isinstance(value, float) else str(value)}
+        for kind, value in (("VCPU", request.vcpus), ("MEMORY", request.memory), ("GPU", request.gpus))
+        if value is not None
+    ]
+    if resources:
+        overrides["resourceRequirements"] = resources
     if overrides:
         body["containerOverrides"] = overrides
     if request.params:
@@ -177,6 +185,7 @@ def plan(request: SubmitRequest) -> list[Chunk]:
 
 def validated_plan(request: SubmitRequest, target: DeployedJob | None, token: str | None) -> list[Chunk]:
     check_fields(request)
+    check_resources(request, target)
     if target is not None:
         check_scheduling(request, target)
         check_propagated_tags(request, target)

@@ -11,7 +11,7 @@ import re
 from dataclasses import replace
 from typing import Any
 
-from ..batchlimits import attempts_problem, timeout_problem
+from ..batchlimits import attempts_problem, memory_problem, timeout_problem, vcpus_problem
 from ..errors import FieldError
 from ..secretnames import PLAIN_VARIABLE_REFUSAL, looks_like_secret
 from .requests import (
@@ -221,6 +221,49 @@ def check_scheduling(request: SubmitRequest, target: DeployedJob) -> None:
                 "policy, and queue {queue} has none",
                 queue=queue,
             )
+
+
+MAX_GPUS = 64  # more than any instance type offers
+
+
+def check_resources(request: SubmitRequest, target: DeployedJob | None) -> None:
+    """--vcpus, --memory and --gpus as the job definition's own are checked at render: Fargate's
+    vCPU and memory pairs (with what the definition keeps), whole vCPUs on EC2, GPUs only on EC2.
+    Where the job runs is unknown (older outputs): only what holds everywhere."""
+    if request.vcpus is None and request.memory is None and request.gpus is None:
+        return
+    platform = target.platform if target else None
+    if request.vcpus is not None:
+        number = isinstance(request.vcpus, (int, float)) and not isinstance(request.vcpus, bool)
+        problem = (
+            vcpus_problem(request.vcpus, platform)
+            if platform and number
+            else (
+                None if number and request.vcpus > 0 else f"must be a positive number, got {request.vcpus!r}"
+            )
+        )
+        if problem:
+            raise FieldError("vcpus", f"{{vcpus}}: {problem}")
+    if request.memory is not None:
+        vcpus = request.vcpus if request.vcpus is not None else (target.vcpus if target else None)
+        if problem := memory_problem(request.memory, vcpus, platform or "EC2"):
+            raise FieldError("memory", f"{{memory}}: {problem}")
+    elif platform == "FARGATE" and request.vcpus is not None and target and target.memory is not None:
+        # A new vCPU size keeps the definition's memory, which Fargate must take with it.
+        if problem := memory_problem(target.memory, request.vcpus, platform):
+            raise FieldError(
+                ("vcpus", "memory"),
+                f"{{vcpus}} {request.vcpus:g}: job {{job}} keeps its {target.memory} MiB, and {problem}: "
+                "give {memory} too",
+                job=request.job,
+            )
+    if request.gpus is not None:
+        if platform == "FARGATE":
+            raise FieldError(
+                "gpus", "{gpus}: GPUs are for EC2 compute; job {job} runs on Fargate", job=request.job
+            )
+        if not 1 <= request.gpus <= MAX_GPUS:
+            raise FieldError("gpus", f"{{gpus}} {request.gpus}: must be from 1 to {MAX_GPUS}")
 
 
 def check_propagated_tags(request: SubmitRequest, target: DeployedJob) -> None:

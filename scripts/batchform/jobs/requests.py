@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from ..accounts import Account
@@ -55,6 +55,9 @@ class DeployedJob:
     tags: dict[str, str] | None = field(default=None, hash=False)
     fair_share: bool | None = None  # its queue has a fair-share scheduling policy
     share_identifier: str | None = None  # the job's declared default share
+    platform: str | None = None  # FARGATE or EC2: where its queue's compute runs it
+    vcpus: float | None = None  # what its job definition asks for
+    memory: int | None = None
 
 
 @dataclass
@@ -73,11 +76,24 @@ class SubmitRequest:
     items: list[str] | None = None  # fan-out, one job or array child per item
     share: str | None = None  # share identifier, for a queue with a fair-share scheduling policy
     priority: int | None = None  # scheduling priority within the share
+    queue: str | None = None  # another of the account's queues than the job's own
+    vcpus: float | None = None  # resources instead of the job definition's
+    memory: int | None = None  # MiB
+    gpus: int | None = None
 
     def __post_init__(self) -> None:
         # Command-line tasks hand over numbers as text (invoke types a flag by its default,
         # and None says nothing): take whole numbers in either form, refuse anything else.
-        for field_name in ("array_size", "timeout", "retries", "priority"):
+        if isinstance(self.vcpus, str):
+            try:
+                self.vcpus = float(self.vcpus)
+            except ValueError:
+                raise FieldError(
+                    "vcpus", "{vcpus} {value}: must be a number", value=repr(self.vcpus)
+                ) from None
+        if isinstance(self.vcpus, float) and self.vcpus.is_integer():
+            self.vcpus = int(self.vcpus)
+        for field_name in ("array_size", "timeout", "retries", "priority", "memory", "gpus"):
             value = getattr(self, field_name)
             if value is None or (isinstance(value, int) and not isinstance(value, bool)):
                 continue
@@ -100,8 +116,28 @@ class SubmitResult:
     children: int = 0  # items covered by this job
 
 
-def deployed_job(account: Account, job: str) -> DeployedJob:
-    """Where `job` runs in `account`, from terraform's outputs (cached after every apply)."""
+def deployed_job(account: Account, job: str, queue: str | None = None) -> DeployedJob:
+    """Where `job` runs in `account`, from terraform's outputs (cached after every apply); on
+    `queue` (another of the account's queues) instead of its own when given."""
+    target = _deployed_job(account, job)
+    if queue is None:
+        return target
+    queues = outputs(account).get("queues") or {}
+    if queue not in queues:
+        raise FieldError(
+            "queue",
+            "{queue} {value}: account {account} has no such queue (queues: {known})",
+            value=shown(queue),
+            account=account.name,
+            known=", ".join(sorted(queues)) or "none deployed",
+        )
+    where = queues[queue]
+    return replace(
+        target, queue=where["arn"], fair_share=where.get("fair_share"), platform=where.get("platform")
+    )
+
+
+def _deployed_job(account: Account, job: str) -> DeployedJob:
     deployed = outputs(account)
     # Without the revision, Batch runs the latest ACTIVE one: an apply by someone else since
     # our outputs were cached cannot leave us submitting a stale (or deregistered) revision.
@@ -120,6 +156,9 @@ def deployed_job(account: Account, job: str) -> DeployedJob:
             tags=dict(tags) if isinstance(tags, dict) else None,
             fair_share=fair_share if isinstance(fair_share, bool) else None,
             share_identifier=where.get("share_identifier") or None,
+            platform=where.get("platform"),
+            vcpus=where.get("vcpus"),
+            memory=where.get("memory"),
         )
     definitions = deployed.get("job_definition_arn_prefixes") or {}
     if job not in definitions:
@@ -171,7 +210,7 @@ def request_token(account: Account, request: SubmitRequest) -> str:
         "items": request.items,
     }
     # Only when set, so that the tokens of requests without them stay what they were.
-    for key in ("share", "priority"):
+    for key in ("share", "priority", "queue", "vcpus", "memory", "gpus"):
         if getattr(request, key) is not None:
             identity[key] = getattr(request, key)
     text = json.dumps(identity, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
