@@ -232,3 +232,17 @@ def test_each_readme_walkthrough_succeeds_as_written(local_account, demo_run, im
     assert done.returncode == 0, printed
     for shown in WALKTHROUGH_SHOWS[image]:
         assert re.search(shown, done.stdout), f"{shown!r} not in:\n{printed}"
+
+
+def test_a_submit_to_the_fair_share_queue_with_other_resources_runs_there(local_account, demo_run) -> None:  # noqa: ANN001
+    """local's second queue, `shared`, has a fair-share policy: --queue shared --share nightly."""
+    request = jobs.SubmitRequest(
+        job="hello", env={"GREETING": "shared"}, share="nightly", vcpus=0.5, memory=1024
+    )
+    target = jobs.deployed_job(local_account, "hello", "shared")
+    [submitted] = jobs.Submitter(local_account).submit(target, request, token=uuid.uuid4().hex)
+    state = JobWatcher(local_account, echo=lambda _line: None, poll=1.0).wait([submitted.job_id], timeout=300)
+    assert state[submitted.job_id].status == "SUCCEEDED"
+    [described] = local_account.client("batch").describe_jobs(jobs=[submitted.job_id])["jobs"]
+    assert described["jobQueue"].endswith(":job-queue/batchform-local-shared")
+    assert described["shareIdentifier"] == "nightly"
