@@ -112,7 +112,8 @@ module "batch_environment" {
 }
 
 locals {
-  queues = merge({ default = var.queue }, var.queues)
+  queues         = merge({ default = var.queue }, var.queues)
+  any_fair_share = anytrue([for queue in values(local.queues) : queue.fair_share != null])
   # A job runs on Fargate or EC2 as the first compute environment of its queue does (a queue's
   # environments are all of one kind).
   compute_types   = merge({ main = var.compute.type }, { for name, ce in var.compute_environments : name => ce.type })
@@ -191,8 +192,9 @@ module "job_definitions" {
       tags            = merge(job.tags, { "batchform:image" = job.image }, job.owner == null ? {} : { "batchform:owner" = job.owner })
       # A fair-share queue refuses a job without a scheduling priority ("Either schedulingPriority
       # in job definition or schedulingPriorityOverride should be specified"): 1 unless declared
-      # (the provider leaves a 0 out of the request, as if unset).
-      scheduling_priority = local.queues[job.queue].fair_share == null ? job.scheduling_priority : coalesce(job.scheduling_priority, 1)
+      # (the provider leaves a 0 out of the request, as if unset), for every job of an account
+      # with such a queue, as any job may be sent there (submit --queue); a FIFO queue ignores it.
+      scheduling_priority = local.any_fair_share ? coalesce(job.scheduling_priority, 1) : job.scheduling_priority
 
       evaluate_on_exit           = job.evaluate_on_exit
       job_role_policy_statements = job.policy_statements

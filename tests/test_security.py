@@ -902,7 +902,10 @@ def test_terraform_gets_aws_credentials_only_in_its_environment_and_jobs_read_ex
             {"name": "API_TOKEN", "valueFrom": f"{secret}:token::"},
             {"name": "DB_PASSWORD", "valueFrom": parameter},
         ]
-        assert container["environment"] == [{"name": "MODE", "value": "batch"}]
+        assert container["environment"] == [
+            {"name": "DATA_BUCKET", "value": f"batchform-rel-a-data-{account.account_id}"},
+            {"name": "MODE", "value": "batch"},
+        ]
         iam = account.client("iam")
         role = container["executionRoleArn"].rsplit("/", 1)[-1]
         policy = iam.get_role_policy(RoleName=role, PolicyName="batch-execution")["PolicyDocument"]

@@ -72,7 +72,7 @@ REFUSALS = [
     ),
     (
         {"jobs": {"x": {"image": "hello", "share_identifier": "a"}}},
-        "share_identifier needs queue.fair_share",
+        "share_identifier needs a fair_share policy on the job's queue",
     ),
     (
         {"queue": {"fair_share": {}}, "jobs": {"x": {"image": "hello", "share_identifier": "a-b"}}},

@@ -301,6 +301,11 @@ run "several_queues_over_several_compute_environments_each_with_its_policy_and_t
   }
 
   assert {
+    condition     = module.job_definitions.scheduling_priorities["hello"] == 1
+    error_message = "With a fair-share queue in the account, every job definition has a priority: any job may be sent there."
+  }
+
+  assert {
     condition     = toset(keys(module.batch_environment.compute_environment_arns)) == toset(["main", "spot"])
     error_message = "Every declared compute environment must be made beside main."
   }
