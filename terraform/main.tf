@@ -200,6 +200,9 @@ module "job_definitions" {
       job_role_policy_statements = job.policy_statements
       read_prefix_arns           = [for prefix in job.reads : startswith(prefix, "arn:") ? prefix : "${local.data_bucket_arn}/${prefix}"]
       write_prefix_arns          = [for prefix in job.writes : startswith(prefix, "arn:") ? prefix : "${local.data_bucket_arn}/${prefix}"]
+      ephemeral_storage_gib      = job.ephemeral_storage
+      gpus                       = job.gpus
+      efs_volumes                = job.efs_volumes
       table_arns = [
         for table in job.tables : "arn:${data.aws_partition.current.partition}:dynamodb:${var.region}:${var.account_id}:table/${local.table_names[table]}"
       ]

@@ -337,6 +337,16 @@ variable "jobs" {
     writes = optional(list(string), [])
     # Keys of var.tables the job uses; it gets <KEY>_TABLE with the table's name.
     tables = optional(list(string), [])
+    # Fargate scratch storage in GiB (21-200), GPUs (EC2), EFS file systems to mount: the
+    # batch-job-definitions module refuses what AWS Batch would.
+    ephemeral_storage = optional(number)
+    gpus              = optional(number)
+    efs_volumes = optional(map(object({
+      file_system_id  = string
+      access_point_id = optional(string)
+      container_path  = string
+      read_only       = optional(bool, false)
+    })), {})
   }))
   default = {}
 

@@ -1435,9 +1435,9 @@ def test_vcpus_memory_and_gpus_reach_the_container_overrides_as_resource_require
         (
             {"platform": "FARGATE"},
             {"gpus": 1},
-            r"^gpus: GPUs are for EC2 compute; job hello runs on Fargate$",
+            r"^gpus: GPUs are for EC2 compute, and Fargate has none$",
         ),
-        ({"platform": "EC2"}, {"gpus": 0}, r"^gpus 0: must be from 1 to 64$"),
+        ({"platform": "EC2"}, {"gpus": 0}, r"^gpus: must be a whole number from 1 to 64, got 0$"),
         ({}, {"vcpus": -1}, r"^vcpus: must be a positive number"),
         ({}, {"vcpus": "many"}, r"^vcpus 'many': must be a number$"),
     ],

@@ -688,6 +688,53 @@ GOOD = release_source({"alpha": 3, "beta": 4})
             + "queues: {bulk: {compute_environments: [main]}}\n",
             "jobs.alpha.share_identifier: needs a fair_share policy on queue bulk",
         ),
+        (
+            GOOD.replace("    memory: 512\n", "    memory: 512\n    privileged: true\n", 1),
+            "jobs.alpha.privileged: not allowed",
+        ),
+        (
+            GOOD.replace("    memory: 512\n", "    memory: 512\n    network_mode: host\n", 1),
+            "jobs.alpha.network_mode: not allowed",
+        ),
+        (
+            GOOD.replace("    memory: 512\n", "    memory: 512\n    ephemeral_storage: 20\n", 1),
+            "jobs.alpha.ephemeral_storage",
+        ),
+        (
+            GOOD.replace("    memory: 512\n", "    memory: 512\n    gpus: 1\n", 1),
+            "jobs.alpha.gpus: GPUs are for EC2",
+        ),
+        (
+            GOOD.replace(
+                "    memory: 512\n", "    memory: 512\n    efs_volumes: {data: {file_system_id: vol-1}}\n", 1
+            ),
+            "jobs.alpha.efs_volumes.data.container_path: required",
+        ),
+        (
+            GOOD.replace(
+                "    memory: 512\n",
+                "    memory: 512\n    efs_volumes: {data: {file_system_id: vol-1, container_path: /mnt}}\n",
+                1,
+            ),
+            "jobs.alpha.efs_volumes.data.file_system_id",
+        ),
+        (
+            GOOD.replace(
+                "    memory: 512\n",
+                "    memory: 512\n    efs_volumes: {v: {file_system_id: fs-01234567, container_path: mnt}}\n",
+                1,
+            ),
+            "jobs.alpha.efs_volumes.v.container_path",
+        ),
+        (
+            GOOD.replace(
+                "    memory: 512\n",
+                "    memory: 512\n    efs_volumes: {data: {file_system_id: fs-01234567, container_path: /m, "
+                "read_only: 'no'}}\n",
+                1,
+            ),
+            "jobs.alpha.efs_volumes.data.read_only",
+        ),
     ],
     ids=[
         "unknown-top-level-key",
@@ -744,6 +791,14 @@ GOOD = release_source({"alpha": 3, "beta": 4})
         "extra-queue-without-compute",
         "job-on-undeclared-queue",
         "job-share-on-queue-without-fair-share",
+        "privileged",
+        "host-network-mode",
+        "ephemeral-storage-20",
+        "gpus-on-fargate",
+        "efs-without-container-path",
+        "efs-not-a-file-system",
+        "efs-relative-path",
+        "efs-read-only-text",
     ],
 )
 def test_source_errors_name_the_field(release_project: Path, text: str, field: str) -> None:

@@ -108,6 +108,9 @@ locals {
     )
   }
 
+  # A statement id from a volume name: reference-data => ReferenceData.
+  efs_sids = { for k, j in var.jobs : k => { for name in keys(j.efs_volumes) : name => replace(title(replace(name, "/[-_]/", " ")), " ", "") } }
+
   # What each job declares it reads and writes, by key prefix, and the tables it uses: exactly those.
   data_statements = {
     for k, j in var.jobs : k => concat(
@@ -150,6 +153,25 @@ locals {
           Resource = [var.items_kms_key_arn]
         },
       ],
+      # EFS with IAM authorization: mount exactly these file systems, and write to those not
+      # read-only, through exactly the declared access point.
+      flatten([
+        for name in sort(keys(j.efs_volumes)) : [
+          for statement in [
+            { Sid = "MountEfs${local.efs_sids[k][name]}", Action = ["elasticfilesystem:ClientMount"] },
+            { Sid = "WriteEfs${local.efs_sids[k][name]}", Action = ["elasticfilesystem:ClientWrite"] },
+            ] : merge(
+            statement,
+            {
+              Effect   = "Allow"
+              Resource = ["arn:${local.partition}:elasticfilesystem:${var.region}:${local.account_id}:file-system/${j.efs_volumes[name].file_system_id}"]
+            },
+            j.efs_volumes[name].access_point_id == null ? {} : {
+              Condition = { StringEquals = { "elasticfilesystem:AccessPointArn" = "arn:${local.partition}:elasticfilesystem:${var.region}:${local.account_id}:access-point/${j.efs_volumes[name].access_point_id}" } }
+            },
+          ) if startswith(statement.Sid, "Mount") || !j.efs_volumes[name].read_only
+        ]
+      ]),
       length(j.table_arns) == 0 ? [] : [
         {
           Sid      = "UseTables"
@@ -181,10 +203,13 @@ locals {
         image            = j.image
         executionRoleArn = aws_iam_role.execution.arn
         jobRoleArn       = aws_iam_role.job[k].arn
-        resourceRequirements = [
-          { type = "VCPU", value = tostring(j.vcpus) },
-          { type = "MEMORY", value = tostring(j.memory) },
-        ]
+        resourceRequirements = concat(
+          [
+            { type = "VCPU", value = tostring(j.vcpus) },
+            { type = "MEMORY", value = tostring(j.memory) },
+          ],
+          j.gpus == null ? [] : [{ type = "GPU", value = tostring(j.gpus) }],
+        )
         logConfiguration = {
           logDriver = "awslogs"
           options = {
@@ -201,6 +226,26 @@ locals {
       length(j.secrets) == 0 ? {} : {
         secrets = [for name in sort(keys(j.secrets)) : { name = name, valueFrom = j.secrets[name] }]
       },
+      j.ephemeral_storage_gib == null ? {} : { ephemeralStorage = { sizeInGiB = j.ephemeral_storage_gib } },
+      # Not a conditional: volumes with and without an access point are objects of two shapes,
+      # which a conditional cannot unify with {}.
+      merge({}, [for present in(length(j.efs_volumes) > 0 ? [true] : []) : {
+        volumes = [
+          for name in sort(keys(j.efs_volumes)) : {
+            name = name
+            efsVolumeConfiguration = {
+              fileSystemId        = j.efs_volumes[name].file_system_id
+              transitEncryption   = "ENABLED"
+              authorizationConfig = merge({ iam = "ENABLED" }, j.efs_volumes[name].access_point_id == null ? {} : { accessPointId = j.efs_volumes[name].access_point_id })
+            }
+          }
+        ]
+        mountPoints = [
+          for name in sort(keys(j.efs_volumes)) : {
+            sourceVolume = name, containerPath = j.efs_volumes[name].container_path, readOnly = j.efs_volumes[name].read_only
+          }
+        ]
+      }]...),
       j.platform != "FARGATE" ? {} : {
         fargatePlatformConfiguration = { platformVersion = "LATEST" }
         networkConfiguration         = { assignPublicIp = var.assign_public_ip ? "ENABLED" : "DISABLED" }

@@ -22,6 +22,8 @@ variable "jobs" {
     `job_role_policy_statements` are Allow statements for the job's own role (no `*` in any action).
     `read_prefix_arns` and `write_prefix_arns` are S3 key prefixes as ARNs ending in `/` (`arn:aws:s3:::<bucket>/<prefix>/`, never a wildcard): the job's role may get and list (`read`) or put (`write`) objects under exactly those; with `items_kms_key_arn`, writes in `items_bucket` may also encrypt with that key.
     `table_arns` are DynamoDB tables whose items the job's role may get, query, put and update.
+    `ephemeral_storage_gib` (21-200, Fargate only) sizes the task's scratch storage (20 GiB without it); `gpus` (1-64, EC2 only) reserves GPUs.
+    `efs_volumes` mount EFS file systems, by volume name: `file_system_id`, an optional `access_point_id` (then the file system's root is the access point's), `container_path` (absolute), `read_only`. Transit encryption and IAM authorization are always on: the job's role may mount (and, unless read-only, write) exactly those file systems, through exactly that access point.
   EOT
   type = map(object({
     image            = string
@@ -41,13 +43,45 @@ variable "jobs" {
       actions   = list(string)
       resources = list(string)
     })), [])
-    tags                = optional(map(string), {})
-    scheduling_priority = optional(number)
-    read_prefix_arns    = optional(list(string), [])
-    write_prefix_arns   = optional(list(string), [])
-    table_arns          = optional(list(string), [])
+    tags                  = optional(map(string), {})
+    scheduling_priority   = optional(number)
+    read_prefix_arns      = optional(list(string), [])
+    write_prefix_arns     = optional(list(string), [])
+    table_arns            = optional(list(string), [])
+    ephemeral_storage_gib = optional(number)
+    gpus                  = optional(number)
+    efs_volumes = optional(map(object({
+      file_system_id  = string
+      access_point_id = optional(string)
+      container_path  = string
+      read_only       = optional(bool, false)
+    })), {})
   }))
   nullable = false
+
+  validation {
+    condition = alltrue([
+      for k, j in var.jobs : j.ephemeral_storage_gib == null || try(j.platform == "FARGATE" && j.ephemeral_storage_gib >= 21 && j.ephemeral_storage_gib <= 200 && floor(j.ephemeral_storage_gib) == j.ephemeral_storage_gib, false)
+    ])
+    error_message = "ephemeral_storage_gib must be a whole number of GiB from 21 to 200, and only for FARGATE jobs (EC2 jobs use the instance's storage)."
+  }
+
+  validation {
+    condition = alltrue([
+      for k, j in var.jobs : j.gpus == null || try(j.platform == "EC2" && j.gpus >= 1 && j.gpus <= 64 && floor(j.gpus) == j.gpus, false)
+    ])
+    error_message = "gpus must be a whole number from 1 to 64, and only for EC2 jobs (Fargate has no GPUs)."
+  }
+
+  validation {
+    condition = alltrue(flatten([
+      for k, j in var.jobs : [
+        for name, v in j.efs_volumes : can(regex("^[A-Za-z0-9_-]{1,255}$", name)) && can(regex("^fs-[0-9a-f]{8,40}$", v.file_system_id)) &&
+        (v.access_point_id == null || can(regex("^fsap-[0-9a-f]{8,40}$", v.access_point_id))) && can(regex("^/[^\\s]*$", v.container_path)) && v.container_path != "/"
+      ]
+    ]))
+    error_message = "Each efs_volumes entry needs a name of letters, digits, - and _, a file_system_id fs-<hex>, an optional access_point_id fsap-<hex>, and an absolute container_path other than /."
+  }
 
   validation {
     condition = alltrue(flatten([

@@ -26,6 +26,9 @@ FARGATE_MEMORY: dict[float, tuple[int, ...]] = {
     8: tuple(range(16384, 61441, 4096)),
     16: tuple(range(32768, 122881, 8192)),
 }
+# A task's scratch storage on Fargate (20 GiB without it), and GPUs (EC2 only).
+MIN_EPHEMERAL_GIB, MAX_EPHEMERAL_GIB = 21, 200
+MAX_GPUS = 64  # more than any instance type offers
 # A job queue: its compute environments (all Fargate or all EC2), priority, and the status
 # reasons it may cancel a job stuck RUNNABLE for, after 600 s to a day.
 MAX_QUEUE_ENVIRONMENTS = 3
@@ -88,3 +91,20 @@ def attempts_problem(attempts: int) -> str | None:
 def timeout_problem(seconds: int) -> str | None:
     """Of a whole number (the callers have checked its type)."""
     return None if seconds >= MIN_TIMEOUT else f"must be at least {MIN_TIMEOUT} seconds"
+
+
+def ephemeral_storage_problem(gib: Any, compute_type: str) -> str | None:
+    if compute_type not in FARGATE_TYPES:
+        return "only for Fargate jobs (an EC2 job has its instance's storage)"
+    if not is_whole(gib) or not MIN_EPHEMERAL_GIB <= gib <= MAX_EPHEMERAL_GIB:
+        return f"must be a whole number of GiB from {MIN_EPHEMERAL_GIB} to {MAX_EPHEMERAL_GIB}, got {gib!r}"
+    return None
+
+
+def gpus_problem(gpus: Any, compute_type: str | None) -> str | None:
+    """Of a count of GPUs; `compute_type` None: where the job runs is not known."""
+    if compute_type in FARGATE_TYPES:
+        return "GPUs are for EC2 compute, and Fargate has none"
+    if not is_whole(gpus) or not 1 <= gpus <= MAX_GPUS:
+        return f"must be a whole number from 1 to {MAX_GPUS}, got {gpus!r}"
+    return None

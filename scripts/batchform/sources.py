@@ -20,6 +20,7 @@ from .sourcesettings import (
     SETTING_CHECKS,
     SHARE_IDENTIFIER,
     all_queues,
+    check_known,
     check_mapping,
     check_queue_environments,
     check_type,
@@ -76,6 +77,26 @@ JOB_TYPES = {
     "reads": "texts",
     "writes": "texts",
     "tables": "texts",
+    "ephemeral_storage": "whole",
+    "gpus": "whole",
+    "efs_volumes": "map",
+}
+# What a job may never be given, and why (the modules have no way to give it either).
+REFUSED_JOB_KEYS = {
+    "privileged": "containers never run privileged: they would hold their host",
+    "host_network": "jobs never share their host's network",
+    "network_mode": "jobs never share their host's network",
+}
+EFS_TYPES = {
+    "file_system_id": "text",
+    "access_point_id": "text",
+    "container_path": "text",
+    "read_only": "flag",
+}
+EFS_PATTERNS = {
+    "file_system_id": (re.compile(r"fs-[0-9a-f]{8,40}"), "an EFS file system id, fs-<hex>"),
+    "access_point_id": (re.compile(r"fsap-[0-9a-f]{8,40}"), "an EFS access point id, fsap-<hex>"),
+    "container_path": (re.compile(r"/[^\s]+"), "an absolute path in the container other than /"),
 }
 IMAGE_KEYS, JOB_KEYS = set(IMAGE_TYPES), set(JOB_TYPES)
 SECRET_VARIABLE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")  # a container environment name; fullmatch
@@ -143,6 +164,8 @@ def validate_source(name: str, data: Any) -> dict[str, Any]:
             raise ConfigError(f"{where}: job names are letters, digits, - and _")
         entry = check_mapping(where, entry)
         for key in entry:
+            if key in REFUSED_JOB_KEYS:
+                raise ConfigError(f"{where}.{key}: not allowed: {REFUSED_JOB_KEYS[key]}")
             if key not in JOB_KEYS:
                 raise ConfigError(
                     f"{where}.{shown_key(key)}: unknown key (known: {', '.join(sorted(JOB_KEYS))})"
@@ -187,6 +210,26 @@ def _check_job_limits(where: str, job: dict[str, Any], compute_type: str) -> Non
     ):
         if key in job and (problem := check(job[key])):
             raise ConfigError(f"{where}.{key}: {problem}, got {job[key]!r}")
+    for key, check in (
+        ("ephemeral_storage", limits.ephemeral_storage_problem),
+        ("gpus", limits.gpus_problem),
+    ):
+        if key in job and (problem := check(job[key], compute_type)):
+            raise ConfigError(f"{where}.{key}: {problem}")
+    for name, volume in (job.get("efs_volumes") or {}).items():
+        place = f"{where}.efs_volumes.{shown_key(name)}"
+        if not IDENTIFIER.fullmatch(str(name)):
+            raise ConfigError(f"{place}: volume names are letters, digits, - and _")
+        volume = check_mapping(place, volume)
+        check_known(place, volume, set(EFS_TYPES))
+        for key in ("file_system_id", "container_path"):
+            if key not in volume:
+                raise ConfigError(f"{place}.{key}: required")
+        for key, value in volume.items():
+            check_type(f"{place}.{key}", value, EFS_TYPES[key])
+            pattern, what = EFS_PATTERNS.get(key, (None, ""))
+            if pattern and (not pattern.fullmatch(value) or value == "/"):
+                raise ConfigError(f"{place}.{key}: must be {what}, got {value!r}")
     conditions = job.get("evaluate_on_exit") or []
     if len(conditions) > limits.MAX_EXIT_CONDITIONS:
         raise ConfigError(

@@ -1151,3 +1151,141 @@ run "rejects_non_alphanumeric_sid" {
   expect_failures = [var.jobs]
 }
 
+
+run "ephemeral_storage_gpus_and_efs_volumes_reach_the_definition_and_the_role" {
+  command = plan
+
+  variables {
+    jobs = {
+      scratch = {
+        image                 = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/batchform/worker:1"
+        log_group_name        = "/batchform/scratch"
+        vcpus                 = 1
+        memory                = 2048
+        ephemeral_storage_gib = 100
+        efs_volumes = {
+          reference-data = { file_system_id = "fs-0123456789abcdef0", access_point_id = "fsap-0123456789abcdef0", container_path = "/mnt/reference", read_only = true }
+          work           = { file_system_id = "fs-0fedcba9876543210", container_path = "/mnt/work" }
+        }
+      }
+      train = {
+        image          = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/batchform/worker:1"
+        log_group_name = "/batchform/train"
+        platform       = "EC2"
+        vcpus          = 4
+        memory         = 16384
+        gpus           = 1
+      }
+    }
+  }
+
+  assert {
+    condition     = jsondecode(aws_batch_job_definition.this["scratch"].container_properties).ephemeralStorage == { sizeInGiB = 100 }
+    error_message = "ephemeral_storage_gib must size the Fargate task's storage."
+  }
+
+  assert {
+    condition = jsondecode(aws_batch_job_definition.this["scratch"].container_properties).volumes == [
+      { name = "reference-data", efsVolumeConfiguration = { fileSystemId = "fs-0123456789abcdef0", transitEncryption = "ENABLED", authorizationConfig = { iam = "ENABLED", accessPointId = "fsap-0123456789abcdef0" } } },
+      { name = "work", efsVolumeConfiguration = { fileSystemId = "fs-0fedcba9876543210", transitEncryption = "ENABLED", authorizationConfig = { iam = "ENABLED" } } },
+      ] && jsondecode(aws_batch_job_definition.this["scratch"].container_properties).mountPoints == [
+      { sourceVolume = "reference-data", containerPath = "/mnt/reference", readOnly = true },
+      { sourceVolume = "work", containerPath = "/mnt/work", readOnly = false },
+    ]
+    error_message = "Each EFS volume must be mounted with transit encryption and IAM authorization on."
+  }
+
+  assert {
+    condition = jsondecode(aws_iam_role_policy.job["scratch"].policy).Statement == [
+      {
+        Sid       = "MountEfsReferenceData", Effect = "Allow", Action = ["elasticfilesystem:ClientMount"],
+        Resource  = ["arn:aws:elasticfilesystem:eu-west-1:123456789012:file-system/fs-0123456789abcdef0"],
+        Condition = { StringEquals = { "elasticfilesystem:AccessPointArn" = "arn:aws:elasticfilesystem:eu-west-1:123456789012:access-point/fsap-0123456789abcdef0" } }
+      },
+      {
+        Sid      = "MountEfsWork", Effect = "Allow", Action = ["elasticfilesystem:ClientMount"],
+        Resource = ["arn:aws:elasticfilesystem:eu-west-1:123456789012:file-system/fs-0fedcba9876543210"]
+      },
+      {
+        Sid      = "WriteEfsWork", Effect = "Allow", Action = ["elasticfilesystem:ClientWrite"],
+        Resource = ["arn:aws:elasticfilesystem:eu-west-1:123456789012:file-system/fs-0fedcba9876543210"]
+      },
+    ]
+    error_message = "The job's role must mount exactly its file systems, read-only ones without write, through their access point."
+  }
+
+  assert {
+    condition = jsondecode(aws_batch_job_definition.this["train"].container_properties).resourceRequirements == [
+      { type = "VCPU", value = "4" }, { type = "MEMORY", value = "16384" }, { type = "GPU", value = "1" },
+    ]
+    error_message = "gpus must reserve GPUs for an EC2 job."
+  }
+}
+
+run "rejects_ephemeral_storage_on_ec2" {
+  command = plan
+
+  variables {
+    jobs = {
+      bad = { image = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/batchform/worker:1", log_group_name = "/batchform/bad", platform = "EC2", ephemeral_storage_gib = 50 }
+    }
+  }
+
+  expect_failures = [var.jobs]
+}
+
+run "rejects_ephemeral_storage_of_20_gib" {
+  command = plan
+
+  variables {
+    jobs = {
+      bad = { image = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/batchform/worker:1", log_group_name = "/batchform/bad", ephemeral_storage_gib = 20 }
+    }
+  }
+
+  expect_failures = [var.jobs]
+}
+
+run "rejects_gpus_on_fargate" {
+  command = plan
+
+  variables {
+    jobs = {
+      bad = { image = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/batchform/worker:1", log_group_name = "/batchform/bad", gpus = 1 }
+    }
+  }
+
+  expect_failures = [var.jobs]
+}
+
+run "rejects_an_efs_volume_that_is_no_file_system" {
+  command = plan
+
+  variables {
+    jobs = {
+      bad = {
+        image          = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/batchform/worker:1"
+        log_group_name = "/batchform/bad"
+        efs_volumes    = { data = { file_system_id = "vol-0123456789abcdef0", container_path = "/mnt/data" } }
+      }
+    }
+  }
+
+  expect_failures = [var.jobs]
+}
+
+run "rejects_an_efs_volume_mounted_at_a_relative_path" {
+  command = plan
+
+  variables {
+    jobs = {
+      bad = {
+        image          = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/batchform/worker:1"
+        log_group_name = "/batchform/bad"
+        efs_volumes    = { data = { file_system_id = "fs-0123456789abcdef0", container_path = "mnt/data" } }
+      }
+    }
+  }
+
+  expect_failures = [var.jobs]
+}

@@ -11,7 +11,7 @@ import re
 from dataclasses import replace
 from typing import Any
 
-from ..batchlimits import attempts_problem, memory_problem, timeout_problem, vcpus_problem
+from ..batchlimits import attempts_problem, gpus_problem, memory_problem, timeout_problem, vcpus_problem
 from ..errors import FieldError
 from ..secretnames import PLAIN_VARIABLE_REFUSAL, looks_like_secret
 from .requests import (
@@ -223,9 +223,6 @@ def check_scheduling(request: SubmitRequest, target: DeployedJob) -> None:
             )
 
 
-MAX_GPUS = 64  # more than any instance type offers
-
-
 def check_resources(request: SubmitRequest, target: DeployedJob | None) -> None:
     """--vcpus, --memory and --gpus as the job definition's own are checked at render: Fargate's
     vCPU and memory pairs (with what the definition keeps), whole vCPUs on EC2, GPUs only on EC2.
@@ -257,13 +254,8 @@ def check_resources(request: SubmitRequest, target: DeployedJob | None) -> None:
                 "give {memory} too",
                 job=request.job,
             )
-    if request.gpus is not None:
-        if platform == "FARGATE":
-            raise FieldError(
-                "gpus", "{gpus}: GPUs are for EC2 compute; job {job} runs on Fargate", job=request.job
-            )
-        if not 1 <= request.gpus <= MAX_GPUS:
-            raise FieldError("gpus", f"{{gpus}} {request.gpus}: must be from 1 to {MAX_GPUS}")
+    if request.gpus is not None and (problem := gpus_problem(request.gpus, platform)):
+        raise FieldError("gpus", f"{{gpus}}: {problem}")
 
 
 def check_propagated_tags(request: SubmitRequest, target: DeployedJob) -> None:
