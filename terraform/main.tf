@@ -112,7 +112,14 @@ module "batch_environment" {
 }
 
 locals {
-  queues         = merge({ default = var.queue }, var.queues)
+  # What a queue cancels unless it says otherwise: a job no compute environment can ever run,
+  # after 10 minutes; one waiting on instance capacity, after 4 hours.
+  default_time_limits = {
+    "MISCONFIGURATION:COMPUTE_ENVIRONMENT_MAX_RESOURCE" = 600
+    "MISCONFIGURATION:JOB_RESOURCE_REQUIREMENT"         = 600
+    "CAPACITY:INSUFFICIENT_INSTANCE_CAPACITY"           = 14400
+  }
+  queues         = { for name, queue in merge({ default = var.queue }, var.queues) : name => merge(queue, { time_limits = coalesce(queue.time_limits, local.default_time_limits) }) }
   any_fair_share = anytrue([for queue in values(local.queues) : queue.fair_share != null])
   # A job runs on Fargate or EC2 as the first compute environment of its queue does (a queue's
   # environments are all of one kind).

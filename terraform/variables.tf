@@ -137,11 +137,7 @@ variable "queue" {
       share_decay_seconds = optional(number, 0)
       shares              = optional(map(number), {})
     }))
-    time_limits = optional(map(number), {
-      "MISCONFIGURATION:COMPUTE_ENVIRONMENT_MAX_RESOURCE" = 600
-      "MISCONFIGURATION:JOB_RESOURCE_REQUIREMENT"         = 600
-      "CAPACITY:INSUFFICIENT_INSTANCE_CAPACITY"           = 14400
-    })
+    time_limits = optional(map(number)) # null: local.default_time_limits
   })
   default  = {}
   nullable = false
@@ -199,11 +195,7 @@ variable "queues" {
       share_decay_seconds = optional(number, 0)
       shares              = optional(map(number), {})
     }))
-    time_limits = optional(map(number), {
-      "MISCONFIGURATION:COMPUTE_ENVIRONMENT_MAX_RESOURCE" = 600
-      "MISCONFIGURATION:JOB_RESOURCE_REQUIREMENT"         = 600
-      "CAPACITY:INSUFFICIENT_INSTANCE_CAPACITY"           = 14400
-    })
+    time_limits = optional(map(number)) # null: local.default_time_limits
   }))
   default  = {}
   nullable = false
