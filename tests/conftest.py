@@ -271,6 +271,7 @@ LONGEST_FIRST = (
     "test_terraform_lifecycle",
     "tests/test_releases.py::test_the_matrix_shows_declared_ahead_of_deployed",
     "tests/test_security.py::test_terraform_gets_aws_credentials_only_in_its_environment",
+    "local-b",
     "test_modules",
     "local-account",
     "test_bench",
