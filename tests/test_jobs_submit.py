@@ -1440,6 +1440,12 @@ def test_vcpus_memory_and_gpus_reach_the_container_overrides_as_resource_require
         ({"platform": "EC2"}, {"gpus": 0}, r"^gpus: must be a whole number from 1 to 64, got 0$"),
         ({}, {"vcpus": -1}, r"^vcpus: must be a positive number"),
         ({}, {"vcpus": "many"}, r"^vcpus 'many': must be a number$"),
+        ({}, {"vcpus": "inf"}, r"^vcpus 'inf': must be a number$"),
+        (
+            {"queue_name": "default"},
+            {"queue": "shared"},
+            r"^queue shared: job hello was looked up on queue default",
+        ),
     ],
     ids=[
         "fargate-vcpus-size",
@@ -1451,6 +1457,8 @@ def test_vcpus_memory_and_gpus_reach_the_container_overrides_as_resource_require
         "gpus-zero",
         "negative-vcpus-anywhere",
         "vcpus-not-a-number",
+        "vcpus-infinite",
+        "queue-the-job-was-not-looked-up-on",
     ],
 )
 def test_resources_the_compute_would_refuse_are_refused_before_any_call(
@@ -1508,8 +1516,9 @@ def test_another_queue_is_the_one_terraform_deployed_with_its_fair_share_and_pla
     account = Accounts({"accounts": {"dev": {"account_id": "111111111111"}}}).get("dev")
 
     target = jobs.deployed_job(account, "hello", "shared")
-    assert (target.queue.rpartition("/")[2], target.fair_share, target.platform) == (
+    assert (target.queue.rpartition("/")[2], target.queue_name, target.fair_share, target.platform) == (
         "batchform-dev-shared",
+        "shared",
         True,
         "EC2",
     )

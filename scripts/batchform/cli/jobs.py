@@ -175,7 +175,9 @@ def submit(
         gpus=gpus,
     )
     jobs.validate(request)
-    results = jobs.Submitter(target).submit(jobs.deployed_job(target, job, queue), request, token=token)
+    results = jobs.Submitter(target).submit(
+        jobs.deployed_job(target, job, request.queue), request, token=token
+    )
     if not json_ or not (wait or follow):
         for r in results:
             verb = "reattached to" if r.reattached else "submitted"

@@ -27,6 +27,7 @@ from .limits import (
     check_body,
     check_fields,
     check_propagated_tags,
+    check_queue,
     check_resources,
     check_scheduling,
     check_token,
@@ -187,6 +188,7 @@ def validated_plan(request: SubmitRequest, target: DeployedJob | None, token: st
     check_fields(request)
     check_resources(request, target)
     if target is not None:
+        check_queue(request, target)
         check_scheduling(request, target)
         check_propagated_tags(request, target)
     if token is not None:

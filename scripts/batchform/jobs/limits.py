@@ -193,6 +193,19 @@ def with_default_share(request: SubmitRequest, target: DeployedJob) -> SubmitReq
     return request
 
 
+def check_queue(request: SubmitRequest, target: DeployedJob) -> None:
+    """A request for another queue is sent to that queue: `target` must be the job on it
+    (`deployed_job(account, job, queue)`), or the token would name one queue and the job run on another."""
+    if request.queue is not None and target.queue_name not in (None, request.queue):
+        raise FieldError(
+            "queue",
+            "{queue} {value}: job {job} was looked up on queue {actual}; look it up on {value}",
+            value=request.queue,
+            job=target.job,
+            actual=target.queue_name,
+        )
+
+
 def check_scheduling(request: SubmitRequest, target: DeployedJob) -> None:
     """SubmitJob shareIdentifier: "If the job queue has a fair-share scheduling policy, then this
     parameter must be specified"; a queue without one refuses it. Unknown (older outputs): unchecked."""
@@ -231,14 +244,16 @@ def check_resources(request: SubmitRequest, target: DeployedJob | None) -> None:
         return
     platform = target.platform if target else None
     if request.vcpus is not None:
-        number = isinstance(request.vcpus, (int, float)) and not isinstance(request.vcpus, bool)
-        problem = (
-            vcpus_problem(request.vcpus, platform)
-            if platform and number
-            else (
-                None if number and request.vcpus > 0 else f"must be a positive number, got {request.vcpus!r}"
-            )
-        )
+        if platform:
+            problem = vcpus_problem(request.vcpus, platform)
+        elif (
+            isinstance(request.vcpus, bool)
+            or not isinstance(request.vcpus, (int, float))
+            or request.vcpus <= 0
+        ):
+            problem = f"must be a positive number, got {request.vcpus!r}"
+        else:
+            problem = None
         if problem:
             raise FieldError("vcpus", f"{{vcpus}}: {problem}")
     if request.memory is not None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -56,6 +57,7 @@ class DeployedJob:
     fair_share: bool | None = None  # its queue has a fair-share scheduling policy
     share_identifier: str | None = None  # the job's declared default share
     platform: str | None = None  # FARGATE or EC2: where its queue's compute runs it
+    queue_name: str | None = None  # the queue's name in the account's source (default, ...)
     vcpus: float | None = None  # what its job definition asks for
     memory: int | None = None
 
@@ -86,11 +88,12 @@ class SubmitRequest:
         # and None says nothing): take whole numbers in either form, refuse anything else.
         if isinstance(self.vcpus, str):
             try:
-                self.vcpus = float(self.vcpus)
+                number = float(self.vcpus)
             except ValueError:
-                raise FieldError(
-                    "vcpus", "{vcpus} {value}: must be a number", value=repr(self.vcpus)
-                ) from None
+                number = math.nan
+            if not math.isfinite(number):
+                raise FieldError("vcpus", "{vcpus} {value}: must be a number", value=repr(self.vcpus))
+            self.vcpus = number
         if isinstance(self.vcpus, float) and self.vcpus.is_integer():
             self.vcpus = int(self.vcpus)
         for field_name in ("array_size", "timeout", "retries", "priority", "memory", "gpus"):
@@ -119,10 +122,11 @@ class SubmitResult:
 def deployed_job(account: Account, job: str, queue: str | None = None) -> DeployedJob:
     """Where `job` runs in `account`, from terraform's outputs (cached after every apply); on
     `queue` (another of the account's queues) instead of its own when given."""
-    target = _deployed_job(account, job)
+    deployed = outputs(account)
+    target = _deployed_job(account, deployed, job)
     if queue is None:
         return target
-    queues = outputs(account).get("queues") or {}
+    queues = deployed.get("queues") or {}
     if queue not in queues:
         raise FieldError(
             "queue",
@@ -133,12 +137,15 @@ def deployed_job(account: Account, job: str, queue: str | None = None) -> Deploy
         )
     where = queues[queue]
     return replace(
-        target, queue=where["arn"], fair_share=where.get("fair_share"), platform=where.get("platform")
+        target,
+        queue=where["arn"],
+        queue_name=queue,
+        fair_share=where.get("fair_share"),
+        platform=where.get("platform"),
     )
 
 
-def _deployed_job(account: Account, job: str) -> DeployedJob:
-    deployed = outputs(account)
+def _deployed_job(account: Account, deployed: dict, job: str) -> DeployedJob:
     # Without the revision, Batch runs the latest ACTIVE one: an apply by someone else since
     # our outputs were cached cannot leave us submitting a stale (or deregistered) revision.
     declared = deployed.get("jobs") or {}
@@ -157,6 +164,7 @@ def _deployed_job(account: Account, job: str) -> DeployedJob:
             fair_share=fair_share if isinstance(fair_share, bool) else None,
             share_identifier=where.get("share_identifier") or None,
             platform=where.get("platform"),
+            queue_name=where.get("queue_name"),
             vcpus=where.get("vcpus"),
             memory=where.get("memory"),
         )
