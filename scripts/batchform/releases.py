@@ -31,7 +31,7 @@ from .images import discover
 from .registry import Registry
 from .settings import PACKAGE_DIR, Paths, file_lock, paths, write_atomic
 from .sourcemerge import SHARED_SOURCE, Explained, Origins, blame, check_shared, explain, merge
-from .sources import BUILD_TEXT, SETTINGS, load_source, parse_source, set_build, validate_source
+from .sources import BUILD_TEXT, SETTINGS, parse_source, set_build, validate_source
 
 Echo = Callable[[str], None]
 
@@ -148,9 +148,10 @@ class Releases:
         if text is None and not path.exists():
             raise UserError(f"account {account} has no {path.relative_to(self.paths.root)}")
         text = path.read_text() if text is None else text
-        if not self.shared.exists():
-            return load_source(path, text), Origins(default=path.name)
-        shared = check_shared(parse_source(self.shared, self.shared.read_text()))
+        # Without shared declarations the account's file is the whole source: the same merge.
+        shared = (
+            check_shared(parse_source(self.shared, self.shared.read_text())) if self.shared.exists() else {}
+        )
         own = parse_source(path, text)
         if not isinstance(own, dict | None):
             raise ConfigError(f"{path.name}: must be a mapping")

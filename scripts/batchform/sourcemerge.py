@@ -21,6 +21,7 @@ from typing import Any
 
 from .errors import ConfigError
 from .sources import JOB_DEFAULTS, SETTINGS, validate_source
+from .sourcesettings import check_mapping
 
 SHARED_SOURCE = "_shared.yaml"
 # The key a refusal names, right after its file: "local.yaml: jobs.x.memory: must be ...".
@@ -71,11 +72,8 @@ def _merged(base: Any, over: Any, key: str, origins: Origins, files: tuple[str, 
 
 
 def _entries(where: str, value: Any) -> dict[str, Any]:
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise ConfigError(f"{where}: must be a mapping")
-    return value
+    """A mapping, where nothing under a key (`csv-stats:`) is an empty one."""
+    return check_mapping(where, {} if value is None else value)
 
 
 def merge(shared: dict[str, Any], own: dict[str, Any], own_file: str) -> tuple[dict[str, Any], Origins]:

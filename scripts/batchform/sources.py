@@ -293,11 +293,6 @@ def parse_source(path: Path, text: str) -> Any:
         raise ConfigError(f"{path.name}{where}: invalid YAML ({getattr(exc, 'problem', exc)})") from None
 
 
-def load_source(path: Path, text: str) -> dict[str, Any]:
-    """The source at `path` (its text given), parsed and checked."""
-    return validate_source(path.name, parse_source(path, text))
-
-
 def set_build(text: str, image: str, build: int) -> str:
     """The source text with images.<image>.build set to `build`; everything else byte for byte."""
     root = yaml.compose(text)
