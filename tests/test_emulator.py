@@ -527,6 +527,96 @@ def test_a_queues_job_state_time_limit_actions_are_kept_and_described(stack_acco
         assert described["jobStateTimeLimitActions"] == [action, longer]
 
 
+def test_a_queue_mixing_ec2_and_fargate_over_three_environments_or_with_a_bad_time_limit_is_refused(
+    stack_account,  # noqa: ANN001
+) -> None:
+    """CreateJobQueue: "All of the compute environments must be either EC2 (EC2 or SPOT) or Fargate
+    (FARGATE or FARGATE_SPOT); Amazon EC2 and Fargate compute environments can't be mixed", up to
+    three of them; JobStateTimeLimitAction: maxTimeSeconds "minimum 600, maximum 86,400", action
+    CANCEL, state RUNNABLE. moto took all of them."""
+    from botocore.exceptions import ClientError
+
+    batch, ec2 = stack_account.client("batch"), stack_account.client("ec2")
+    subnets = [s["SubnetId"] for s in ec2.describe_subnets()["Subnets"]][:1]
+    groups = [g["GroupId"] for g in ec2.describe_security_groups()["SecurityGroups"]][:1]
+    fargate = batch.create_compute_environment(
+        computeEnvironmentName=f"fargate-check-{uuid.uuid4().hex[:8]}",
+        type="MANAGED",
+        computeResources={"type": "FARGATE", "maxvCpus": 4, "subnets": subnets, "securityGroupIds": groups},
+    )["computeEnvironmentArn"]
+    action = {
+        "reason": "CAPACITY:INSUFFICIENT_INSTANCE_CAPACITY",
+        "state": "RUNNABLE",
+        "maxTimeSeconds": 600,
+        "action": "CANCEL",
+    }
+    with queue_in(stack_account, jobStateTimeLimitActions=[action]) as queue:
+        [ec2_environment] = [
+            o["computeEnvironment"]
+            for o in batch.describe_job_queues(jobQueues=[queue])["jobQueues"][0]["computeEnvironmentOrder"]
+        ]
+        refused = [
+            {
+                "computeEnvironmentOrder": [
+                    {"order": 1, "computeEnvironment": ec2_environment},
+                    {"order": 2, "computeEnvironment": fargate},
+                ]
+            },
+            {
+                "computeEnvironmentOrder": [
+                    {"order": n, "computeEnvironment": ec2_environment} for n in range(1, 5)
+                ]
+            },
+            {"jobStateTimeLimitActions": [{**action, "maxTimeSeconds": 599}]},
+            {"jobStateTimeLimitActions": [{**action, "maxTimeSeconds": 86401}]},
+            {"jobStateTimeLimitActions": [{**action, "action": "TERMINATE"}]},
+        ]
+        for bad in refused:
+            name = f"refused-{uuid.uuid4().hex[:8]}"
+            base = {"computeEnvironmentOrder": [{"order": 1, "computeEnvironment": fargate}]}
+            with pytest.raises(ClientError) as caught:
+                batch.create_job_queue(jobQueueName=name, priority=1, **{**base, **bad})
+            assert caught.value.response["Error"]["Code"] == "ClientException", bad
+            assert batch.describe_job_queues(jobQueues=[name])["jobQueues"] == [], bad
+            with pytest.raises(ClientError):
+                batch.update_job_queue(jobQueue=queue, **bad)
+        described = batch.describe_job_queues(jobQueues=[queue])["jobQueues"][0]
+        assert described["jobStateTimeLimitActions"] == [action]
+        assert [o["computeEnvironment"] for o in described["computeEnvironmentOrder"]] == [ec2_environment]
+    batch.update_compute_environment(computeEnvironment=fargate, state="DISABLED")
+    batch.delete_compute_environment(computeEnvironment=fargate)
+
+
+def test_describe_jobs_gives_a_jobs_resources_with_the_submits_overrides(stack_account) -> None:  # noqa: ANN001
+    """ContainerDetail.resourceRequirements: the job's, a submit's containerOverrides replacing the
+    definition's of the same type (moto read only the old top-level vcpus and memory)."""
+    batch = stack_account.client("batch")
+    definition = batch.register_job_definition(
+        jobDefinitionName=f"resources-check-{uuid.uuid4().hex[:8]}",
+        type="container",
+        containerProperties=TRUE_CONTAINER,
+    )["jobDefinitionArn"]
+    try:
+        with queue_in(stack_account) as queue:
+            plain = batch.submit_job(jobName="plain", jobQueue=queue, jobDefinition=definition)["jobId"]
+            bigger = batch.submit_job(
+                jobName="bigger",
+                jobQueue=queue,
+                jobDefinition=definition,
+                containerOverrides={"resourceRequirements": [{"type": "VCPU", "value": "2"}]},
+            )["jobId"]
+            described = {
+                j["jobId"]: j["container"]["resourceRequirements"]
+                for j in batch.describe_jobs(jobs=[plain, bigger])["jobs"]
+            }
+            assert described[plain] == TRUE_CONTAINER["resourceRequirements"]
+            assert described[bigger] == [{"type": "VCPU", "value": "2"}, {"type": "MEMORY", "value": "512"}]
+            for job_id in (plain, bigger):
+                batch.terminate_job(jobId=job_id, reason="checked")
+    finally:
+        batch.deregister_job_definition(jobDefinition=definition)
+
+
 @pytest.mark.docker
 def test_a_job_pulls_its_image_from_the_local_registry_with_its_accounts_token(
     stack_account, tmp_path

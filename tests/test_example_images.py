@@ -272,3 +272,7 @@ def test_a_submit_to_the_fair_share_queue_with_other_resources_runs_there(local_
     [described] = local_account.client("batch").describe_jobs(jobs=[submitted.job_id])["jobs"]
     assert described["jobQueue"].endswith(":job-queue/batchform-local-shared")
     assert described["shareIdentifier"] == "nightly"
+    assert {r["type"]: r["value"] for r in described["container"]["resourceRequirements"]} == {
+        "VCPU": "0.5",
+        "MEMORY": "1024",
+    }

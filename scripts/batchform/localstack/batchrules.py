@@ -19,6 +19,9 @@ Each test in tests/test_emulator.py quotes the rule:
 * RegisterJobDefinition and SubmitJob refuse, with a ClientException (400), retryStrategy attempts
   outside 1-10 and a timeout's attemptDurationSeconds under 60 (moto keeps them);
 * a job queue keeps its `jobStateTimeLimitActions`, and DescribeJobQueues returns them;
+  CreateJobQueue and UpdateJobQueue refuse, with a ClientException (400), more than three compute
+  environments, EC2 and Fargate ones mixed, and a time limit outside 600-86400 s or other than
+  CANCEL of a RUNNABLE job (moto takes them);
 * ListJobs without a status or filters lists only RUNNING jobs, and every listing comes in pages
   (maxResults, 100 by default, and nextToken).
 """
@@ -252,8 +255,39 @@ def _keep_a_job_definitions_scheduling_priority() -> None:
     JobDefinition.describe = describe  # type: ignore[method-assign]
 
 
+def queue_refusal(response: Any) -> str | None:
+    """What AWS says of a CreateJobQueue or UpdateJobQueue moto takes: more than three compute
+    environments, EC2 and Fargate ones mixed ("Amazon EC2 and Fargate compute environments can't be
+    mixed"), a time limit outside 600-86400 s, or one that does not CANCEL a RUNNABLE job."""
+    from ..batchlimits import FARGATE_TYPES, MAX_QUEUE_ENVIRONMENTS, MAX_TIME_LIMIT, MIN_TIME_LIMIT
+
+    order = response._get_param("computeEnvironmentOrder") or []
+    if len(order) > MAX_QUEUE_ENVIRONMENTS:
+        return f"computeEnvironmentOrder: at most {MAX_QUEUE_ENVIRONMENTS} compute environments"
+    kinds = set()
+    for entry in order:
+        environment = response.batch_backend.get_compute_environment(entry.get("computeEnvironment"))
+        if environment is not None:
+            kind = (environment.compute_resources or {}).get("type", "EC2")  # unmanaged: EC2 instances
+            kinds.add(kind in FARGATE_TYPES)
+    if len(kinds) > 1:
+        return "computeEnvironmentOrder: Amazon EC2 and Fargate compute environments can't be mixed"
+    for action in response._get_param("jobStateTimeLimitActions") or []:
+        seconds = action.get("maxTimeSeconds")
+        if not isinstance(seconds, int) or not MIN_TIME_LIMIT <= seconds <= MAX_TIME_LIMIT:
+            return (
+                f"jobStateTimeLimitActions.maxTimeSeconds {seconds}: "
+                f"must be from {MIN_TIME_LIMIT} to {MAX_TIME_LIMIT}"
+            )
+        if action.get("action") != "CANCEL" or action.get("state") != "RUNNABLE":
+            return "jobStateTimeLimitActions: the only action is CANCEL, for the state RUNNABLE"
+    return None
+
+
 def _keep_job_state_time_limit_actions() -> None:
-    """CreateJobQueue/UpdateJobQueue keep `jobStateTimeLimitActions` and DescribeJobQueues returns them."""
+    """CreateJobQueue/UpdateJobQueue refuse what AWS refuses (`queue_refusal`), keep
+    `jobStateTimeLimitActions`, and DescribeJobQueues returns them."""
+    from moto.batch.exceptions import ClientException
     from moto.batch.models import JobQueue
     from moto.batch.responses import BatchResponse
 
@@ -262,6 +296,8 @@ def _keep_job_state_time_limit_actions() -> None:
 
     def keeping(original: Any, name_param: str) -> Any:
         def handler(self: Any) -> str:
+            if refusal := queue_refusal(self):
+                raise ClientException(refusal)
             answer = original(self)
             actions = self._get_param("jobStateTimeLimitActions")
             if actions is not None:

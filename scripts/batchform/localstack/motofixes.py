@@ -3,8 +3,9 @@
 Each has a test in tests/test_emulator.py:
 
 * DescribeJobs says what AWS says about a job that ran: its log stream from the start of the
-  attempt, the container's exit code, a status reason on failure, and an array parent FAILED
-  once every child is done and one failed (moto leaves it SUBMITTED forever);
+  attempt, the container's exit code, a status reason on failure, its resources with the
+  submit's overrides, and an array parent FAILED once every child is done and one failed (moto
+  leaves it SUBMITTED forever);
 * a job definition named without a revision (by name, or by ARN without `:<revision>`) means its
   latest ACTIVE revision, as on AWS;
 * a launch template's own tags stay on the template, instead of also appearing in its version
@@ -58,6 +59,8 @@ def _describe_jobs_as_aws_does() -> None:
             result["container"]["exitCode"] = self.exit_code
             if result.get("attempts"):
                 result["attempts"][-1].setdefault("container", {})["exitCode"] = self.exit_code
+        if "container" in result and self.job_definition.container_properties is not None:
+            result["container"]["resourceRequirements"] = _resources(self)
         if result.get("status") == "FAILED" and not result.get("statusReason") and not children:
             result["statusReason"] = "Essential container in task exited"
         return result
@@ -88,6 +91,15 @@ def _resolve_revisionless_job_definitions() -> None:
         return max(active, key=lambda d: d.revision, default=None)
 
     BatchBackend.get_job_definition = get_job_definition  # type: ignore[method-assign]
+
+
+def _resources(job: Any) -> list[dict[str, str]]:
+    """A job's resources as AWS describes them: its definition's, each type a submit overrode
+    replaced by the override (moto reads only the old top-level vcpus and memory)."""
+    kept = {r["type"]: r for r in job.job_definition.container_properties.get("resourceRequirements") or []}
+    for requirement in (job.container_overrides or {}).get("resourceRequirements") or []:
+        kept[requirement["type"]] = requirement
+    return list(kept.values())
 
 
 def _keep_launch_template_tags_off_its_data() -> None:
@@ -130,11 +142,13 @@ def _use_the_batch_service_linked_role() -> None:
 # What every request to the emulator carries as its condition context, as a request over TLS to
 # AWS would. Keys compare without regard to case, as in IAM.
 REQUEST_CONTEXT = {"aws:securetransport": "true"}
+# Each operator: whether the request's value satisfies the statement's values (any of them, or
+# for a negated operator none of them).
 _CONDITION_OPERATORS = {
-    "Bool": lambda expected, actual: expected.lower() == actual.lower(),
-    "StringEquals": lambda expected, actual: expected == actual,
-    "StringNotEquals": lambda expected, actual: expected != actual,
-    "StringLike": lambda expected, actual: fnmatch.fnmatchcase(actual, expected),
+    "Bool": lambda wanted, actual: actual.lower() in (value.lower() for value in wanted),
+    "StringEquals": lambda wanted, actual: actual in wanted,
+    "StringNotEquals": lambda wanted, actual: actual not in wanted,
+    "StringLike": lambda wanted, actual: any(fnmatch.fnmatchcase(actual, value) for value in wanted),
 }
 
 
@@ -143,16 +157,13 @@ def condition_holds(condition: dict[str, Any] | None, context: dict[str, str] = 
     evaluated here (another operator, a key the context lacks) is taken to hold, as moto does, so
     a Deny stays on the safe side."""
     for operator, tests in (condition or {}).items():
-        compare = _CONDITION_OPERATORS.get(operator)
+        holds = _CONDITION_OPERATORS.get(operator)
         for key, expected in tests.items():
             actual = context.get(key.lower())
-            if compare is None or actual is None:
+            if holds is None or actual is None:
                 continue
-            wanted = expected if isinstance(expected, list) else [expected]
-            matched = any(compare(str(value), actual) for value in wanted)
-            if operator == "StringNotEquals":
-                matched = all(compare(str(value), actual) for value in wanted)
-            if not matched:
+            wanted = [str(value) for value in (expected if isinstance(expected, list) else [expected])]
+            if not holds(wanted, actual):
                 return False
     return True
 
