@@ -698,3 +698,27 @@ def test_list_jobs_without_a_status_lists_running_jobs_and_every_listing_comes_i
         named = batch.list_jobs(jobQueue=queue, filters=[{"name": "JOB_NAME", "values": ["done-*"]}])
         assert sorted(s["jobId"] for s in named["jobSummaryList"]) == sorted(done)  # any status, with filters
         batch.terminate_job(jobId=running, reason="test over")
+
+
+def test_describe_images_lists_what_the_registry_holds_with_each_tags_manifest_digest(local_account) -> None:  # noqa: ANN001
+    """moto's ECR knows only images put through its API; AWS's DescribeImages lists what docker
+    pushed. Here it asks the registry: tags grouped by manifest, each digest the registry's own."""
+    from batchform.registry import Registry
+    from conftest import push_manifest_only
+
+    ecr, registry = local_account.client("ecr"), Registry(local_account)
+    image = f"listed-{uuid.uuid4().hex[:8]}"
+    for tag in (1, 2):
+        push_manifest_only(local_account, image, tag)
+    details = ecr.describe_images(repositoryName=image)["imageDetails"]
+    by_tag = {tag: d["imageDigest"] for d in details for tag in d["imageTags"]}
+    assert set(by_tag) == {"1", "2"}
+    assert by_tag == {tag: registry.manifest(image, tag)[0] for tag in ("1", "2")}
+    assert registry.build_digests(image) == {2: by_tag["2"], 1: by_tag["1"]}
+    only = ecr.describe_images(repositoryName=image, imageIds=[{"imageTag": "2"}])["imageDetails"]
+    assert [d["imageTags"] for d in only] == [["2"]]
+    with pytest.raises(ecr.exceptions.ImageNotFoundException):
+        ecr.describe_images(repositoryName=image, imageIds=[{"imageTag": "3"}])
+    with pytest.raises(ecr.exceptions.RepositoryNotFoundException):  # nothing pushed: moto answers
+        ecr.describe_images(repositoryName=f"never-{uuid.uuid4().hex[:8]}")
+    assert registry.build_digests(f"never-{uuid.uuid4().hex[:8]}") == {}

@@ -101,6 +101,17 @@ def image_context(tmp_path: Path) -> Iterator[ImageSpec]:
         engine.images.remove(image.id, force=True)
 
 
+def _tags(registry: Registry, image: str) -> list[str]:
+    """Every tag of a repository, numeric or not, as ECR lists them (none when it holds no image)."""
+    ecr = registry.account.client("ecr")
+    try:
+        pages = ecr.get_paginator("describe_images").paginate(repositoryName=image)
+        details = [detail for page in pages for detail in page["imageDetails"]]
+    except ecr.exceptions.RepositoryNotFoundException:
+        return []
+    return sorted(tag for detail in details for tag in detail.get("imageTags", []))
+
+
 def test_a_push_through_a_registry_failing_half_its_requests_once_completes_with_every_digest_verified(
     local_stack, image_context: ImageSpec, tally: Counter
 ) -> None:  # noqa: ANN001
@@ -118,7 +129,7 @@ def test_a_push_through_a_registry_failing_half_its_requests_once_completes_with
     assert injected >= 2, proxy.injected  # the proxy really failed requests of this push
 
     registry = Registry(replace(flaky, endpoints=private_account(account_id=flaky.account_id).endpoints))
-    assert registry.tags(image_context.name) == [str(result.build)]  # one tag: nothing pushed twice
+    assert _tags(registry, image_context.name) == [str(result.build)]  # one tag: nothing pushed twice
     verified_image(registry, image_context.name, result.build)
     assert registry.config_labels(image_context.name, result.build)[LABEL_DIGEST] == result.digest
 
@@ -142,7 +153,7 @@ def test_a_promotion_into_a_registry_failing_a_third_of_requests_copies_every_bl
     direct = Registry(private_account(account_id=target.account_id))
     assert copied == source_digest
     assert verified_image(direct, image_context.name, pushed.build) == source_digest
-    assert direct.tags(image_context.name) == [str(pushed.build)]
+    assert _tags(direct, image_context.name) == [str(pushed.build)]
 
 
 # ---- the emulator throttling Batch ------------------------------------------------------------
@@ -295,11 +306,11 @@ def test_a_push_killed_half_way_leaves_no_partial_tag_and_the_rerun_completes_it
         tally["faults injected"] += 1
 
         registry = Registry(private_account(account_id=account_id))
-        for tag in registry.tags("alpha"):  # whatever got there is whole
+        for tag in _tags(registry, "alpha"):  # whatever got there is whole
             verified_image(registry, "alpha", tag)
 
         again = cli("push", "--image", "alpha")
         output = again.communicate(timeout=120)[0]
         assert again.returncode == 0, output
-    assert registry.tags("alpha") == ["1"]
+    assert _tags(registry, "alpha") == ["1"]
     verified_image(registry, "alpha", 1)

@@ -7,6 +7,7 @@ empty and nothing depends on the images under images/.
 from __future__ import annotations
 
 import contextlib
+import sys
 import threading
 import uuid
 from collections import Counter
@@ -20,8 +21,12 @@ import pytest
 import requests
 from batchform import images
 from batchform.accounts import Account, Accounts
-from batchform.images import LABEL_DIGEST, LABEL_VERSION, ImageBuilder, ImageSpec, list_builds
-from batchform.registry import Registry
+from batchform.images import LABEL_DIGEST, LABEL_VERSION, ImageBuilder, ImageSpec
+from batchform.registry import ManifestContents, Registry, list_builds
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository root, where bench/ is
+
+from bench.stack import CallCounter  # noqa: E402
 
 pytestmark = [pytest.mark.stack, pytest.mark.docker]
 
@@ -161,7 +166,8 @@ def test_images_list_shows_builds_newest_first_with_revision_and_date(local_acco
 
 @contextlib.contextmanager
 def _counted(account: Account) -> Iterator[Counter[str]]:
-    """Requests sent by every requests session -- the docker client's and the registry's -- by kind."""
+    """Requests by kind: those of every requests session (the docker client's and the registry's),
+    and ECR's API calls on every client of the account (they ask the registry too)."""
     from batchform.images import docker_client
 
     engine, registry = docker_client().api.base_url, account.registry.split("/", 1)[0]
@@ -176,8 +182,12 @@ def _counted(account: Account) -> Iterator[Counter[str]]:
             calls["registry"] += 1
         return send(session, request, **kwargs)
 
-    with mock.patch.object(requests.Session, "send", counted):
-        yield calls
+    ecr = CallCounter(account, "ecr")
+    try:
+        with mock.patch.object(requests.Session, "send", counted):
+            yield calls
+    finally:
+        calls["registry"] += ecr.stop()
 
 
 def _new_process() -> None:
@@ -186,7 +196,7 @@ def _new_process() -> None:
     images._LOCAL.clear()  # noqa: SLF001
 
 
-def test_an_unchanged_build_push_asks_the_registry_twice_per_image_and_lists_the_engine_at_most_once(
+def test_an_unchanged_build_push_asks_the_registry_once_per_image_and_lists_the_engine_at_most_once(
     local_account, image_name, tmp_path
 ):
     spec = _spec(tmp_path, image_name, "counted")
@@ -201,9 +211,10 @@ def test_an_unchanged_build_push_asks_the_registry_twice_per_image_and_lists_the
         result = pusher.push(pusher.current(spec))
     assert (again.build, again.reused) == (pushed.build, True)
     assert (result.build, result.uploaded) == (pushed.build, {"local": 0})
-    # The tags (the newest build) and that build's manifest (the engine's image it holds); nothing
-    # in the push, which knows from the build that the registry has it.
-    assert calls["registry"] == 2
+    # One listing of the tags with their manifests' digests, the newest one known here as this
+    # content (its push recorded it); nothing in the push, which knows from the build that the
+    # registry has it.
+    assert calls["registry"] == 1
     assert calls["engine listings"] == 0  # the build found its image by its tag, one inspection
     assert calls["engine"] > 0
 
@@ -211,4 +222,23 @@ def test_an_unchanged_build_push_asks_the_registry_twice_per_image_and_lists_the
     with _counted(local_account) as calls:  # `push` alone, in a new process
         pusher = ImageBuilder([local_account], echo=lambda _line: None)
         assert pusher.push(pusher.current(spec)).uploaded == {"local": 0}
-    assert (calls["registry"], calls["engine listings"]) == (2, 1)
+    assert (calls["registry"], calls["engine listings"]) == (1, 1)
+
+    # On a machine that has not seen the manifest, the engine's image answers: the listing, then the
+    # registry's token and that build's manifest (its config digest is the engine's image id).
+    _new_process()
+    with mock.patch.object(ManifestContents, "get", return_value=None), _counted(local_account) as calls:
+        again = ImageBuilder([local_account], echo=lambda _line: None).build(spec)
+    assert (again.build, again.reused, calls["registry"]) == (pushed.build, True, 3)
+
+
+def test_a_manifest_record_names_content_only_for_a_well_formed_digest(tmp_path, monkeypatch):
+    monkeypatch.setenv("BATCHFORM_HOME", str(tmp_path))
+    contents = ManifestContents()
+    manifest = "sha256:" + "ab" * 32
+    assert contents.get(manifest) is None
+    contents.put(manifest, "content-1")
+    assert ManifestContents().get(manifest) == "content-1"
+    contents.put("../../etc/passwd", "content-2")  # a registry's answer never becomes a path
+    contents.put("sha256:../x", "content-2")
+    assert [p.name for p in (tmp_path / "manifests").iterdir()] == [manifest.replace(":", "-")]

@@ -105,8 +105,8 @@ def test_the_registry_is_where_the_authorization_tokens_proxy_endpoint_says_even
     monkeypatch.setattr(registry._http, "request", request)  # noqa: SLF001
     assert china.registry_url == CHINA_REGISTRY
     assert registry.reference("hello", 7) == "111111111111.dkr.ecr.cn-north-1.amazonaws.com.cn/hello:7"
-    assert registry.tags("hello") == []
-    assert sent == [f"GET {CHINA_REGISTRY}/v2/hello/tags/list?n=1000"]
+    assert registry.manifest("hello", 7) is None
+    assert sent == [f"GET {CHINA_REGISTRY}/v2/hello/manifests/7"]
 
 
 def _answers(monkeypatch: pytest.MonkeyPatch, registry: Registry, *answers: object) -> list[str]:

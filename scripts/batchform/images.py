@@ -13,32 +13,37 @@ import contextlib
 import hashlib
 import re
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 from . import retry, standins
 from .accounts import Account
 from .errors import ComponentMissing, UserError
-from .imagespec import ImageSpec, bases, content_digest, discover, git_revision, local_repository
-from .registry import Registry, utc_now
+from .imagespec import (
+    LABEL_CREATED,
+    LABEL_DIGEST,
+    LABEL_REVISION,
+    LABEL_SOURCE,
+    LABEL_VERSION,
+    ImageSpec,
+    bases,
+    content_digest,
+    discover,
+    git_revision,
+    local_repository,
+)
+from .registry import ManifestContents, Registry, utc_now
 from .settings import file_lock, paths
 
 Echo = Callable[[str], None]
-
-LABEL_DIGEST = "io.batchform.content-digest"
-LABEL_VERSION = "org.opencontainers.image.version"
-LABEL_REVISION = "org.opencontainers.image.revision"
-LABEL_CREATED = "org.opencontainers.image.created"
-LABEL_SOURCE = "org.opencontainers.image.source"
 
 
 def docker_client() -> Any:
     import docker
 
     try:
-        client = docker.from_env(timeout=600)
-        client.ping()
-        return client
+        return docker.from_env(timeout=600)  # asks the engine its API version: none answering raises
     except Exception as exc:  # noqa: BLE001
         raise ComponentMissing(
             f"no docker engine answers ({exc.__class__.__name__}); start one: invoke local.up"
@@ -56,14 +61,16 @@ class BuildResult:
     uploaded: dict[str, int] = field(default_factory=dict)  # layers uploaded per account by push
     image_id: str | None = None  # the engine's id of the image built here, when it was
     stand_ins: tuple[str, ...] = ()  # public bases it was built on local stand-ins for
+    labels_read: bool = False  # stand_ins include what image_id's labels say (an id's never change)
 
 
 # What this process learnt, so that the push of `build push` need not ask again what its build
 # found: registries seen holding a build of a content ((image reference, build, content digest);
 # a pushed number is never overwritten), and the engine's build of a content ((image, content
-# digest) -> (build, engine id), inspected again before use, as tags move on the engine).
+# digest) -> (build, {Id, Labels})): known by its id, which names the same image for good, so it
+# is not asked again, however the tags move on the engine meanwhile.
 _CONFIRMED: set[tuple[str, int, str]] = set()
-_LOCAL: dict[tuple[str, str], tuple[int, str]] = {}
+_LOCAL: dict[tuple[str, str], tuple[int, dict[str, Any]]] = {}
 
 
 class TagTaken(Exception):  # noqa: N818 - reads as what happened
@@ -86,6 +93,7 @@ PUSH_REFUSED = re.compile(
 # Each try resumes where the last stopped (layers sent are skipped), so a push through a registry
 # failing often completes in many tries, each waiting as retry's policy says.
 PUSH_ATTEMPTS = 30
+PREFETCH_THREADS = 8  # listings at once; a throttled one is retried by botocore, as every call is
 
 
 class _Interrupted(Exception):  # noqa: N818 - reads as what happened
@@ -106,6 +114,8 @@ class ImageBuilder:
         self.registries = {a.name: Registry(a) for a in accounts}
         self._config_labels: dict[tuple[str, str, int], dict[str, str]] = {}
         self._listing: list[dict[str, Any]] | None = None
+        self._contents = ManifestContents()
+        self._prefetched: dict[str, dict[str, dict[int, str]]] = {}
 
     def _stand_ins(self, spec: ImageSpec) -> tuple[str, ...]:
         return standins.used_by(bases(spec), standins.load())
@@ -119,31 +129,49 @@ class ImageBuilder:
                 ids[ref] = ref
         return ids
 
-    def builds(self, image: str) -> dict[str, list[int]]:
-        """Numeric builds of an image in each target registry, newest first (one listing each)."""
-        return {name: registry.builds(image) for name, registry in self.registries.items()}
+    def builds(self, image: str) -> dict[str, dict[int, str]]:
+        """Each target registry's numeric builds of an image, newest first, with manifest digests."""
+        prefetched = self._prefetched.pop(image, None)  # used once: a later question asks again
+        if prefetched is not None:
+            return prefetched
+        return {name: registry.build_digests(image) for name, registry in self.registries.items()}
+
+    def prefetch(self, specs: list[ImageSpec]) -> None:
+        """List the builds of every image in every target registry at once, for `builds` to use:
+        independent calls, which one after another are most of an unchanged build's time. A listing
+        gone stale meanwhile is harmless: a number taken since is refused at the push, and the
+        image takes the next one."""
+        pairs = [(spec.name, account) for spec in specs for account in self.registries]
+        with ThreadPoolExecutor(max_workers=max(1, min(PREFETCH_THREADS, len(pairs)))) as pool:
+            listed = pool.map(lambda pair: self.registries[pair[1]].build_digests(pair[0]), pairs)
+            for (image, account), found in zip(pairs, listed, strict=True):
+                self._prefetched.setdefault(image, {})[account] = found
 
     def newest(self, spec: ImageSpec, digest: str) -> tuple[int, str | None, bool]:
         """(newest build in the target registries or 0, an account holding it, same content?)."""
         builds = self.builds(spec.name)
-        newest = max((found[0] for found in builds.values() if found), default=0)
+        newest = max((max(found) for found in builds.values() if found), default=0)
         if not newest:
             return 0, None, False
         holder = next(name for name, found in builds.items() if newest in found)
-        return newest, holder, self._holds(holder, spec.name, newest, digest)
+        return newest, holder, self._holds(holder, spec.name, newest, digest, builds[holder][newest])
 
-    def _holds(self, account: str, image: str, number: int, digest: str) -> bool:
-        """Whether the account's registry holds this content as build `number`.
-
-        When the engine has that build of this content, its manifest alone answers (one request):
-        a pushed image's config digest is its id on the engine that built it. Else its labels do.
-        """
+    def _holds(self, account: str, image: str, number: int, digest: str, manifest: str = "") -> bool:
+        """Whether the account's registry holds this content as build `number` (manifest digest
+        `manifest`, where the listing gave it). A manifest this machine pushed or read before answers
+        with no request; when the engine has that build of this content, its manifest alone answers
+        (one request): a pushed image's config digest is its id on the engine that built it. Else
+        its labels do."""
         fact = (self.registries[account].reference(image), number, digest)
         if fact in _CONFIRMED:
             return True
-        local = self._local_build(image, number, digest)
-        same = local is not None and self.registries[account].config_digest(image, number) == local["Id"]
-        same = same or self._labels(account, image, number).get(LABEL_DIGEST) == digest
+        same = bool(manifest) and self._contents.get(manifest) == digest
+        if not same:
+            local = self._local_build(image, number, digest)
+            same = local is not None and self.registries[account].config_digest(image, number) == local["Id"]
+            same = same or self._labels(account, image, number).get(LABEL_DIGEST) == digest
+            if same and manifest:
+                self._contents.put(manifest, digest)
         if same:
             _CONFIRMED.add(fact)
         return same
@@ -159,8 +187,8 @@ class ImageBuilder:
             return None
         if ((found.get("Config") or {}).get("Labels") or {}).get(LABEL_DIGEST) != digest:
             return None
-        _LOCAL[(image, digest)] = (number, found["Id"])
-        return {"Id": found["Id"], "Labels": found["Config"]["Labels"]}
+        _LOCAL[(image, digest)] = (number, {"Id": found["Id"], "Labels": found["Config"]["Labels"]})
+        return _LOCAL[(image, digest)][1]
 
     def _labels(self, account: str, image: str, number: int) -> dict[str, str]:
         """An image's labels in an account's registry, read once: a pushed number is never overwritten."""
@@ -176,6 +204,7 @@ class ImageBuilder:
         newest, _holder, unchanged = self.newest(spec, digest)
         if unchanged and not force:
             self.echo(f"{spec.name}: unchanged since build {newest}, reusing it")
+            self._local_build(spec.name, newest, digest)  # so that a push finds it by its tag, unlisted
             local_tag = f"{spec.local_repository}:{newest}"
             return BuildResult(spec.name, newest, True, local_tag, digest, spec, stand_ins=stand_ins)
         return self._build_number(spec, digest, newest + 1)
@@ -209,7 +238,7 @@ class ImageBuilder:
                 raise UserError(f"{spec.name}: docker build failed: {chunk['error'].strip()}")
             image_id = (chunk.get("aux") or {}).get("ID", image_id)
         if image_id:
-            _LOCAL[(spec.name, digest)] = (number, image_id)
+            _LOCAL[(spec.name, digest)] = (number, {"Id": image_id, "Labels": labels})
         # The local tag is shared by every build of this number on the engine; the id is this build's.
         return BuildResult(
             spec.name, number, False, local_tag, digest, spec, image_id=image_id, stand_ins=stand_ins
@@ -224,8 +253,9 @@ class ImageBuilder:
             number = max(local)
             # The label as well as today's record: the image may have been built on a stand-in since replaced.
             found = tuple(sorted({*stand_ins, *standins.from_labels(local[number].get("Labels"))}))
-            local_tag = f"{spec.local_repository}:{number}"
-            return BuildResult(spec.name, number, False, local_tag, digest, spec, stand_ins=found)
+            tag, image_id = f"{spec.local_repository}:{number}", local[number].get("Id")
+            read = {"image_id": image_id, "stand_ins": found, "labels_read": bool(image_id)}
+            return BuildResult(spec.name, number, False, tag, digest, spec, **read)
         newest, holder, unchanged = self.newest(spec, digest)
         if unchanged and holder is not None:
             reference = self.registries[holder].reference(spec.name, newest)
@@ -237,12 +267,11 @@ class ImageBuilder:
     def _local_builds(self, image: str, digest: str) -> dict[int, dict[str, Any]]:
         """The engine's builds of this content: {build: its summary}.
 
-        A build this process made or checked is inspected alone; any other is found in one listing
+        A build this process made or checked is known by its id; any other is found in one listing
         of every build on the engine, made once (the engine scans all its images for any listing).
         """
-        number, image_id = _LOCAL.get((image, digest), (0, None))
-        known = self._local_build(image, number, digest) if number else None
-        if known and known["Id"] == image_id:
+        if (image, digest) in _LOCAL:
+            number, known = _LOCAL[(image, digest)]
             return {number: known}
         repository = local_repository(image)
 
@@ -277,7 +306,7 @@ class ImageBuilder:
             except TagTaken as taken:
                 if result.spec is None:
                     raise UserError(f"{result.image}: {taken}") from None
-                newest = max((found[0] for found in self.builds(result.image).values() if found), default=0)
+                newest = max((max(found) for found in self.builds(result.image).values() if found), default=0)
                 self.echo(f"{result.image}: {taken}; taking build {newest + 1}")
                 stale, stale_id = result.local_tag, result.image_id
                 result = self._build_number(result.spec, result.digest, newest + 1)
@@ -292,10 +321,10 @@ class ImageBuilder:
         import docker
 
         found = set(result.stand_ins)
-        with contextlib.suppress(docker.errors.ImageNotFound):
-            found |= set(
-                standins.from_labels(self.docker.images.get(result.image_id or result.local_tag).labels)
-            )
+        if not result.labels_read:
+            with contextlib.suppress(docker.errors.ImageNotFound):
+                image = self.docker.images.get(result.image_id or result.local_tag)
+                found |= set(standins.from_labels(image.labels))
         return found
 
     def _untag(self, tag: str, image_id: str | None) -> None:
@@ -309,12 +338,13 @@ class ImageBuilder:
     def _push_everywhere(self, result: BuildResult) -> dict[str, int]:
         uploaded: dict[str, int] = {}
         there = {a.name for a in self.accounts if self._confirmed(a, result)}
-        present = {name: [result.build] for name in there}
+        present: dict[str, dict[int, str]] = {name: {result.build: ""} for name in there}
         if len(there) < len(self.accounts):
             present = self.builds(result.image)
         for account in self.accounts:
             if result.build in present[account.name]:
-                if account.name not in there and not self._same_content(account, result):
+                manifest = present[account.name][result.build]
+                if account.name not in there and not self._same_content(account, result, manifest):
                     raise TagTaken(
                         f"build {result.build} was taken in {account.name}'s registry by another build"
                     )
@@ -333,10 +363,10 @@ class ImageBuilder:
     def _confirmed(self, account: Account, result: BuildResult) -> bool:
         return self._fact(account.name, result) in _CONFIRMED
 
-    def _same_content(self, account: Account, result: BuildResult) -> bool:
-        return self._holds(account.name, result.image, result.build, result.digest)
+    def _same_content(self, account: Account, result: BuildResult, manifest: str = "") -> bool:
+        return self._holds(account.name, result.image, result.build, result.digest, manifest)
 
-    def _local_image(self, result: BuildResult, present: dict[str, list[int]]) -> Any:
+    def _local_image(self, result: BuildResult, present: dict[str, dict[int, str]]) -> Any:
         import docker
 
         try:
@@ -429,6 +459,8 @@ class ImageBuilder:
                 return chunk["error"].strip(), count
             if chunk.get("status") == "Pushed":
                 count += 1
+            # The manifest the registry stored: the next run's listing names it, and so this content.
+            self._contents.put((chunk.get("aux") or {}).get("Digest", ""), result.digest)
         return None, count
 
 
@@ -447,43 +479,12 @@ def build_images(
     accounts: list[Account], names: Iterable[str] | None, force: bool, echo: Echo
 ) -> list[BuildResult]:
     """`invoke build`: each named image (default: all) with the next number of the accounts' registries."""
-    builder = ImageBuilder(accounts, echo=echo)
-    return [builder.build(spec, force=force) for spec in discover(names)]
+    builder, specs = ImageBuilder(accounts, echo=echo), discover(names)
+    builder.prefetch(specs)
+    return [builder.build(spec, force=force) for spec in specs]
 
 
 def push_images(accounts: list[Account], names: Iterable[str] | None, echo: Echo) -> list[BuildResult]:
     """`invoke push`: the current build of each image to every account's registry."""
     builder = ImageBuilder(accounts, echo=echo)
     return [builder.push(builder.current(spec)) for spec in discover(names)]
-
-
-@dataclass
-class RegistryBuild:
-    """One build of an image as a registry holds it."""
-
-    image: str
-    account: str
-    build: int
-    revision: str
-    created: str
-    content_digest: str
-
-
-def list_builds(account: Account, images: Iterable[str], limit: int = 10) -> list[RegistryBuild]:
-    """`invoke images.list`: per image, its builds in the account's registry, newest first."""
-    registry = Registry(account)
-    found: list[RegistryBuild] = []
-    for image in images:
-        for number in registry.builds(image)[:limit]:
-            labels = registry.config_labels(image, number)
-            found.append(
-                RegistryBuild(
-                    image,
-                    account.name,
-                    number,
-                    labels.get(LABEL_REVISION, "?"),
-                    labels.get(LABEL_CREATED, "?"),
-                    labels.get(LABEL_DIGEST, "?"),
-                )
-            )
-    return found

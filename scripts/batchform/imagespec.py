@@ -21,6 +21,12 @@ from .settings import Paths, paths
 
 IMAGE_NAME = re.compile(r"^[a-z0-9]+(?:[._-][a-z0-9]+)*$")
 ARG_LINE = re.compile(r"^\s*ARG\s+([A-Za-z_][A-Za-z0-9_]*)(?:=(\S+))?", re.IGNORECASE | re.MULTILINE)
+# What every build carries: OCI's labels, and the digest of everything that went into it.
+LABEL_DIGEST = "io.batchform.content-digest"
+LABEL_VERSION = "org.opencontainers.image.version"
+LABEL_REVISION = "org.opencontainers.image.revision"
+LABEL_CREATED = "org.opencontainers.image.created"
+LABEL_SOURCE = "org.opencontainers.image.source"
 
 
 @dataclass(frozen=True)

@@ -1,31 +1,41 @@
 """Talk to an account's image registry: ECR, or the registry that stands in for it.
 
 One code path for both: the registry's address and credentials come from ECR's
-GetAuthorizationToken through boto3 (no AWS CLI, nothing on a command line), and tags and
-manifests are read through the registry v2 HTTP API, which ECR and the distribution registry
+GetAuthorizationToken through boto3 (no AWS CLI, nothing on a command line); a repository's
+tags, each with its manifest's digest, come from ECR's DescribeImages (one call for up to 1,000
+images, where the registry v2 API needs a request per tag for the digests); manifests and blobs
+are read and written through the registry v2 HTTP API, which ECR and the distribution registry
 both serve.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import re
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import requests
+from botocore.exceptions import ClientError
 
 from . import retry, standins
 from .accounts import Account
 from .errors import UserError
+from .imagespec import LABEL_CREATED, LABEL_DIGEST, LABEL_REVISION
+from .settings import paths, write_atomic
 
 NUMERIC_TAG = re.compile(r"^[1-9][0-9]{0,17}$")
+DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
+DESCRIBE_PAGE = 1000  # DescribeImages' largest page
 MANIFEST_TYPES = ", ".join(
     [
         "application/vnd.oci.image.index.v1+json",
@@ -146,23 +156,30 @@ class Registry:
     def _get(self, path: str, **kwargs: Any) -> requests.Response:
         return self._request("GET", path, **kwargs)
 
-    def tags(self, image: str) -> list[str]:
-        """Every tag of a repository (empty when the repository has no image yet)."""
-        tags: list[str] = []
-        url = f"/v2/{self.repository_path(image)}/tags/list?n=1000"
-        while url:
-            response = self._get(url)
-            if response.status_code == 404:
-                return tags
-            response.raise_for_status()
-            tags.extend(response.json().get("tags") or [])
-            link = response.links.get("next", {}).get("url")
-            url = link if link else ""
-        return tags
+    def build_digests(self, image: str) -> dict[int, str]:
+        """Numeric builds of a repository, newest (highest) first, each with its manifest's digest
+        (empty when the repository has no image yet, or is not there)."""
+        found: dict[int, str] = {}
+        pages = self.account.client("ecr").get_paginator("describe_images")
+        try:
+            for page in pages.paginate(
+                repositoryName=image,
+                filter={"tagStatus": "TAGGED"},
+                PaginationConfig={"PageSize": DESCRIBE_PAGE},
+            ):
+                for detail in page.get("imageDetails") or []:
+                    for tag in detail.get("imageTags") or []:
+                        if NUMERIC_TAG.match(tag):
+                            found[int(tag)] = detail["imageDigest"]
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "RepositoryNotFoundException":
+                return {}
+            raise UserError(f"account {self.account.name}: listing {image}'s images failed: {exc}") from None
+        return dict(sorted(found.items(), reverse=True))
 
     def builds(self, image: str) -> list[int]:
         """Numeric build tags, newest (highest) first."""
-        return sorted((int(t) for t in self.tags(image) if NUMERIC_TAG.match(t)), reverse=True)
+        return list(self.build_digests(image))
 
     def manifest(self, image: str, reference: str | int) -> tuple[str, str, bytes] | None:
         """(digest, media type, bytes) of a tag or digest; None when absent."""
@@ -375,5 +392,63 @@ class _SizedStream:
         return self.raw.read(amount)
 
 
+class ManifestContents:
+    """What this machine has learnt of the manifests it pushed or read: manifest digest -> the
+    content digest its image carries. A manifest digest names its bytes, and so its config and
+    labels, so an entry is true in every registry and never goes stale; a missing one only
+    means asking the registry."""
+
+    def __init__(self) -> None:
+        self.root = paths().home / "manifests"
+
+    def _path(self, manifest: str) -> Path | None:
+        return self.root / manifest.replace(":", "-") if DIGEST.match(manifest or "") else None
+
+    def get(self, manifest: str) -> str | None:
+        path = self._path(manifest)
+        if path is None:
+            return None
+        with contextlib.suppress(OSError):
+            return path.read_text().strip() or None
+        return None
+
+    def put(self, manifest: str, content: str) -> None:
+        path = self._path(manifest)
+        if path is not None and content and self.get(manifest) != content:
+            write_atomic(path, content)
+
+
 def utc_now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass
+class RegistryBuild:
+    """One build of an image as a registry holds it."""
+
+    image: str
+    account: str
+    build: int
+    revision: str
+    created: str
+    content_digest: str
+
+
+def list_builds(account: Account, images: Iterable[str], limit: int = 10) -> list[RegistryBuild]:
+    """`invoke images.list`: per image, its builds in the account's registry, newest first."""
+    registry = Registry(account)
+    found: list[RegistryBuild] = []
+    for image in images:
+        for number in registry.builds(image)[:limit]:
+            labels = registry.config_labels(image, number)
+            found.append(
+                RegistryBuild(
+                    image,
+                    account.name,
+                    number,
+                    labels.get(LABEL_REVISION, "?"),
+                    labels.get(LABEL_CREATED, "?"),
+                    labels.get(LABEL_DIGEST, "?"),
+                )
+            )
+    return found

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -36,15 +37,23 @@ def record_file() -> Path:
 def load(file: Path | None = None) -> dict[str, StandIn]:
     """The stand-ins recorded on this machine, by the public image each replaces."""
     file = file or record_file()
-    if not file.exists():
+    try:
+        seen = file.stat()
+    except FileNotFoundError:
         return {}
+    # Read again only when the file is another (it is only ever replaced whole, by `save`).
+    return dict(_parsed(file, seen.st_ino, seen.st_mtime_ns, seen.st_size))
+
+
+@lru_cache(maxsize=8)
+def _parsed(file: Path, _inode: int, _mtime: int, _size: int) -> tuple[tuple[str, StandIn], ...]:
     found: dict[str, StandIn] = {}
     for public, entry in (yaml.safe_load(file.read_text()) or {}).items():
         if isinstance(entry, str):  # recorded without its registries: it may serve none
             found[public] = StandIn(public, entry, frozenset())
         else:
             found[public] = StandIn(public, entry["image"], frozenset(entry.get("serves") or ()))
-    return found
+    return tuple(found.items())
 
 
 def save(stand_ins: Mapping[str, StandIn], file: Path | None = None) -> None:

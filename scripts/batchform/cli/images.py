@@ -67,7 +67,8 @@ def images_list(
     """Show each image's builds in an account's registry, newest first, with revision and date."""
     from dataclasses import asdict
 
-    from ..images import discover, list_builds
+    from ..images import discover
+    from ..registry import list_builds
 
     target = one_account(account)
     text = str(limit).strip()

@@ -10,7 +10,8 @@ On top of moto's own server it adds:
 * answers as AWS gives them where moto's differ (`batchform.localstack.motofixes`);
 * rules AWS Batch enforces and moto does not (`batchform.localstack.batchrules`);
 * ECR's authorization tokens naming the local registry, with the password its guard asks for
-  (`batchform.localstack.registryauth`);
+  (`batchform.localstack.registryauth`), and its DescribeImages listing what that registry holds
+  (`batchform.localstack.registryimages`);
 * a log line for every request that fails on the emulator's side (an answer of 500 or more, an
   exception, a client gone before its answer), each starting with REQUEST_FAILED, so a failed
   test run can show what went wrong behind a client's retries (`LocalStack.request_failures`);
@@ -35,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from ..settings import write_atomic
-from . import batchrules, jobcontainers, motofixes, registryauth
+from . import batchrules, jobcontainers, motofixes, registryauth, registryimages
 from .registryauth import LocalRegistry
 
 log = logging.getLogger("batchform.localstack.emulator")
@@ -92,13 +93,14 @@ def load_state(path: Path) -> None:
 
 
 def install_extensions(registry: LocalRegistry | None = None) -> None:
-    """Every extension; with `registry`, ECR's tokens are that registry's and job images are pulled
-    from it with them."""
+    """Every extension; with `registry`, ECR's tokens are that registry's, its DescribeImages lists
+    what that registry holds, and job images are pulled from it with the tokens."""
     jobcontainers.install(registry)
     motofixes.install()
     batchrules.install()
     if registry:
         registryauth.answer_with_the_local_registry(registry)
+        registryimages.answer_from_the_local_registry(registry)
 
 
 def describe_request(environ: dict[str, Any]) -> str:
