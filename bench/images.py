@@ -12,7 +12,8 @@ made to serve the private stack's registry for the run), and the engine's build 
 for both sides alike. Bytes uploaded are what each registry stored (its blob files) during a
 run. The unchanged run starts as a new command does, with nothing learnt by the cold one.
 Every request to the docker engine and to the private stack's registry is counted where both
-clients send it (requests.Session.send); a run that did work with none counted fails.
+clients send it (requests.Session.send), and every ECR API call on the account's clients as a
+registry request too; a run that did work with none counted fails.
 Engine tags the project's builds share with other work on this engine (`batchform/<image>:<n>`)
 are put back as they were afterwards.
 """
@@ -40,7 +41,17 @@ from batchform.accounts import Account
 from batchform.images import ImageSpec, build_images, discover, docker_client, push_images
 from batchform.localstack import baseimages
 
-from bench.stack import Echo, PrivateStack, Result, exclusive, number, registry_blobs, standalone, timed
+from bench.stack import (
+    CallCounter,
+    Echo,
+    PrivateStack,
+    Result,
+    exclusive,
+    number,
+    registry_blobs,
+    standalone,
+    timed,
+)
 
 QUICK_IMAGES = ["hello", "csv-stats"]  # one busybox image and one python image
 
@@ -69,9 +80,11 @@ class Run:
 
 
 @contextlib.contextmanager
-def counting(engine: str, registry: str) -> Iterator[Counter[str]]:
+def counting(engine: str, registry: str, account: Account) -> Iterator[Counter[str]]:
     """Count the requests every requests session sends: the docker client's (its APIClient is one)
-    and the registry client's. An engine listing is GET /images/json."""
+    and the registry client's; and, as registry requests too, ECR's API calls on every client of
+    the account (`CallCounter`): its listing of a repository's images is one. An engine listing is
+    GET /images/json."""
     calls: Counter[str] = Counter()
     send = requests.Session.send
 
@@ -84,8 +97,12 @@ def counting(engine: str, registry: str) -> Iterator[Counter[str]]:
             calls["registry"] += 1
         return send(session, request, **kwargs)
 
-    with mock.patch.object(requests.Session, "send", counted):
-        yield calls
+    ecr = CallCounter(account, "ecr")
+    try:
+        with mock.patch.object(requests.Session, "send", counted):
+            yield calls
+    finally:
+        calls["registry"] += ecr.stop()
 
 
 def _fresh_process() -> None:
@@ -99,7 +116,8 @@ def _ours(stack: PrivateStack, account: Account, names: list[str], built_ids: se
     quiet: Echo = lambda _line: None  # noqa: E731
     _fresh_process()
     blobs, size = registry_blobs(stack.settings)
-    with counting(docker_client().api.base_url, stack.settings.registry_address) as calls, timed() as elapsed:
+    engine = docker_client().api.base_url
+    with counting(engine, stack.settings.registry_address, account) as calls, timed() as elapsed:
         built = build_images([account], names, False, quiet)
         built_ids.update(r.image_id for r in built if r.image_id)
         pushed = push_images([account], names, quiet)
