@@ -722,3 +722,31 @@ def test_describe_images_lists_what_the_registry_holds_with_each_tags_manifest_d
     with pytest.raises(ecr.exceptions.RepositoryNotFoundException):  # nothing pushed: moto answers
         ecr.describe_images(repositoryName=f"never-{uuid.uuid4().hex[:8]}")
     assert registry.build_digests(f"never-{uuid.uuid4().hex[:8]}") == {}
+
+
+def test_a_job_larger_than_every_environment_of_its_queue_stays_runnable_saying_why_until_cancelled(
+    batch_queue,  # noqa: ANN001
+) -> None:
+    """AWS leaves such a job RUNNABLE, its status reason MISCONFIGURATION:JOB_RESOURCE_REQUIREMENT,
+    until it is cancelled or a time limit acts (docs: job_stuck_in_runnable.html); moto ran it."""
+    from batchform.localstack.batchrules import TOO_LARGE_REASON
+
+    batch, target = batch_queue.account.client("batch"), batch_queue.target
+    too_large = [{"type": "VCPU", "value": "8"}, {"type": "MEMORY", "value": "16384"}]  # the queue offers 4
+    job_id = batch.submit_job(
+        jobName="too-large",
+        jobQueue=target.queue,
+        jobDefinition=target.definition,
+        containerOverrides={"resourceRequirements": too_large},
+    )["jobId"]
+    try:
+        time.sleep(3)  # long past when a fitting job has started
+        job = batch.describe_jobs(jobs=[job_id])["jobs"][0]
+        assert (job["status"], job["statusReason"]) == ("RUNNABLE", TOO_LARGE_REASON)
+    finally:
+        batch.cancel_job(jobId=job_id, reason="too large for its queue")
+    deadline = time.monotonic() + 30
+    while batch.describe_jobs(jobs=[job_id])["jobs"][0]["status"] != "FAILED" and time.monotonic() < deadline:
+        time.sleep(0.5)
+    job = batch.describe_jobs(jobs=[job_id])["jobs"][0]
+    assert (job["status"], job["statusReason"]) == ("FAILED", "too large for its queue")

@@ -23,7 +23,10 @@ Each test in tests/test_emulator.py quotes the rule:
   environments, EC2 and Fargate ones mixed, and a time limit outside 600-86400 s or other than
   CANCEL of a RUNNABLE job (moto takes them);
 * ListJobs without a status or filters lists only RUNNING jobs, and every listing comes in pages
-  (maxResults, 100 by default, and nextToken).
+  (maxResults, 100 by default, and nextToken);
+* a job that asks for more than every compute environment of its queue offers (more vCPUs than
+  an environment's maxvCpus, or no Fargate size) stays RUNNABLE with AWS's status reason until
+  it is cancelled (moto ran it).
 """
 
 from __future__ import annotations
@@ -32,7 +35,10 @@ import base64
 import json
 import logging
 import threading
+import time
 from typing import Any
+
+from ..batchlimits import FARGATE_TYPES, memory_problem, vcpus_problem
 
 log = logging.getLogger("batchform.localstack.batchrules")
 
@@ -91,6 +97,49 @@ def refusal_at_start(job: Any) -> str | None:
             f"more than the {MAX_PROPAGATED_TAGS} an ECS task can carry"
         )
     return None
+
+
+# What AWS Batch says of a job at the head of its queue that no compute environment can run.
+TOO_LARGE_REASON = (
+    "MISCONFIGURATION:JOB_RESOURCE_REQUIREMENT - The job resource requirement (vCPU/memory/GPU) is "
+    "higher than that can be met by the CE(s) attached to the job queue."
+)
+HOLD_POLL = 0.5
+
+
+def fits_no_environment(job: Any) -> bool:
+    """Whether every compute environment of the job's queue is managed and too small for it."""
+    from .motofixes import job_resources
+
+    environments = list(getattr(job.job_queue, "environments", None) or [])
+    if job.job_definition.container_properties is None:
+        return False  # a multi-node job: its nodes' resources are not checked here
+    if not environments or any(not getattr(ce, "compute_resources", None) for ce in environments):
+        return False  # an unmanaged environment runs what its own instances can take
+    given = {r["type"]: r["value"] for r in job_resources(job)}
+    try:
+        vcpus, memory = float(given.get("VCPU", 0)), int(given.get("MEMORY", 0))
+    except (TypeError, ValueError):
+        return False
+    for ce in environments:
+        resources = ce.compute_resources
+        kind = resources.get("type", "EC2")
+        fargate_size = kind not in FARGATE_TYPES or not (
+            vcpus_problem(vcpus, kind) or memory_problem(memory, vcpus, kind)
+        )
+        if vcpus <= float(resources.get("maxvCpus") or 0) and fargate_size:
+            return False
+    return True
+
+
+def hold_in_runnable(job: Any) -> None:
+    """Keep the job RUNNABLE, saying why, until a cancel (or terminate) stops it; then FAILED."""
+    job.job_stopped_reason = TOO_LARGE_REASON
+    while not job.stop:
+        job.status = "RUNNABLE"  # moto would move it on at its next status read
+        job._tick = 0  # noqa: SLF001
+        time.sleep(HOLD_POLL)
+    job._mark_stopped(success=False)  # noqa: SLF001
 
 
 _submitting = threading.local()
@@ -152,6 +201,9 @@ def _enforce_batch_rules() -> None:
 
     def run(self: Any) -> None:
         reason = refusal_at_start(self)
+        if reason is None and not getattr(self, "_child_jobs", None) and fits_no_environment(self):
+            hold_in_runnable(self)
+            return
         if reason is None:
             original_run(self)
             return

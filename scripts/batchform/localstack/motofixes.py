@@ -13,6 +13,8 @@ Each has a test in tests/test_emulator.py:
   terraform a change on every plan);
 * a compute environment without a service role acts as Batch's service-linked role, creating it
   on first use;
+* the default VPC is as AWS makes it: an internet gateway attached and a route to it from the main
+  route table for 0.0.0.0/0 (moto gives it neither, so its public subnets reached nothing);
 * a bucket policy statement applies only when its conditions hold, evaluated as AWS does for
   the condition operators below, a request to the emulator counting as one over TLS (it stands
   for AWS's HTTPS endpoints): moto ignores conditions, so the data bucket's "deny unless TLS"
@@ -34,6 +36,7 @@ def install() -> None:
     _keep_launch_template_tags_off_its_data()
     _use_the_batch_service_linked_role()
     _evaluate_bucket_policy_conditions()
+    _give_the_default_vpc_its_internet_gateway()
 
 
 FINAL = ("SUCCEEDED", "FAILED")
@@ -60,7 +63,7 @@ def _describe_jobs_as_aws_does() -> None:
             if result.get("attempts"):
                 result["attempts"][-1].setdefault("container", {})["exitCode"] = self.exit_code
         if "container" in result and self.job_definition.container_properties is not None:
-            result["container"]["resourceRequirements"] = _resources(self)
+            result["container"]["resourceRequirements"] = job_resources(self)
         if result.get("status") == "FAILED" and not result.get("statusReason") and not children:
             result["statusReason"] = "Essential container in task exited"
         return result
@@ -93,7 +96,7 @@ def _resolve_revisionless_job_definitions() -> None:
     BatchBackend.get_job_definition = get_job_definition  # type: ignore[method-assign]
 
 
-def _resources(job: Any) -> list[dict[str, str]]:
+def job_resources(job: Any) -> list[dict[str, str]]:
     """A job's resources as AWS describes them: its definition's, each type a submit overrode
     replaced by the override (moto reads only the old top-level vcpus and memory)."""
     kept = {r["type"]: r for r in job.job_definition.container_properties.get("resourceRequirements") or []}
@@ -137,6 +140,23 @@ def _use_the_batch_service_linked_role() -> None:
         return original_create(self, **kwargs)
 
     BatchBackend.create_compute_environment = create  # type: ignore[method-assign]
+
+
+def _give_the_default_vpc_its_internet_gateway() -> None:
+    """AWS's default VPC comes with an internet gateway and a main route table routing 0.0.0.0/0 to it."""
+    from moto.ec2.models.vpcs import VPCBackend
+
+    original = VPCBackend.create_default_vpc
+
+    def create_default_vpc(self: Any) -> Any:
+        vpc = original(self)
+        gateway = self.create_internet_gateway()
+        self.attach_internet_gateway(gateway.id, vpc.id)
+        main = next(t for t in self.route_tables.values() if t.vpc_id == vpc.id and t.main_association_id)
+        self.create_route(main.id, "0.0.0.0/0", gateway_id=gateway.id)
+        return vpc
+
+    VPCBackend.create_default_vpc = create_default_vpc  # type: ignore[method-assign]
 
 
 # What every request to the emulator carries as its condition context, as a request over TLS to
