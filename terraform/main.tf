@@ -125,6 +125,9 @@ locals {
   # environments are all of one kind).
   compute_types   = merge({ main = var.compute.type }, { for name, ce in var.compute_environments : name => ce.type })
   queue_platforms = { for name, queue in local.queues : name => startswith(local.compute_types[queue.compute_environments[0]], "FARGATE") ? "FARGATE" : "EC2" }
+  # The most vCPUs a job of a queue may ask for: what its largest compute environment can run.
+  compute_max_vcpus = merge({ main = var.compute.max_vcpus }, { for name, ce in var.compute_environments : name => ce.max_vcpus })
+  queue_max_vcpus   = { for name, queue in local.queues : name => max([for ce in queue.compute_environments : local.compute_max_vcpus[ce]]...) }
 }
 
 module "job_queues" {

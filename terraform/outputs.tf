@@ -24,12 +24,13 @@ output "job_queue_arns" {
 }
 
 output "queues" {
-  description = "Queue name => what a submit to it needs: its ARN, whether it has a fair-share policy (a submit must then name a share), and where its jobs run (FARGATE or EC2)."
+  description = "Queue name => what a submit to it needs: its ARN, whether it has a fair-share policy (a submit must then name a share), where its jobs run (FARGATE or EC2), and the most vCPUs a job may ask for (its largest compute environment's max_vcpus: more waits in RUNNABLE for good)."
   value = {
     for name, queue in module.job_queues : name => {
       arn        = queue.arn
       fair_share = local.queues[name].fair_share != null
       platform   = local.queue_platforms[name]
+      max_vcpus  = local.queue_max_vcpus[name]
     }
   }
 }
@@ -60,7 +61,7 @@ output "tables" {
 }
 
 output "jobs" {
-  description = "Job name => where it runs: job definition ARN without revision, job queue ARN, log group name; items_prefix (the key prefix of its fan-out items in data_bucket, which its role may read); tags (the job definition's, with the provider's default tags); queue_name; fair_share (whether its queue has a fair-share policy, so a submit must name a share) and share_identifier (its default share, or null); platform (FARGATE or EC2, as its queue's compute), vcpus and memory (what its definition asks for, which a submit's overrides are checked against)."
+  description = "Job name => where it runs: job definition ARN without revision, job queue ARN, log group name; items_prefix (the key prefix of its fan-out items in data_bucket, which its role may read); tags (the job definition's, with the provider's default tags); queue_name; fair_share (whether its queue has a fair-share policy, so a submit must name a share) and share_identifier (its default share, or null); platform (FARGATE or EC2, as its queue's compute) and max_vcpus (the most its queue's compute environments can run), vcpus and memory (what its definition asks for, which a submit's overrides are checked against)."
   value = {
     for name, job in var.jobs : name => {
       definition       = module.job_definitions.arn_prefixes[name]
@@ -71,6 +72,7 @@ output "jobs" {
       tags             = module.job_definitions.tags_all[name]
       fair_share       = local.queues[job.queue].fair_share != null
       platform         = local.queue_platforms[job.queue]
+      max_vcpus        = local.queue_max_vcpus[job.queue]
       vcpus            = job.vcpus
       memory           = job.memory
       share_identifier = job.share_identifier

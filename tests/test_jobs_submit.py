@@ -1446,6 +1446,12 @@ def test_vcpus_memory_and_gpus_reach_the_container_overrides_as_resource_require
             {"queue": "shared"},
             r"^queue shared: job hello was looked up on queue default",
         ),
+        (
+            {"platform": "FARGATE", "max_vcpus": 4, "queue_name": "default"},
+            {"vcpus": 8, "memory": 16384},
+            r"^vcpus 8: more than queue default's compute environments can run \(at most 4 vCPUs\); "
+            r"the job would wait in RUNNABLE for good$",
+        ),
     ],
     ids=[
         "fargate-vcpus-size",
@@ -1459,6 +1465,7 @@ def test_vcpus_memory_and_gpus_reach_the_container_overrides_as_resource_require
         "vcpus-not-a-number",
         "vcpus-infinite",
         "queue-the-job-was-not-looked-up-on",
+        "more-vcpus-than-the-queue-runs",
     ],
 )
 def test_resources_the_compute_would_refuse_are_refused_before_any_call(
@@ -1495,6 +1502,7 @@ def test_another_queue_is_the_one_terraform_deployed_with_its_fair_share_and_pla
                 "platform": "FARGATE",
                 "vcpus": 0.25,
                 "memory": 512,
+                "max_vcpus": 4,
             }
         },
         "queues": {
@@ -1502,11 +1510,13 @@ def test_another_queue_is_the_one_terraform_deployed_with_its_fair_share_and_pla
                 "arn": "arn:aws:batch:us-east-1:111111111111:job-queue/batchform-dev-default",
                 "fair_share": False,
                 "platform": "FARGATE",
+                "max_vcpus": 4,
             },
             "shared": {
                 "arn": "arn:aws:batch:us-east-1:111111111111:job-queue/batchform-dev-shared",
                 "fair_share": True,
                 "platform": "EC2",
+                "max_vcpus": 64,
             },
         },
     }
@@ -1522,8 +1532,11 @@ def test_another_queue_is_the_one_terraform_deployed_with_its_fair_share_and_pla
         True,
         "EC2",
     )
-    assert (target.vcpus, target.memory) == (0.25, 512)  # the definition's own
-    assert jobs.deployed_job(account, "hello").platform == "FARGATE"
+    assert (target.vcpus, target.memory, target.max_vcpus) == (0.25, 512, 64)  # the definition's own
+    assert (jobs.deployed_job(account, "hello").platform, jobs.deployed_job(account, "hello").max_vcpus) == (
+        "FARGATE",
+        4,
+    )
     with pytest.raises(
         UserError, match=r"^queue bulk: account dev has no such queue \(queues: default, shared\)$"
     ):

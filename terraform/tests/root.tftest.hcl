@@ -296,6 +296,11 @@ run "several_queues_over_several_compute_environments_each_with_its_policy_and_t
   }
 
   assert {
+    condition     = output.queues["default"].max_vcpus == 16 && output.queues["shared"].max_vcpus == 16 && output.jobs["nightly"].max_vcpus == 16
+    error_message = "A queue offers what its largest compute environment can run (main's 16 over spot's 8)."
+  }
+
+  assert {
     condition     = output.jobs["hello"].platform == "FARGATE" && output.queues["shared"].platform == "FARGATE"
     error_message = "A job runs where its queue's compute environments are."
   }

@@ -256,6 +256,7 @@ def check_resources(request: SubmitRequest, target: DeployedJob | None) -> None:
             problem = None
         if problem:
             raise FieldError("vcpus", f"{{vcpus}}: {problem}")
+        check_fits_the_queue(request, target)
     if request.memory is not None:
         vcpus = request.vcpus if request.vcpus is not None else (target.vcpus if target else None)
         if problem := memory_problem(request.memory, vcpus, platform or "EC2"):
@@ -271,6 +272,20 @@ def check_resources(request: SubmitRequest, target: DeployedJob | None) -> None:
             )
     if request.gpus is not None and (problem := gpus_problem(request.gpus, platform)):
         raise FieldError("gpus", f"{{gpus}}: {problem}")
+
+
+def check_fits_the_queue(request: SubmitRequest, target: DeployedJob | None) -> None:
+    """More vCPUs than the queue's largest compute environment can run: AWS takes the job, and it
+    waits in RUNNABLE for good (MISCONFIGURATION:JOB_RESOURCE_REQUIREMENT)."""
+    largest = target.max_vcpus if target else None
+    if request.vcpus is None or largest is None or float(request.vcpus) <= float(largest):
+        return
+    raise FieldError(
+        "vcpus",
+        f"{{vcpus}} {float(request.vcpus):g}: more than queue {{queue_name}}'s compute environments can run "
+        f"(at most {float(largest):g} vCPUs); the job would wait in RUNNABLE for good",
+        queue_name=target.queue_name if target and target.queue_name else "?",
+    )
 
 
 def check_propagated_tags(request: SubmitRequest, target: DeployedJob) -> None:

@@ -60,6 +60,7 @@ class DeployedJob:
     queue_name: str | None = None  # the queue's name in the account's source (default, ...)
     vcpus: float | None = None  # what its job definition asks for
     memory: int | None = None
+    max_vcpus: float | None = None  # the most its queue's compute environments can run
 
 
 @dataclass
@@ -142,6 +143,7 @@ def deployed_job(account: Account, job: str, queue: str | None = None) -> Deploy
         queue_name=queue,
         fair_share=where.get("fair_share"),
         platform=where.get("platform"),
+        max_vcpus=where.get("max_vcpus"),
     )
 
 
@@ -167,6 +169,7 @@ def _deployed_job(account: Account, deployed: dict, job: str) -> DeployedJob:
             queue_name=where.get("queue_name"),
             vcpus=where.get("vcpus"),
             memory=where.get("memory"),
+            max_vcpus=where.get("max_vcpus"),
         )
     definitions = deployed.get("job_definition_arn_prefixes") or {}
     if job not in definitions:
