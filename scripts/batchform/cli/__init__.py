@@ -15,6 +15,7 @@ from invoke import Collection
 
 from .data import data_get, data_item, data_ls, data_put
 from .dev import bench, test
+from .doctor import doctor
 from .images import build, images_list, push
 from .jobs import jobs_cancel, jobs_follow, jobs_list, jobs_logs, submit
 from .local import demo, local_down, local_status, local_up
@@ -48,7 +49,7 @@ def _allow_optional_positionals() -> None:
 
 def _namespace() -> Collection:
     ns = Collection()
-    for t in (build, push, render, bump, promote, releases, submit, demo, bench, test):
+    for t in (build, push, render, bump, promote, releases, submit, doctor, demo, bench, test):
         ns.add_task(t)
     local = Collection("local")
     local.add_task(local_up, "up")
