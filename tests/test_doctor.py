@@ -332,6 +332,11 @@ def test_the_human_report_fits_100_columns_and_json_has_the_documented_shape() -
     shown = lines(report)
     assert all(len(line) <= WIDTH for line in shown)
     assert shown[0] == f"account dev ({MOTO_ACCOUNT}, {REGION}): fail"
+    assert shown[1].startswith("  ok      credentials  arn:aws:iam::")
+    assert any(
+        line.startswith("  fail    network      subnet-0123456789abcdef0 (us-east-1a): arn") for line in shown
+    )
+    assert "  unknown quota        FARGATE: unknown on this account" in shown
     assert any(line.strip().startswith("fix: arn:aws") for line in shown)
     data = as_json([report])
     assert data["status"] == FAIL
@@ -347,3 +352,16 @@ def test_the_human_report_fits_100_columns_and_json_has_the_documented_shape() -
     json.dumps(data)  # serialisable as it is
     with pytest.raises(ValueError, match="status"):
         Finding("x", "fine", "")
+
+
+def test_batch_limits_count_the_regions_queues_and_environments_with_those_still_to_come(aws) -> None:
+    found = access.batch_limits(
+        _subject(source={"queues": {"shared": {}}, "compute_environments": {"spot": {}}})
+    )
+    assert (found.status, found.found) == (OK, "2 of 50 job queues, 2 of 50 compute environments")
+    assert access.batch_limits(_subject(outputs={"job_queue_arns": {}})).found.startswith(
+        "0 of 50 job queues"
+    )
+    many = {f"q{i}": {} for i in range(50)}
+    over = access.batch_limits(_subject(source={"queues": many}))
+    assert over.status == FAIL and "51 job queues" in over.found

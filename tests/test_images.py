@@ -13,12 +13,9 @@ import uuid
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 from unittest import mock
-from urllib.parse import urlsplit
 
 import pytest
-import requests
 from batchform import images
 from batchform.accounts import Account, Accounts
 from batchform.images import LABEL_DIGEST, LABEL_VERSION, ImageBuilder, ImageSpec
@@ -26,7 +23,7 @@ from batchform.registry import ManifestContents, Registry, list_builds
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository root, where bench/ is
 
-from bench.stack import CallCounter  # noqa: E402
+from bench.images import counting  # noqa: E402
 
 pytestmark = [pytest.mark.stack, pytest.mark.docker]
 
@@ -164,30 +161,12 @@ def test_images_list_shows_builds_newest_first_with_revision_and_date(local_acco
     assert all(len(b.revision) == 40 and b.created.endswith("Z") for b in listed)
 
 
-@contextlib.contextmanager
-def _counted(account: Account) -> Iterator[Counter[str]]:
-    """Requests by kind: those of every requests session (the docker client's and the registry's),
-    and ECR's API calls on every client of the account (they ask the registry too)."""
+def _counted(account: Account) -> contextlib.AbstractContextManager[Counter[str]]:
+    """Requests by kind, counted as the images benchmark counts them: every requests session's
+    (the docker client's and the registry's), and ECR's API calls on every client of the account."""
     from batchform.images import docker_client
 
-    engine, registry = docker_client().api.base_url, account.registry.split("/", 1)[0]
-    calls: Counter[str] = Counter()
-    send = requests.Session.send
-
-    def counted(session: requests.Session, request: requests.PreparedRequest, **kwargs: Any) -> Any:
-        url = request.url or ""
-        if url.startswith(engine):
-            calls["engine listings" if urlsplit(url).path.endswith("/images/json") else "engine"] += 1
-        elif urlsplit(url).netloc == registry:
-            calls["registry"] += 1
-        return send(session, request, **kwargs)
-
-    ecr = CallCounter(account, "ecr")
-    try:
-        with mock.patch.object(requests.Session, "send", counted):
-            yield calls
-    finally:
-        calls["registry"] += ecr.stop()
+    return counting(docker_client().api.base_url, account.registry.split("/", 1)[0], account)
 
 
 def _new_process() -> None:

@@ -36,7 +36,7 @@ def diagnose(
         ("state bucket", lambda: [access.state_bucket(subject)]),
         ("network", lambda: network.routes(subject)),
         ("permissions", lambda: _permissions(subject)),
-        ("quotas", lambda: list(access.quotas(subject))),
+        ("quotas", lambda: [*access.quotas(subject), access.batch_limits(subject)]),
         ("registry", lambda: deployed.registry(subject)),
         ("deployed", lambda: _deployed(subject)),
     ]

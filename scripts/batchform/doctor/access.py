@@ -282,3 +282,39 @@ def quotas(subject: Subject) -> Iterable[Finding]:
             yield Finding(
                 check, OK, f"{name} quota {value:g} covers the {vcpus} vCPUs declared", subject=kind
             )
+
+
+# AWS Batch's own limits per account and Region, which no quota request raises.
+BATCH_LIMITS = {"job queues": 50, "compute environments": 50}
+
+
+def batch_limits(subject: Subject) -> Finding:
+    """The Region's queues and compute environments, with those the account's source adds,
+    against Batch's fixed limits of 50 each."""
+    batch = subject.account.client("batch")
+    try:
+        queues = [
+            q for page in batch.get_paginator("describe_job_queues").paginate() for q in page["jobQueues"]
+        ]
+        environments = [
+            ce
+            for page in batch.get_paginator("describe_compute_environments").paginate()
+            for ce in page["computeEnvironments"]
+        ]
+    except (ClientError, BotoCoreError) as exc:
+        return Finding("batch limits", UNKNOWN, f"cannot list the Region's queues ({error_code(exc)})")
+    ours = 0 if subject.outputs else 1  # before the first apply its queues and environments are still to come
+    wanted = {
+        "job queues": len(queues) + ours * (1 + len(subject.source.get("queues") or {})),
+        "compute environments": len(environments) + ours * len(subject.compute),
+    }
+    over = [f"{count} {what}" for what, count in wanted.items() if count > BATCH_LIMITS[what]]
+    if over:
+        return Finding(
+            "batch limits",
+            FAIL,
+            f"{' and '.join(over)} in {subject.account.region}, over Batch's limit of 50 each",
+            "delete unused queues or compute environments in the Region, or share them between jobs",
+        )
+    counts = ", ".join(f"{count} of {BATCH_LIMITS[what]} {what}" for what, count in wanted.items())
+    return Finding("batch limits", OK, counts)

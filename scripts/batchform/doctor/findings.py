@@ -65,11 +65,9 @@ def lines(report: AccountReport) -> list[str]:
     out = [f"account {report.account} ({report.account_id}, {report.region}): {report.status}"]
     lead = " " * (2 + 8 + _CHECK_WIDTH)
     for finding in report.findings:
-        check = (
-            finding.check if len(finding.check) < _CHECK_WIDTH else finding.check[: _CHECK_WIDTH - 2] + "…"
-        )
-        first = f"  {finding.status:<7} {check:<{_CHECK_WIDTH - 1}} "
-        out.extend(textwrap.wrap(finding.found, WIDTH, initial_indent=first, subsequent_indent=lead))
+        first = f"  {finding.status:<7} {finding.check:<{_CHECK_WIDTH - 1}} "
+        found = f"{finding.subject}: {finding.found}" if finding.subject else finding.found
+        out.extend(textwrap.wrap(found, WIDTH, initial_indent=first, subsequent_indent=lead))
         if finding.fix:
             out.extend(
                 textwrap.wrap(finding.fix, WIDTH, initial_indent=f"{lead}fix: ", subsequent_indent=lead)
