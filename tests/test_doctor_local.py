@@ -38,8 +38,11 @@ def _doctor(*args: str) -> subprocess.CompletedProcess[str]:
 def test_the_applied_local_account_is_ready_with_unknown_only_where_the_emulator_cannot_answer(
     demo_run,  # noqa: ANN001
 ) -> None:
-    shown = _doctor("--account", "local", "--json")
+    """Every check, then `--run`: the hello job passes every stage, and nothing else changes."""
+    before = Releases().load("local")
+    shown = _doctor("--account", "local", "--run", "--json")
     assert shown.returncode == 0, shown.stdout + shown.stderr
+    assert Releases().load("local") == before  # the source, and so what terraform would apply
     report = json.loads(shown.stdout)
     assert report["status"] == OK
     [account] = report["accounts"]
@@ -50,6 +53,10 @@ def test_the_applied_local_account_is_ready_with_unknown_only_where_the_emulator
         c["check"] for c in checks
     }
     assert all(c["status"] == OK for c in checks if c["check"] in ("network", "image", "definition"))
+    stages = [(c["subject"], c["status"]) for c in checks if c["check"] == "run"]
+    assert stages == [(stage, OK) for stage in trial.STAGES]
+    submitted = next(c for c in checks if c["check"] == "run" and c["subject"] == "submitted")
+    assert submitted["found"].startswith("hello as ")
 
     human = _doctor("--account", "local")
     assert human.returncode == 0
@@ -135,15 +142,3 @@ def test_a_job_asking_more_than_its_queue_offers_is_reported_stuck_with_the_canc
         assert found.fix.startswith(f"invoke jobs.cancel {job_id} --account local")
     finally:
         batch.cancel_job(jobId=job_id, reason="test over")
-
-
-def test_doctor_run_passes_every_stage_with_the_hello_job_and_changes_nothing_else(demo_run) -> None:  # noqa: ANN001
-    before = Releases().load("local")
-    shown = _doctor("--account", "local", "--run", "--json")
-    assert shown.returncode == 0, shown.stdout + shown.stderr
-    [account] = json.loads(shown.stdout)["accounts"]
-    stages = [(c["subject"], c["status"]) for c in account["checks"] if c["check"] == "run"]
-    assert stages == [(stage, OK) for stage in trial.STAGES]
-    submitted = next(c for c in account["checks"] if c["check"] == "run" and c["subject"] == "submitted")
-    assert submitted["found"].startswith("hello as ")
-    assert Releases().load("local") == before  # the source, and so what terraform would apply, unchanged
