@@ -656,7 +656,7 @@ def test_a_job_pulls_its_image_from_the_local_registry_with_its_accounts_token(
         docker_client().api.remove_image(registry.reference(name, 99), noprune=True)
     assert jobs[ran[build]]["status"] == "SUCCEEDED", jobs[ran[build]].get("statusReason")
     # CloudWatch Logs delivers a job's lines a moment after it ends, on AWS as here: wait, bounded.
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 60
     while not (printed := list(logs.lines(stack_account, ran[build]))) and time.monotonic() < deadline:
         time.sleep(0.5)
     assert printed == [name]
