@@ -723,6 +723,15 @@ def test_describe_images_lists_what_the_registry_holds_with_each_tags_manifest_d
         ecr.describe_images(repositoryName=f"never-{uuid.uuid4().hex[:8]}")
     assert registry.build_digests(f"never-{uuid.uuid4().hex[:8]}") == {}
 
+    # In pages, as AWS answers (100 images unless asked, at most 1,000); the product reads them all.
+    push_manifest_only(local_account, image, 3)
+    first = ecr.describe_images(repositoryName=image, maxResults=2)
+    rest = ecr.describe_images(repositoryName=image, maxResults=2, nextToken=first["nextToken"])
+    assert (len(first["imageDetails"]), len(rest["imageDetails"]), "nextToken" in rest) == (2, 1, False)
+    assert sorted(registry.build_digests(image)) == [1, 2, 3]
+    with pytest.raises(ecr.exceptions.InvalidParameterException):
+        ecr.describe_images(repositoryName=image, maxResults=1001)
+
 
 def test_a_job_larger_than_every_environment_of_its_queue_stays_runnable_saying_why_until_cancelled(
     batch_queue,  # noqa: ANN001

@@ -4,12 +4,14 @@ On AWS, ECR's API and its image endpoint are one service: an image pushed with d
 by DescribeImages, with its tags and its manifest's digest. moto's ECR only knows images put
 through its own API (PutImage), so here DescribeImages asks the local registry, as the account
 that owns the repository (its repositories are `<id>/<name>` there): the tags, and each tag's
-manifest digest and media type. A repository the registry has no image of is left to moto, which
+manifest digest and media type, in pages of maxResults (100 unless asked, at most 1,000) with a
+nextToken, as AWS answers. A repository the registry has no image of is left to moto, which
 answers as AWS does for it (an empty list, or RepositoryNotFoundException).
 """
 
 from __future__ import annotations
 
+import base64
 import threading
 from typing import Any
 
@@ -19,6 +21,7 @@ from ..registry import MANIFEST_TYPES
 from .registryauth import TOKEN_USER, LocalRegistry
 
 TIMEOUT = 30
+DEFAULT_PAGE, MAX_PAGE = 100, 1000  # DescribeImages' maxResults: unless asked, and at most
 # One session per serving thread: its connections to the registry are kept between requests.
 _SESSIONS = threading.local()
 
@@ -98,13 +101,31 @@ def answer_from_the_local_registry(registry: LocalRegistry) -> None:
     original = ECRResponse.describe_images
 
     def describe_images(self: Any) -> Any:
+        from moto.ecr.exceptions import InvalidParameterException
+
         account = self._get_param("registryId") or self.current_account
+        size, image_ids = self._get_param("maxResults"), self._get_param("imageIds")
+        if size is not None and (image_ids or not 1 <= int(size) <= MAX_PAGE):
+            raise InvalidParameterException(
+                "maxResults must be from 1 to 1000, and cannot be used with imageIds"
+            )
         held = held_images(registry, account, self._get_param("repositoryName"))
         if held is None:
             return original(self)
         status = (self._get_param("filter") or {}).get("tagStatus", "ANY")
         if status == "UNTAGGED":
             held = []  # every image the registry lists has a tag
-        return ActionResult({"imageDetails": _selected(held, self._get_param("imageIds"))})
+        chosen = _selected(held, image_ids)
+        if image_ids:
+            return ActionResult({"imageDetails": chosen})
+        token, size = self._get_param("nextToken"), int(size or DEFAULT_PAGE)
+        try:
+            start = int(base64.b64decode(token).decode()) if token else 0
+        except ValueError:
+            raise InvalidParameterException("Invalid nextToken") from None
+        answer: dict[str, Any] = {"imageDetails": chosen[start : start + size]}
+        if start + size < len(chosen):
+            answer["nextToken"] = base64.b64encode(str(start + size).encode()).decode()
+        return ActionResult(answer)
 
     ECRResponse.describe_images = describe_images  # type: ignore[method-assign]
