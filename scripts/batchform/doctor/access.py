@@ -51,7 +51,7 @@ DEPLOYER_ACTIONS = {
 def credentials(subject: Subject) -> Finding:
     account = subject.account
     try:
-        identity = account.client("sts").get_caller_identity()
+        identity = subject.identity
     except NoCredentialsError:
         return Finding(
             "credentials",
@@ -174,7 +174,7 @@ def principal_arn(subject: Subject) -> str | None:
     ARN leaves the role's path out, so the role is asked for it)."""
     account = subject.account
     try:
-        arn = account.client("sts").get_caller_identity()["Arn"]
+        arn = subject.identity["Arn"]
     except (ClientError, BotoCoreError):
         return None
     _arn, _partition, service, _region, _account, resource = arn.split(":", 5)

@@ -21,26 +21,25 @@ DESCRIBE_BATCH = 100  # DescribeJobs takes at most 100 ids
 
 def registry(subject: Subject) -> list[Finding]:
     """Login works, every declared image has its repository, every declared build is in it."""
-    account = subject.account
+    account, reg = subject.account, Registry(subject.account)
     try:
         host = account.registry
-        account.client("ecr").get_authorization_token()
+        reg.credentials()  # the login every push makes
+        pages = account.client("ecr").get_paginator("describe_repositories").paginate()
+        repositories = {r["repositoryName"] for page in pages for r in page["repositories"]}
     except (ClientError, BotoCoreError) as exc:
         return [
             Finding(
                 "registry",
                 FAIL,
                 f"no registry login ({error_code(exc)})",
-                "give the deployer ecr:GetAuthorizationToken",
+                "give the deployer ecr:GetAuthorizationToken and ecr:DescribeRepositories",
             )
         ]
     findings = [Finding("registry", OK, f"login works: {host}")]
     images = subject.source.get("images") or {}
-    ecr, reg = account.client("ecr"), Registry(account)
     for image, declared in sorted(images.items()):
-        try:
-            ecr.describe_repositories(repositoryNames=[image])
-        except ecr.exceptions.RepositoryNotFoundException:
+        if image not in repositories:
             findings.append(
                 _on(
                     image,

@@ -81,4 +81,9 @@ class Subject:
 
     @property
     def partition(self) -> str:
-        return {"cn": "aws-cn", "us-gov": "aws-us-gov"}.get(self.account.region.rsplit("-", 2)[0], "aws")
+        return self.account.session.get_partition_for_region(self.account.region)
+
+    @cached_property
+    def identity(self) -> dict[str, Any]:
+        """STS GetCallerIdentity, asked once for every check (it raises what the call raises)."""
+        return self.account.client("sts").get_caller_identity()
