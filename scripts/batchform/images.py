@@ -459,8 +459,9 @@ class ImageBuilder:
                 return chunk["error"].strip(), count
             if chunk.get("status") == "Pushed":
                 count += 1
-            # The manifest the registry stored: the next run's listing names it, and so this content.
-            self._contents.put((chunk.get("aux") or {}).get("Digest", ""), result.digest)
+            if stored := (chunk.get("aux") or {}).get("Digest"):
+                # The manifest the registry stored: the next run's listing names it, and so this content.
+                self._contents.put(stored, result.digest)
         return None, count
 
 
