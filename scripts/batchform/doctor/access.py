@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from botocore.credentials import RefreshableCredentials
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
+from ..sourcesettings import all_queues
 from .findings import FAIL, OK, UNKNOWN, WARN, Finding
 from .subject import Subject, cannot_tell, error_code
 
@@ -305,7 +306,7 @@ def batch_limits(subject: Subject) -> Finding:
         return Finding("batch limits", UNKNOWN, f"cannot list the Region's queues ({error_code(exc)})")
     ours = 0 if subject.outputs else 1  # before the first apply its queues and environments are still to come
     wanted = {
-        "job queues": len(queues) + ours * (1 + len(subject.source.get("queues") or {})),
+        "job queues": len(queues) + ours * len(all_queues(subject.source)),
         "compute environments": len(environments) + ours * len(subject.compute),
     }
     over = [f"{count} {what}" for what, count in wanted.items() if count > BATCH_LIMITS[what]]

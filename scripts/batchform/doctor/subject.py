@@ -11,6 +11,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from ..accounts import Account
 from ..batchlimits import FARGATE_TYPES
+from ..sourcesettings import all_compute_environments
 from ..terraform import outputs_cache
 
 # Answers that mean "this account cannot tell": the caller may not ask, or the endpoint does not
@@ -54,12 +55,8 @@ class Subject:
 
     @cached_property
     def compute(self) -> dict[str, dict[str, Any]]:
-        """Compute environment key => its declaration (`main` is `compute`), with the type and size."""
-        declared = {
-            "main": self.source.get("compute") or {},
-            **(self.source.get("compute_environments") or {}),
-        }
-        return {key: {"type": "FARGATE", "max_vcpus": 16, **(value or {})} for key, value in declared.items()}
+        """Compute environment key => its declaration (`main` is `compute`), with terraform's defaults."""
+        return all_compute_environments(self.source)
 
     @property
     def runs_fargate(self) -> bool:
