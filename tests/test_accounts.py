@@ -104,6 +104,101 @@ def test_an_alias_cannot_shadow_another_account() -> None:
         accounts(dev={**DEV, "aliases": ["local"]})
 
 
+ROLE = "arn:aws:iam::333333333333:role/batchform-deployer"
+CI_ROLES = {
+    "deploy_role_arn": "arn:aws:iam::111111111111:role/github-actions-batchform-deploy",
+    "plan_role_arn": "arn:aws:iam::111111111111:role/github-actions-batchform-plan",
+}
+
+
+def test_the_listing_says_which_accounts_are_on_aws_the_first_of_them_and_the_roles_ci_assumes() -> None:
+    emulated = {"account_id": "222222222222", "endpoints": {"aws": "http://127.0.0.1:9", "registry": "r:1"}}
+    listing = accounts(
+        emu=emulated, dev={**DEV, "ci": CI_ROLES}, prod={"account_id": "333333333333", "role_arn": ROLE}
+    ).describe()
+    assert (listing["default"], listing["first_real"]) == ("local", "dev")
+    by_name = {entry["name"]: entry for entry in listing["accounts"]}
+    assert list(by_name) == ["local", "emu", "dev", "prod"]  # as declared, the built-in account first
+    assert {name: entry["real"] for name, entry in by_name.items()} == {
+        "local": False,
+        "emu": False,
+        "dev": True,
+        "prod": True,
+    }
+    assert by_name["local"]["endpoints"] == "local-stack"
+    assert by_name["emu"]["endpoints"] == {"aws": "http://127.0.0.1:9", "registry": "r:1"}
+    assert by_name["dev"] == {
+        "name": "dev",
+        "aliases": ["d"],
+        "account_id": "111111111111",
+        "region": "eu-west-1",
+        "real": True,
+        "endpoints": None,
+        "profile": "dev-admin",
+        "role_arn": None,
+        "ci": CI_ROLES,
+        "default": False,
+        "first_real": True,
+    }
+    assert by_name["prod"]["ci"] == {"deploy_role_arn": None, "plan_role_arn": None}
+    assert [entry["name"] for entry in listing["accounts"] if entry["default"]] == ["local"]
+    assert accounts().describe()["first_real"] is None
+
+
+@pytest.mark.parametrize(
+    ("ci", "message"),
+    [
+        ("arn:aws:iam::111111111111:role/x", r"accounts\.bad\.ci: must be a mapping"),
+        ({"deploy_role": "x"}, r"accounts\.bad\.ci\.deploy_role: unknown key"),
+        ({"plan_role_arn": "github-plan"}, r"accounts\.bad\.ci\.plan_role_arn: must be an IAM role ARN"),
+        (
+            {"deploy_role_arn": "arn:aws:iam::999999999999:role/deploy"},
+            r"accounts\.bad\.ci\.deploy_role_arn: must be a role of the account itself \(111111111111\)",
+        ),
+    ],
+)
+def test_ci_roles_must_be_role_arns_of_the_account_itself(ci: object, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        accounts(bad={"account_id": "111111111111", "ci": ci})
+
+
+def test_an_aws_profile_named_by_the_environment_replaces_each_aws_accounts_declared_credentials(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # What aws-actions/configure-aws-credentials writes with `aws-profile:`, one profile per account.
+    credentials = tmp_path / "credentials"
+    credentials.write_text(
+        "".join(
+            f"[batchform-{name}]\naws_access_key_id = ASIA{name.upper()}\naws_secret_access_key = s\n"
+            "aws_session_token = t\n"
+            for name in ("dev", "prod")
+        )
+    )
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(credentials))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
+    declared = {
+        "dev": {**DEV, "role_arn": "arn:aws:iam::111111111111:role/deployer"},
+        "prod": {"account_id": "333333333333"},
+    }
+    monkeypatch.setenv("BATCHFORM_AWS_PROFILE", "batchform-{account}")
+    found = accounts(**declared)
+    dev, prod, local = found.get("dev"), found.get("prod"), found.get("local")
+    assert (dev.profile, dev.role_arn) == ("batchform-dev", None)  # the profile holds the role's session
+    assert (prod.profile, prod.role_arn) == ("batchform-prod", None)
+    assert (local.profile, local.endpoints.emulator_credentials) == (None, True)  # the emulator's own
+    assert dev.credentials_env(assume_role=False) == {
+        "AWS_REGION": "eu-west-1",
+        "AWS_DEFAULT_REGION": "eu-west-1",
+        "AWS_PROFILE": "batchform-dev",
+    }
+    assert prod.session.get_credentials().access_key == "ASIAPROD"
+    monkeypatch.setenv("BATCHFORM_AWS_PROFILE", "ci/{account}")
+    with pytest.raises(ConfigError, match=r"BATCHFORM_AWS_PROFILE 'ci/\{account\}' gives accounts\.dev"):
+        accounts(**declared)
+    monkeypatch.delenv("BATCHFORM_AWS_PROFILE")
+    assert accounts(**declared).get("dev").profile == "dev-admin"
+
+
 @pytest.mark.stack
 def test_assumed_role_reaches_the_second_local_account(local_stack) -> None:  # noqa: ANN001
     declared = Accounts()

@@ -8,6 +8,11 @@ AWS never asks which kind of account it has.
 An account's `endpoints` is either omitted (real AWS), the string `local-stack` (the
 embedded emulator and registry, with ports from the local stack settings), or a mapping
 `{aws: URL, registry: HOST[/PREFIX]}`.
+
+An account's `ci` names the roles a CI job assumes there (through GitHub's OIDC identity):
+`deploy_role_arn` and `plan_role_arn`. A CI job writes each role's session to an AWS profile and
+says so with BATCHFORM_AWS_PROFILE (e.g. `batchform-{account}`): every account on AWS then takes
+its credentials from that profile, as they are, instead of its declared profile and role.
 """
 
 from __future__ import annotations
@@ -32,6 +37,11 @@ ACCOUNT_NAME = re.compile(r"^[a-z][a-z0-9-]{0,30}$")
 ACCOUNT_ID = re.compile(r"^[0-9]{12}$")
 REGION = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-[0-9]$")
 ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]{1,512}$")
+# What the AWS CLI and SDKs accept as a profile name (no whitespace, brackets or slashes).
+PROFILE = re.compile(r"^[A-Za-z0-9_.@+=,-]{1,128}$")
+# Names, for each account on AWS, the AWS profile that holds its credentials ("{account}" is the
+# account's name); its declared profile and role_arn are then not used. CI sets it.
+PROFILE_OVERRIDE_ENV = "BATCHFORM_AWS_PROFILE"
 
 ACCOUNT_KEYS = {
     "account_id",
@@ -44,7 +54,9 @@ ACCOUNT_KEYS = {
     "network",
     "sizing",
     "logs_read_rate",
+    "ci",
 }
+CI_KEYS = {"deploy_role_arn", "plan_role_arn"}
 BACKEND_KEYS = {"bucket", "key", "region", "use_lockfile", "dynamodb_table", "kms_key_id"}
 NETWORK_KEYS = {"vpc_id", "subnet_ids", "security_group_ids", "assign_public_ip"}
 SIZING_KEYS = {"compute_type", "max_vcpus", "min_vcpus", "instance_types"}
@@ -100,6 +112,36 @@ class Account:
     # GetLogEvents calls per second for every log reader of this account and region together;
     # None: ratelimit's default, under CloudWatch Logs' per-account quota.
     logs_read_rate: float | None = None
+    # The roles CI assumes in this account: `deploy_role_arn`, `plan_role_arn` (batchform.yaml's `ci`).
+    ci: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def on_aws(self) -> bool:
+        """Whether the account is reached at AWS's own endpoints (not the local stack or another emulator).
+
+        Only listings for people and CI ask: the code that talks to AWS never does.
+        """
+        return self.endpoints == Endpoints()
+
+    def describe(self) -> dict[str, Any]:
+        """What `accounts --json` says of the account: names, id, region, endpoints and roles."""
+        if self.endpoints.emulator_credentials:
+            endpoints: str | dict[str, str | None] | None = "local-stack"
+        elif self.on_aws:
+            endpoints = None
+        else:
+            endpoints = {"aws": self.endpoints.aws, "registry": self.endpoints.registry}
+        return {
+            "name": self.name,
+            "aliases": list(self.aliases),
+            "account_id": self.account_id,
+            "region": self.region,
+            "real": self.on_aws,
+            "endpoints": endpoints,
+            "profile": self.profile,
+            "role_arn": self.role_arn,
+            "ci": {key: self.ci.get(key) for key in sorted(CI_KEYS)},
+        }
 
     # ---- AWS access -------------------------------------------------------------------
     @cached_property
@@ -257,6 +299,35 @@ def _check_network(where: str, network: dict[str, Any]) -> None:
         )
 
 
+def _parse_ci(where: str, raw: Any, account_id: str) -> dict[str, str]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: must be a mapping with deploy_role_arn and/or plan_role_arn")
+    check_keys(where, raw, CI_KEYS)
+    for key, arn in raw.items():
+        _require_str(f"{where}.{key}", arn, ROLE_ARN, "must be an IAM role ARN")
+        if arn.split(":")[4] != account_id:
+            raise ConfigError(
+                f"{where}.{key}: must be a role of the account itself ({account_id}), got {arn}"
+            )
+    return dict(raw)
+
+
+def _profile_override(where: str, name: str) -> str | None:
+    """The profile BATCHFORM_AWS_PROFILE names for this account, or None when it is not set."""
+    pattern = os.environ.get(PROFILE_OVERRIDE_ENV)
+    if not pattern:
+        return None
+    profile = pattern.replace("{account}", name)
+    if not PROFILE.fullmatch(profile):
+        raise ConfigError(
+            f"{PROFILE_OVERRIDE_ENV} {pattern!r} gives {where} the profile {profile!r}: profile names are "
+            "letters, digits and _.@+=,- (at most 128)"
+        )
+    return profile
+
+
 def _parse_account(name: str, raw: Any, stack: LocalStackSettings) -> Account:
     # A name that would break the message's line (or is no text) is shown as its repr.
     where = f"accounts.{name if isinstance(name, str) and name.isprintable() else repr(name)}"
@@ -308,6 +379,13 @@ def _parse_account(name: str, raw: Any, stack: LocalStackSettings) -> Account:
         raise ConfigError(
             f"{where}.logs_read_rate: must be a positive number of calls per second, got {rate!r}"
         )
+    ci = _parse_ci(f"{where}.ci", raw.get("ci"), account_id)
+    endpoints = _parse_endpoints(f"{where}.endpoints", raw.get("endpoints"), stack)
+    override = _profile_override(where, name) if endpoints == Endpoints() else None
+    if override is not None:
+        # The profile holds the account's credentials already (a CI role's session): assuming the
+        # declared role from it would need that role to trust every CI role.
+        profile, role_arn = override, None
     return Account(
         name=name,
         account_id=account_id,
@@ -315,11 +393,12 @@ def _parse_account(name: str, raw: Any, stack: LocalStackSettings) -> Account:
         aliases=tuple(aliases),
         profile=profile,
         role_arn=role_arn,
-        endpoints=_parse_endpoints(f"{where}.endpoints", raw.get("endpoints"), stack),
+        endpoints=endpoints,
         backend=sections["backend"],
         network=sections["network"],
         sizing=sections["sizing"],
         logs_read_rate=None if rate is None else float(rate),
+        ci=ci,
     )
 
 
@@ -356,6 +435,24 @@ class Accounts:
     @property
     def names(self) -> list[str]:
         return list(self._accounts)
+
+    def describe(self) -> dict[str, Any]:
+        """The listing `accounts --json` prints: every account in declaration order (`local` first),
+        the default one, and the first account on AWS (where CI's builds go first), or None."""
+        first = next((account.name for account in self._accounts.values() if account.on_aws), None)
+        assert self.default is not None
+        return {
+            "default": self.default.name,
+            "first_real": first,
+            "accounts": [
+                {
+                    **account.describe(),
+                    "default": account is self.default,
+                    "first_real": account.name == first,
+                }
+                for account in self._accounts.values()
+            ],
+        }
 
     def get(self, name: str) -> Account:
         key = self._aliases.get(name, name)

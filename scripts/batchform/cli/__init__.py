@@ -13,6 +13,7 @@ from typing import Any
 
 from invoke import Collection
 
+from .accounts import accounts
 from .data import data_get, data_item, data_ls, data_put
 from .dev import bench, test
 from .doctor import doctor
@@ -49,7 +50,7 @@ def _allow_optional_positionals() -> None:
 
 def _namespace() -> Collection:
     ns = Collection()
-    for t in (build, push, render, bump, promote, releases, submit, doctor, demo, bench, test):
+    for t in (accounts, build, push, render, bump, promote, releases, submit, doctor, demo, bench, test):
         ns.add_task(t)
     local = Collection("local")
     local.add_task(local_up, "up")
