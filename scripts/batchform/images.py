@@ -33,7 +33,7 @@ from .imagespec import (
     git_revision,
     local_repository,
 )
-from .registry import ManifestContents, Registry, utc_now
+from .registry import ManifestContents, Pushed, Registry, utc_now
 from .settings import file_lock, paths
 
 Echo = Callable[[str], None]
@@ -62,14 +62,14 @@ class BuildResult:
     image_id: str | None = None  # the engine's id of the image built here, when it was
     stand_ins: tuple[str, ...] = ()  # public bases it was built on local stand-ins for
     labels_read: bool = False  # stand_ins include what image_id's labels say (an id's never change)
+    pushed: list[Pushed] = field(default_factory=list)  # where push left it, account by account
 
 
-# What this process learnt, so that the push of `build push` need not ask again what its build
-# found: registries seen holding a build of a content ((image reference, build, content digest);
-# a pushed number is never overwritten), and the engine's build of a content ((image, content
-# digest) -> (build, {Id, Labels})): known by its id, which names the same image for good, so it
-# is not asked again, however the tags move on the engine meanwhile.
-_CONFIRMED: set[tuple[str, int, str]] = set()
+# What this process learnt, so that the push of `build push` need not ask again what its build found:
+# registries seen holding a build of a content ((image reference, build, content digest) -> its manifest's
+# digest or ""; a pushed number is never overwritten), and the engine's build of a content ((image, content
+# digest) -> (build, {Id, Labels})): known by its id, which names the same image for good, whatever tags do.
+_CONFIRMED: dict[tuple[str, int, str], str] = {}
 _LOCAL: dict[tuple[str, str], tuple[int, dict[str, Any]]] = {}
 
 
@@ -173,7 +173,7 @@ class ImageBuilder:
             if same and manifest:
                 self._contents.put(manifest, digest)
         if same:
-            _CONFIRMED.add(fact)
+            _CONFIRMED[fact] = manifest
         return same
 
     def _local_build(self, image: str, number: int, digest: str) -> dict[str, Any] | None:
@@ -336,11 +336,11 @@ class ImageBuilder:
                 self.docker.api.remove_image(tag, noprune=True)
 
     def _push_everywhere(self, result: BuildResult) -> dict[str, int]:
-        uploaded: dict[str, int] = {}
         there = {a.name for a in self.accounts if self._confirmed(a, result)}
         present: dict[str, dict[int, str]] = {name: {result.build: ""} for name in there}
         if len(there) < len(self.accounts):
             present = self.builds(result.image)
+        result.pushed = []
         for account in self.accounts:
             if result.build in present[account.name]:
                 manifest = present[account.name][result.build]
@@ -349,13 +349,19 @@ class ImageBuilder:
                         f"build {result.build} was taken in {account.name}'s registry by another build"
                     )
                 self.echo(f"{result.image}:{result.build} already in {account.name}'s registry")
-                uploaded[account.name] = 0
+                result.pushed.append(self._pushed(account, result, manifest, True, 0))
                 continue
-            image = self._local_image(result, present)
-            count = uploaded[account.name] = self._push_one(account, image, result)
-            _CONFIRMED.add(self._fact(account.name, result))
+            count, manifest = self._push_one(account, self._local_image(result, present), result)
+            _CONFIRMED[self._fact(account.name, result)] = manifest
+            result.pushed.append(self._pushed(account, result, manifest, False, count))
             self.echo(f"{result.image}:{result.build} pushed to {account.name} ({count} layers uploaded)")
-        return uploaded
+        return {entry.account: entry.layers_uploaded for entry in result.pushed}
+
+    def _pushed(self, account: Account, result: BuildResult, digest: str, there: bool, count: int) -> Pushed:
+        registry = self.registries[account.name]
+        if not (digest := digest or _CONFIRMED.get(self._fact(account.name, result), "")):
+            digest = (registry.manifest(result.image, result.build) or ("",))[0]  # no listing named it
+        return Pushed(account.name, registry.reference(result.image, result.build), digest, there, count)
 
     def _fact(self, account: str, result: BuildResult) -> tuple[str, int, str]:
         return self.registries[account].reference(result.image), result.build, result.digest
@@ -388,8 +394,8 @@ class ImageBuilder:
         standins.check(f"{result.image}:{result.build}", standins.from_labels(image.labels), self.accounts)
         return image
 
-    def _push_one(self, account: Account, image: Any, result: BuildResult) -> int:
-        """Push under the account's repository name; the layers uploaded (present ones are skipped)."""
+    def _push_one(self, account: Account, image: Any, result: BuildResult) -> tuple[int, str]:
+        """Push under the account's repository name: (layers uploaded, the stored manifest's digest or "")."""
         import docker
 
         registry = self.registries[account.name]
@@ -404,20 +410,22 @@ class ImageBuilder:
                 with contextlib.suppress(docker.errors.ImageNotFound):
                     self.docker.api.remove_image(f"{repository}:{result.build}", noprune=True)
 
-    def _push_tagged(self, account: Account, registry: Registry, repository: str, result: BuildResult) -> int:
+    def _push_tagged(
+        self, account: Account, registry: Registry, repository: str, result: BuildResult
+    ) -> tuple[int, str]:
         """docker push, again until it completes: layers already sent are skipped by the next try,
         and the manifest goes last, so an interrupted push never leaves a tag behind."""
         state = {"count": 0, "tries": 0, "renewed": False}
 
-        def once() -> int:
+        def once() -> tuple[int, str]:
             state["tries"] += 1
-            error, pushed = self._docker_push(registry, repository, result)
+            error, pushed, manifest = self._docker_push(registry, repository, result)
             state["count"] += pushed
             if error is None:
-                return state["count"]
+                return state["count"], manifest
             if TAG_TAKEN.search(error):
                 if self._same_content(account, result):
-                    return state["count"]  # an identical image got there first: it is ours
+                    return state["count"], ""  # an identical image got there first: it is ours
                 raise TagTaken(f"build {result.build} was taken in {account.name}'s registry meanwhile")
             if AUTH_EXPIRED.search(error) and not state["renewed"]:
                 state["renewed"] = True
@@ -445,9 +453,9 @@ class ImageBuilder:
 
     def _docker_push(
         self, registry: Registry, repository: str, result: BuildResult
-    ) -> tuple[str | None, int]:
-        """One docker push: (its error or None, layers it uploaded)."""
-        count = 0
+    ) -> tuple[str | None, int, str]:
+        """One docker push: (its error or None, layers it uploaded, the digest of the manifest stored)."""
+        count, manifest = 0, ""
         for chunk in self.docker.api.push(
             repository,
             tag=str(result.build),
@@ -456,13 +464,14 @@ class ImageBuilder:
             decode=True,
         ):
             if "error" in chunk:
-                return chunk["error"].strip(), count
+                return chunk["error"].strip(), count, manifest
             if chunk.get("status") == "Pushed":
                 count += 1
             if stored := (chunk.get("aux") or {}).get("Digest"):
                 # The manifest the registry stored: the next run's listing names it, and so this content.
                 self._contents.put(stored, result.digest)
-        return None, count
+                manifest = stored
+        return None, count, manifest
 
 
 @contextlib.contextmanager

@@ -67,6 +67,17 @@ class RegistryCredentials:
         return {"username": self.username, "password": self.password}
 
 
+@dataclass(frozen=True)
+class Pushed:
+    """A build in one account's registry, as a push left it."""
+
+    account: str
+    reference: str  # host[/prefix]/image:build, as job definitions name it
+    digest: str  # the manifest's digest in that registry
+    already_there: bool  # the registry had the build: nothing was pushed
+    layers_uploaded: int
+
+
 class Registry:
     """The registry of one account."""
 

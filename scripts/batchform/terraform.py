@@ -123,6 +123,7 @@ class PlanResult:
     account: str
     changes: bool
     summary: str
+    plan: str = ""  # what terraform printed of the plan itself (refreshing left out), captured runs only
 
 
 @dataclass(frozen=True)
@@ -302,7 +303,9 @@ class TerraformRunner:
         if code not in (0, PLAN_HAS_CHANGES):
             self._check("plan", code, out)
         summary = _plan_summary(out)
-        return PlanResult(self.account.name, code == PLAN_HAS_CHANGES, summary)
+        return PlanResult(
+            self.account.name, code == PLAN_HAS_CHANGES, summary, _plan_text(out) if capture else ""
+        )
 
     def planned_changes(self, extra_var_files: list[Path] | None = None) -> list[ResourceChange]:
         """Every resource the plan would create, update, replace or delete (no-ops left out)."""
@@ -412,6 +415,19 @@ def _plan_summary(output: str) -> str:
         if _SUMMARY.match(line.strip()):
             return line.strip()
     return ""
+
+
+# Where the plan itself begins in terraform's output: after the refresh's lines.
+_PLAN_START = re.compile(
+    r"^(Terraform used the selected providers|Terraform will perform|No changes\.|"
+    r"Changes to Outputs:|Note: Objects have changed outside of Terraform)"
+)
+
+
+def _plan_text(output: str) -> str:
+    lines = output.splitlines()
+    start = next((i for i, line in enumerate(lines) if _PLAN_START.match(line.strip())), 0)
+    return "\n".join(lines[start:]).strip("\n")
 
 
 @contextlib.contextmanager

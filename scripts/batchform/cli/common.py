@@ -67,15 +67,19 @@ def seconds(flag: str, value: str | float | None) -> float | None:
 
 
 def for_accounts(
-    names: list[str] | None, action: Callable[[Account, Callable[[str], None]], Any]
+    names: list[str] | None,
+    action: Callable[[Account, Callable[[str], None]], Any],
+    out: Callable[[str], None] = echo,
 ) -> list[Any]:
-    """Run action per account: one account streams plainly, several run in parallel with a prefix."""
+    """Run action per account: one account streams plainly, several run in parallel with a prefix.
+
+    `out` takes the lines (standard error where standard output is for JSON)."""
     accounts = select_accounts(names)
     if len(accounts) == 1:
-        return [action(accounts[0], echo)]
+        return [action(accounts[0], out)]
 
     def run(account: Account) -> Any:
-        return action(account, lambda line: echo(f"[{account.name}] {line}"))
+        return action(account, lambda line: out(f"[{account.name}] {line}"))
 
     with ThreadPoolExecutor(max_workers=min(4, len(accounts))) as pool:
         return list(pool.map(run, accounts))

@@ -8,7 +8,7 @@ import re
 from invoke import Context, task
 
 from .. import errors
-from .common import ACCOUNT_HELP, echo, one_account, select_accounts, user_errors
+from .common import ACCOUNT_HELP, echo, err, one_account, select_accounts, user_errors
 
 
 @task(
@@ -17,32 +17,62 @@ from .common import ACCOUNT_HELP, echo, one_account, select_accounts, user_error
         "account": ACCOUNT_HELP,
         "image": "image under images/ (repeatable; default: all)",
         "force": "build a new number even when nothing changed",
+        "json": "print what was built as JSON",
     },
 )
 @user_errors
 def build(
-    c: Context, account: list[str] | None = None, image: list[str] | None = None, force: bool = False
+    c: Context,
+    account: list[str] | None = None,
+    image: list[str] | None = None,
+    force: bool = False,
+    json_: bool = False,
 ) -> None:
-    """Build each image under images/ with the next build number of the target accounts' registries."""
+    """Build each image under images/ with the next build number of the target accounts' registries.
+
+    Its report goes to standard error, so that `build push --json` prints push's JSON alone.
+    """
     from ..images import build_images, discover
 
     targets = select_accounts(account)
     discover(image)  # refuse a bad image name before the docker engine or a registry is asked
-    for result in build_images(targets, image, force, echo):
-        echo(f"{result.image}: build {result.build}{' (reused)' if result.reused else ''}")
+    results = build_images(targets, image, force, err)
+    if json_:
+        built = [
+            {"image": r.image, "build": r.build, "reused": r.reused, "content_digest": r.digest}
+            for r in results
+        ]
+        echo(json.dumps(built, indent=2))
+        return
+    for result in results:
+        err(f"{result.image}: build {result.build}{' (reused)' if result.reused else ''}")
 
 
 @task(
-    iterable=["account", "image"], help={"account": ACCOUNT_HELP, "image": "image (repeatable; default: all)"}
+    iterable=["account", "image"],
+    help={
+        "account": ACCOUNT_HELP,
+        "image": "image (repeatable; default: all)",
+        "json": "print what was pushed as JSON (progress goes to standard error)",
+    },
 )
 @user_errors
-def push(c: Context, account: list[str] | None = None, image: list[str] | None = None) -> None:
+def push(
+    c: Context, account: list[str] | None = None, image: list[str] | None = None, json_: bool = False
+) -> None:
     """Push the current build of each image to every target account's registry."""
+    from dataclasses import asdict
+
     from ..images import discover, push_images
 
     targets = select_accounts(account)
     discover(image)  # refuse a bad image name before the docker engine or a registry is asked
-    for result in push_images(targets, image, echo):
+    results = push_images(targets, image, err if json_ else echo)
+    if json_:
+        pushed = [{"image": r.image, "build": r.build, **asdict(p)} for r in results for p in r.pushed]
+        echo(json.dumps(pushed, indent=2))
+        return
+    for result in results:
         layers = ", ".join(f"{name}: {count}" for name, count in result.uploaded.items())
         echo(f"{result.image}: build {result.build} in every target registry (layers uploaded: {layers})")
 

@@ -94,7 +94,10 @@ def bump(
 
     from ..releases import Releases
 
-    results = Releases(echo=echo).bump(image, build or None, account or None, allow_downgrade=allow_downgrade)
+    progress = err if json_ else echo
+    results = Releases(echo=progress).bump(
+        image, build or None, account or None, allow_downgrade=allow_downgrade
+    )
     if json_:
         echo(json.dumps([asdict(r) for r in results], indent=2))
         return

@@ -17,14 +17,22 @@ def _check_rendered(names: list[str] | None) -> None:
         releases.ensure_rendered(target.name)
 
 
-@task(iterable=["account"], help={"account": ACCOUNT_HELP, "json": "print a JSON summary per account"})
+@task(
+    iterable=["account"],
+    help={
+        "account": ACCOUNT_HELP,
+        "json": "print JSON per account: its summary and plan (progress to standard error)",
+    },
+)
 @user_errors
 def tf_plan(c: Context, account: list[str] | None = None, json_: bool = False) -> None:
     """terraform plan for each account (in parallel for several); exit 2 when any has changes."""
     from ..terraform import TerraformRunner
 
     _check_rendered(account)
-    results = for_accounts(account, lambda a, out: TerraformRunner(a, echo=out).plan(capture=json_))
+    results = for_accounts(
+        account, lambda a, out: TerraformRunner(a, echo=out).plan(capture=json_), out=err if json_ else echo
+    )
     if json_:
         echo(json.dumps([r.__dict__ for r in results], indent=2))
     else:
