@@ -194,4 +194,121 @@ locals {
       },
     ],
   )
+
+  # What `tf.plan` reads, and nothing it would change: the plan-only role of pull requests, whose
+  # code is not reviewed yet. Configuration only: no job data (objects, items, log lines) and no
+  # image layers. Every action here is one the deployer has too (tests/deployer_policy.tftest.hcl).
+  plan_statements = concat(
+    [
+      {
+        Sid    = "ReadBatchformRoles"
+        Effect = "Allow"
+        Action = [
+          "iam:GetInstanceProfile", "iam:GetRole", "iam:GetRolePolicy", "iam:ListAttachedRolePolicies",
+          "iam:ListInstanceProfilesForRole", "iam:ListRolePolicies",
+        ]
+        Resource = [
+          "arn:${local.p}:iam::${local.account}:role/${local.iam_prefix}*",
+          "arn:${local.p}:iam::${local.account}:instance-profile/${local.iam_prefix}*",
+        ]
+      },
+      {
+        Sid    = "DescribeBatchResources"
+        Effect = "Allow"
+        Action = [
+          "batch:DescribeComputeEnvironments", "batch:DescribeJobDefinitions", "batch:DescribeJobQueues",
+          "batch:DescribeSchedulingPolicies",
+        ]
+        Resource = ["*"]
+      },
+      {
+        Sid    = "ReadBatchformBatchTags"
+        Effect = "Allow"
+        Action = ["batch:ListTagsForResource"]
+        Resource = [
+          "${local.batch}:compute-environment/${local.name}-*",
+          "${local.batch}:job-queue/${local.name}-*",
+          "${local.batch}:job-definition/${local.name}-*",
+          "${local.batch}:scheduling-policy/${local.name}-*",
+        ]
+      },
+      {
+        Sid      = "ReadRepositories"
+        Effect   = "Allow"
+        Action   = ["ecr:DescribeRepositories", "ecr:GetLifecyclePolicy", "ecr:GetRepositoryPolicy", "ecr:ListTagsForResource"]
+        Resource = [for name in sort(distinct(var.repository_names)) : "arn:${local.p}:ecr:${local.region}:${local.account}:repository/${name}"]
+      },
+      {
+        Sid    = "DescribeNetworkForPlan"
+        Effect = "Allow"
+        Action = [
+          "ec2:DescribeAccountAttributes", "ec2:DescribeLaunchTemplateVersions", "ec2:DescribeLaunchTemplates",
+          "ec2:DescribeNetworkInterfaces", "ec2:DescribeSecurityGroupRules", "ec2:DescribeSecurityGroups",
+          "ec2:DescribeSubnets", "ec2:DescribeVpcs",
+        ]
+        Resource = ["*"]
+      },
+      {
+        Sid      = "DescribeLogGroupsForPlan"
+        Effect   = "Allow"
+        Action   = ["logs:DescribeLogGroups"]
+        Resource = ["arn:${local.p}:logs:${local.region}:${local.account}:log-group:*"]
+      },
+      {
+        Sid      = "ReadLogGroupTags"
+        Effect   = "Allow"
+        Action   = ["logs:ListTagsForResource", "logs:ListTagsLogGroup"]
+        Resource = ["${local.log_groups}*"]
+      },
+      {
+        Sid      = "ReadStateBucket"
+        Effect   = "Allow"
+        Action   = ["s3:GetBucketVersioning", "s3:GetEncryptionConfiguration", "s3:ListBucket"]
+        Resource = ["arn:${local.p}:s3:::${local.state_bucket}"]
+      },
+      {
+        Sid      = "ReadState"
+        Effect   = "Allow"
+        Action   = ["s3:GetObject"]
+        Resource = ["arn:${local.p}:s3:::${local.state_bucket}/batchform/*"]
+      },
+      # A plan holds the state's lock while it reads (S3 lock files): its one write.
+      {
+        Sid      = "HoldStateLock"
+        Effect   = "Allow"
+        Action   = ["s3:DeleteObject", "s3:PutObject"]
+        Resource = ["arn:${local.p}:s3:::${local.state_bucket}/batchform/*.tflock"]
+      },
+      {
+        Sid    = "ReadDataBucketSettings"
+        Effect = "Allow"
+        Action = [
+          "s3:GetAccelerateConfiguration", "s3:GetBucketAcl", "s3:GetBucketCORS", "s3:GetBucketLocation",
+          "s3:GetBucketLogging", "s3:GetBucketObjectLockConfiguration", "s3:GetBucketOwnershipControls",
+          "s3:GetBucketPolicy", "s3:GetBucketPublicAccessBlock", "s3:GetBucketRequestPayment", "s3:GetBucketTagging",
+          "s3:GetBucketVersioning", "s3:GetBucketWebsite", "s3:GetEncryptionConfiguration",
+          "s3:GetLifecycleConfiguration", "s3:GetReplicationConfiguration", "s3:ListBucket",
+        ]
+        Resource = ["arn:${local.p}:s3:::${local.data_bucket}"]
+      },
+      {
+        Sid    = "DescribeTables"
+        Effect = "Allow"
+        Action = [
+          "dynamodb:DescribeContinuousBackups", "dynamodb:DescribeTable", "dynamodb:DescribeTimeToLive",
+          "dynamodb:ListTagsOfResource",
+        ]
+        Resource = ["${local.tables}*"]
+      },
+    ],
+    # Reading the account's encrypted state and resources, and writing the lock file under a state key.
+    length(var.kms_key_arns) == 0 ? [] : [
+      {
+        Sid      = "UseAccountKeysForPlan"
+        Effect   = "Allow"
+        Action   = ["kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKey"]
+        Resource = sort(distinct(var.kms_key_arns))
+      },
+    ],
+  )
 }

@@ -7,3 +7,13 @@ output "actions" {
   description = "Every action the policy allows, sorted (for review and tests)."
   value       = sort(distinct(flatten([for s in local.statements : s.Action])))
 }
+
+output "plan_policy_json" {
+  description = "The plan-only policy (JSON): what `tf.plan` reads of the account, and its state lock; no change to anything else, no job data. For the role pull requests plan with."
+  value       = jsonencode({ Version = "2012-10-17", Statement = local.plan_statements })
+}
+
+output "plan_actions" {
+  description = "Every action the plan-only policy allows, sorted (for review and tests)."
+  value       = sort(distinct(flatten([for s in local.plan_statements : s.Action])))
+}

@@ -132,3 +132,52 @@ run "rejects_an_account_id_that_is_not_12_digits" {
 
   expect_failures = [var.account_id]
 }
+
+run "the_plan_only_policy_reads_what_the_deployer_may_and_writes_only_the_state_lock" {
+  command = plan
+
+  assert {
+    condition     = length(setsubtract(output.plan_actions, output.actions)) == 0
+    error_message = "The plan-only policy may allow only actions the deployer has."
+  }
+
+  assert {
+    condition     = alltrue([for a in output.plan_actions : can(regex("^[a-z0-9]+:(Describe|Get|List)[A-Za-z]+$", a)) || contains(["s3:PutObject", "s3:DeleteObject"], a)])
+    error_message = "The plan-only policy reads (Describe, Get, List); its one write is the state lock."
+  }
+
+  assert {
+    condition = [for s in jsondecode(output.plan_policy_json).Statement : s.Resource if contains(s.Action, "s3:PutObject")] == [
+      ["arn:aws:s3:::batchform-tfstate-111111111111-eu-west-1/batchform/*.tflock"]
+    ]
+    error_message = "The plan-only policy writes the state's lock files and nothing else."
+  }
+
+  assert {
+    condition     = length(setintersection(output.plan_actions, ["logs:GetLogEvents", "logs:FilterLogEvents", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:GetAuthorizationToken", "batch:DescribeJobs", "batch:ListJobs", "batch:SubmitJob", "iam:PassRole"])) == 0
+    error_message = "The plan-only policy reads no job data (logs, jobs) and no image, and submits nothing."
+  }
+
+  assert {
+    condition     = alltrue([for s in jsondecode(output.plan_policy_json).Statement : alltrue([for r in s.Resource : r == "*" || strcontains(r, ":111111111111:") || startswith(r, "arn:aws:s3:::")])])
+    error_message = "Every resource of the plan-only policy must be in the account (or one of its buckets), or `*` for describe calls."
+  }
+
+  assert {
+    condition     = length(output.policy_json) <= 10240 && length(output.plan_policy_json) <= 10240
+    error_message = "Each policy must fit in a role's inline policies (10,240 characters)."
+  }
+}
+
+run "the_plan_only_policy_may_decrypt_with_the_account_keys_only_when_given" {
+  command = plan
+
+  variables {
+    kms_key_arns = ["arn:aws:kms:eu-west-1:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab"]
+  }
+
+  assert {
+    condition     = [for s in jsondecode(output.plan_policy_json).Statement : s.Action if s.Sid == "UseAccountKeysForPlan"] == [["kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKey"]]
+    error_message = "With keys, the plan-only policy may decrypt state and resources (and encrypt the lock file)."
+  }
+}
