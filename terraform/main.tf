@@ -219,3 +219,62 @@ module "job_definitions" {
     }
   }
 }
+
+# ---- Schedules: jobs run by EventBridge Scheduler, submitted as `submit` sends them ---------
+
+locals {
+  scheduled_jobs = { for name, job in var.jobs : name => job if job.schedule != null }
+  schedule_names = { for name, job in local.scheduled_jobs : name => "${local.name}-${name}" }
+  # A fair-share queue's jobs go with the job's share, as `submit` sends them by default.
+  schedule_shares = { for name, job in local.scheduled_jobs : name => local.queues[job.queue].fair_share == null ? null : job.share_identifier }
+  # Each run carries the tags `submit` gives a job (batchform.jobs): the schedule that started it
+  # (batchform:schedule, which jobs.list shows) and the token submit derives for that very request
+  # (request_token: the account, the job with no overrides but its share, that tag), so a
+  # scheduled job is traced like a submitted one.
+  schedule_tokens = {
+    for name, schedule in local.schedule_names : name => substr(sha256(jsonencode(merge(
+      {
+        account = var.account_id, array_size = null, command = null, depends_on = [], env = [], items = null,
+        job     = name, params = [], retries = null, tags = [["batchform:schedule", schedule]], timeout = null
+      },
+      local.schedule_shares[name] == null ? {} : { share = local.schedule_shares[name] },
+    ))), 0, 32)
+  }
+}
+
+module "schedules" {
+  source = "../modules/batch-job-schedules"
+
+  name_prefix = "${local.name}-"
+
+  schedules = {
+    for name, job in local.scheduled_jobs : name => {
+      expression         = job.schedule.expression
+      timezone           = job.schedule.timezone
+      enabled            = job.schedule.enabled
+      job_queue_arn      = module.job_queues[job.queue].arn
+      job_definition_arn = module.job_definitions.arn_prefixes[name]
+      share_identifier   = local.schedule_shares[name]
+      tags               = { "batchform:schedule" = local.schedule_names[name], "batchform:token" = local.schedule_tokens[name] }
+    }
+  }
+}
+
+# ---- Notifications: the account's jobs that fail (or succeed), told to its subscribers -------
+
+module "notifications" {
+  source = "../modules/batch-job-notifications"
+  count  = var.notifications == null ? 0 : 1
+
+  name           = "${local.name}-job-events"
+  account_name   = var.account_name
+  job_queue_arns = [for queue in module.job_queues : queue.arn]
+  statuses       = var.notifications.statuses
+  kms_key_arn    = var.kms.notifications
+
+  subscribers = {
+    email = var.notifications.email
+    https = var.notifications.https
+    sqs   = var.notifications.sqs
+  }
+}

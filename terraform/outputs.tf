@@ -79,3 +79,28 @@ output "jobs" {
     }
   }
 }
+
+output "schedules" {
+  description = "Job name => its schedule: name and ARN, expression, time zone and whether it is enabled, and what each run submits (input: JobName, JobQueue, JobDefinition, ShareIdentifier, Tags, PropagateTags); dead_letter_queue_url holds the runs that could not be submitted."
+  value = {
+    for name, job in local.scheduled_jobs : name => {
+      name                  = module.schedules.names[name]
+      arn                   = module.schedules.arns[name]
+      expression            = job.schedule.expression
+      timezone              = job.schedule.timezone
+      enabled               = job.schedule.enabled
+      input                 = module.schedules.inputs[name]
+      dead_letter_queue_url = module.schedules.dead_letter_queue_url
+    }
+  }
+}
+
+output "notifications" {
+  description = "The notifications' SNS topic, EventBridge rule and KMS key (ARNs), and the statuses told; null when the account declares none."
+  value = var.notifications == null ? null : {
+    topic_arn   = module.notifications[0].topic_arn
+    rule_arn    = module.notifications[0].rule_arn
+    kms_key_arn = module.notifications[0].kms_key_arn
+    statuses    = var.notifications.statuses
+  }
+}

@@ -3,7 +3,8 @@
 locals {
   custom_endpoint = var.aws_endpoint_url != null
   endpoint_services = [
-    "batch", "dynamodb", "ec2", "ecr", "iam", "kms", "logs", "s3", "secretsmanager", "ssm", "sts",
+    "batch", "dynamodb", "ec2", "ecr", "events", "iam", "kms", "logs", "s3", "scheduler", "secretsmanager",
+    "sns", "sqs", "ssm", "sts",
   ]
 }
 
@@ -36,11 +37,15 @@ provider "aws" {
       dynamodb       = endpoints.value
       ec2            = endpoints.value
       ecr            = endpoints.value
+      events         = endpoints.value
       iam            = endpoints.value
       kms            = endpoints.value
       logs           = endpoints.value
       s3             = endpoints.value
+      scheduler      = endpoints.value
       secretsmanager = endpoints.value
+      sns            = endpoints.value
+      sqs            = endpoints.value
       ssm            = endpoints.value
       sts            = endpoints.value
     }

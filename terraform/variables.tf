@@ -223,12 +223,13 @@ variable "queues" {
 }
 
 variable "kms" {
-  description = "Customer-managed KMS keys, as key ARNs (arn:aws:kms:<region>:<account>:key/<id>; not aliases, which give a perpetual diff). `ecr` encrypts the image repositories (changing it replaces them). `logs` encrypts the jobs' log groups: its key policy must allow the `logs.<region>.amazonaws.com` service principal (the key and its policy are yours; batchform does not manage them). `secrets` are the keys of the referenced SSM parameters and Secrets Manager secrets: the execution role gets kms:Decrypt on them when a job references a secret. `data_bucket` encrypts the data bucket (SSE-KMS); the jobs' roles get kms:Decrypt on it. Null or empty: AWS-managed encryption."
+  description = "Customer-managed KMS keys, as key ARNs (arn:aws:kms:<region>:<account>:key/<id>; not aliases, which give a perpetual diff). `ecr` encrypts the image repositories (changing it replaces them). `logs` encrypts the jobs' log groups: its key policy must allow the `logs.<region>.amazonaws.com` service principal (the key and its policy are yours; batchform does not manage them). `secrets` are the keys of the referenced SSM parameters and Secrets Manager secrets: the execution role gets kms:Decrypt on them when a job references a secret. `data_bucket` encrypts the data bucket (SSE-KMS); the jobs' roles get kms:Decrypt on it. `notifications` encrypts the notifications' topic: its key policy must let `events.amazonaws.com` use it (kms:Decrypt, kms:GenerateDataKey); without it a key with that policy is made. Null or empty: AWS-managed encryption."
   type = object({
-    ecr         = optional(string)
-    logs        = optional(string)
-    data_bucket = optional(string)
-    secrets     = optional(list(string), [])
+    ecr           = optional(string)
+    logs          = optional(string)
+    data_bucket   = optional(string)
+    notifications = optional(string)
+    secrets       = optional(list(string), [])
   })
   default  = {}
   nullable = false
@@ -249,14 +250,19 @@ variable "kms" {
   }
 
   validation {
+    condition     = var.kms.notifications == null || can(regex("^arn:aws[-a-z]*:kms:[a-z]{2}(-gov)?-[a-z]+-[0-9]:[0-9]{12}:key/[A-Za-z0-9-]+$", var.kms.notifications))
+    error_message = "kms.notifications must be a KMS key ARN (arn:aws:kms:<region>:<12 digits>:key/<id>), not an alias: EventBridge cannot publish to a topic encrypted with alias/aws/sns."
+  }
+
+  validation {
     condition     = alltrue([for arn in var.kms.secrets : can(regex("^arn:aws[-a-z]*:kms:[a-z]{2}(-gov)?-[a-z]+-[0-9]:[0-9]{12}:key/[A-Za-z0-9-]+$", arn))])
     error_message = "Every kms.secrets entry must be a KMS key ARN (arn:aws:kms:<region>:<12 digits>:key/<id>), not an alias."
   }
 
-  # Repositories, log groups and the bucket are in the account's region, and so must their keys be.
+  # Repositories, log groups, the bucket and the topic are in the account's region, and so must their keys be.
   validation {
-    condition     = alltrue([for arn in compact([var.kms.ecr, var.kms.logs, var.kms.data_bucket]) : try(split(":", arn)[3] == var.region, true)])
-    error_message = "kms.ecr, kms.logs and kms.data_bucket must be keys in the account's region."
+    condition     = alltrue([for arn in compact([var.kms.ecr, var.kms.logs, var.kms.data_bucket, var.kms.notifications]) : try(split(":", arn)[3] == var.region, true)])
+    error_message = "kms.ecr, kms.logs, kms.data_bucket and kms.notifications must be keys in the account's region."
   }
 }
 
@@ -339,6 +345,13 @@ variable "jobs" {
       container_path  = string
       read_only       = optional(bool, false)
     })), {})
+    # Run it on a schedule: an EventBridge Scheduler expression (cron, rate or at) in an IANA time
+    # zone; `enabled = false` pauses it. The batch-job-schedules module refuses what AWS would.
+    schedule = optional(object({
+      expression = string
+      timezone   = optional(string, "UTC")
+      enabled    = optional(bool, true)
+    }))
   }))
   default = {}
 
@@ -411,6 +424,14 @@ variable "jobs" {
     error_message = "Every jobs.<name>.secrets value must be the full ARN of an SSM parameter (arn:aws:ssm:<region>:<account>:parameter/<name>) or of a Secrets Manager secret (arn:aws:secretsmanager:<region>:<account>:secret:<name>-<6 characters>)."
   }
 
+  # A schedule's runs are submitted with the job's share: a fair-share queue refuses one without.
+  validation {
+    condition = alltrue([
+      for name, job in var.jobs : job.schedule == null || job.share_identifier != null || (job.queue == "default" ? var.queue.fair_share == null : try(var.queues[job.queue].fair_share == null, true))
+    ])
+    error_message = "jobs.<name>.schedule on a queue with a fair_share policy needs jobs.<name>.share_identifier: the queue refuses a job without a share."
+  }
+
   validation {
     condition = alltrue(flatten([
       for name, job in var.jobs : [for s in job.policy_statements : [for action in s.actions : !strcontains(action, "*") && !strcontains(action, "?")]]
@@ -442,6 +463,22 @@ variable "tables" {
       ]
     ]))
     error_message = "Every tables.<key>.hash_key, range_key and ttl_attribute must be 1-255 characters."
+  }
+}
+
+variable "notifications" {
+  description = "Tell of the jobs of the account's queues that end in `statuses` (FAILED by default; FAILED and SUCCEEDED are the final ones): an EventBridge rule turns each state change into a message (the job, its id, the account's names, the exit code, the reason, the jobs.logs command) on an SNS topic encrypted with `kms.notifications` or a key made for it, to which `email` addresses, `https` URLs and `sqs` queue ARNs subscribe (email and https must confirm). Null: none."
+  type = object({
+    statuses = optional(list(string), ["FAILED"])
+    email    = optional(list(string), [])
+    https    = optional(list(string), [])
+    sqs      = optional(list(string), [])
+  })
+  default = null
+
+  validation {
+    condition     = var.notifications == null ? true : length(var.notifications.statuses) >= 1 && alltrue([for status in var.notifications.statuses : contains(["FAILED", "SUCCEEDED"], status)])
+    error_message = "notifications.statuses must list FAILED, SUCCEEDED or both (a job's final states)."
   }
 }
 

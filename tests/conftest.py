@@ -12,6 +12,7 @@ test asking for a fixture of a component (FIXTURE_NEEDS) without it.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
@@ -56,6 +57,7 @@ TALLIES = {
 FIXTURE_NEEDS = {
     "local_stack": {"stack"},
     "private_stack": {"stack"},
+    "private_emulator": {"stack"},
     "demo_run": {"stack", "terraform"},
     "terraform_binary": {"terraform"},
     "checkov": {"checkov"},
@@ -232,6 +234,37 @@ def private_stack(tmp_path: Path) -> Iterator[LocalStack]:
     stack.down()
 
 
+@contextlib.contextmanager
+def private_emulator_stack(data_dir: Path) -> Iterator[LocalStack]:
+    """A private stack for what needs no job container: up on free ports, with job containers off (a
+    submitted job succeeds at once); stopped and its data deleted afterwards."""
+    import requests
+
+    if not (shutil.which("docker-registry") or shutil.which("registry")):
+        missing("the docker-registry binary")
+    if not LocalStack.docker_healthy():
+        missing("a docker engine")
+    settings = LocalStackSettings.load(
+        data_dir=data_dir, emulator_port=free_port(), registry_port=free_port(), start_docker=False
+    )
+    stack = LocalStack(settings)
+    try:
+        stack.up()
+        requests.post(
+            f"{settings.emulator_url}/moto-api/config", json={"batch": {"use_docker": False}}, timeout=10
+        ).raise_for_status()
+        yield stack
+    finally:
+        stack.down()
+
+
+@pytest.fixture
+def private_emulator(tmp_path: Path) -> Iterator[LocalStack]:
+    """private_emulator_stack, for one test."""
+    with private_emulator_stack(tmp_path / "stack") as stack:
+        yield stack
+
+
 @pytest.fixture(scope="session")
 def suite_summary(request: pytest.FixtureRequest) -> list[str]:
     """Lines a test wants shown at the end of the run (for example the checkov suppressions)."""
@@ -269,6 +302,7 @@ INDEPENDENT_FILES = {"test_faults.py", "test_interrupted.py", "test_releases.py"
 # started first, so that no worker is still busy with one when the others are done.
 LONGEST_FIRST = (
     "test_terraform_lifecycle",
+    "test_schedules_and_notifications",
     "tests/test_releases.py::test_the_matrix_shows_declared_ahead_of_deployed",
     "tests/test_security.py::test_terraform_gets_aws_credentials_only_in_its_environment",
     "local-b",

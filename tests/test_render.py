@@ -270,9 +270,11 @@ def test_the_repository_local_tfvars_parses_back_to_local_yaml_on_the_shared_dec
     source = Releases().load("local")
     rendered = (REPO / "terraform" / "accounts" / "local.tfvars").read_text()
     assert parse(rendered) == source
-    # The shared declarations are the account's jobs: local.yaml only names them.
+    # The shared declarations are the account's jobs: local.yaml only names them, and says when
+    # it runs one on a schedule.
     own = yaml.safe_load((REPO / "terraform" / "accounts" / "local.yaml").read_text())
-    assert set(own["jobs"]) == set(source["jobs"]) and all(entry == {} for entry in own["jobs"].values())
+    assert set(own["jobs"]) == set(source["jobs"])
+    assert all(set(entry) <= {"schedule"} for entry in own["jobs"].values())
 
 
 # ---- render writes only what is stale ------------------------------------------------------------
@@ -1153,3 +1155,197 @@ def test_the_limits_render_checks_are_the_ones_terraform_validates() -> None:
     # ... and what render assumes of a key left out is what terraform gives it.
     for key, default in {**sources.JOB_DEFAULTS, **sourcesettings.COMPUTE_DEFAULTS}.items():
         assert re.search(rf"\b{key}\s*=\s*optional\((number|string), {json.dumps(default)}\)", variables), key
+
+
+# ---- schedules and notifications, refused at render as EventBridge Scheduler and SNS would ---------
+
+
+def _scheduled(schedule: dict | None = None, job: dict | None = None, **top: Any) -> dict:
+    entry = {"image": "alpha", **({} if schedule is None else {"schedule": schedule}), **(job or {})}
+    return {"images": {"alpha": {"build": 1}}, "jobs": {"alpha": entry}, **top}
+
+
+FAIR_SHARE_QUEUE = {"shared": {"compute_environments": ["main"], "fair_share": {"shares": {"nightly": 1}}}}
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "cron(0 3 * * ? *)",
+        "cron(0/15 8-18 ? * MON-FRI *)",
+        "cron(30 6 1,15 * ? 2030-2035)",
+        "cron(0 12 L * ? *)",
+        "cron(0 9 15W jan-mar ? *)",
+        "cron(0 12 ? * 6L *)",
+        "cron(0 12 ? * 3#2 *)",
+        "cron(*/5 * ? * * *)",
+        "rate(1 minute)",
+        "rate(5 minutes)",
+        "rate(1 hour)",
+        "rate(12 hours)",
+        "rate(1 day)",
+        "rate(7 days)",
+        "at(2030-01-31T03:00:00)",
+    ],
+)
+def test_schedule_expressions_eventbridge_scheduler_takes_render(expression: str) -> None:
+    data = _scheduled({"expression": expression, "timezone": "Europe/Paris", "enabled": False})
+    assert validate_source("rel-a.yaml", data) == data
+
+
+@pytest.mark.parametrize(
+    ("source", "field", "says"),
+    [
+        (_scheduled({"expression": "cron(0 3 * * *)"}), "jobs.alpha.schedule.expression", "6 fields"),
+        (_scheduled({"expression": "cron(0 3 * * * *)"}), "jobs.alpha.schedule.expression", "must be ?"),
+        (_scheduled({"expression": "cron(0 3 ? * ? *)"}), "jobs.alpha.schedule.expression", "must be ?"),
+        (_scheduled({"expression": "cron(0 3 1 * MON *)"}), "jobs.alpha.schedule.expression", "must be ?"),
+        (_scheduled({"expression": "cron(60 3 * * ? *)"}), "jobs.alpha.schedule.expression", "0-59"),
+        (_scheduled({"expression": "cron(0 24 * * ? *)"}), "jobs.alpha.schedule.expression", "0-23"),
+        (_scheduled({"expression": "cron(0 3 32 * ? *)"}), "jobs.alpha.schedule.expression", "1-31"),
+        (_scheduled({"expression": "cron(0 3 * 13 ? *)"}), "jobs.alpha.schedule.expression", "JAN-DEC"),
+        (_scheduled({"expression": "cron(0 3 ? * 8 *)"}), "jobs.alpha.schedule.expression", "SUN-SAT"),
+        (_scheduled({"expression": "cron(0 3 * * ? 1969)"}), "jobs.alpha.schedule.expression", "1970-2199"),
+        (_scheduled({"expression": "cron(? 3 * * ? *)"}), "jobs.alpha.schedule.expression", "cannot be ?"),
+        (_scheduled({"expression": "cron(0/0 3 * * ? *)"}), "jobs.alpha.schedule.expression", "at least 1"),
+        (_scheduled({"expression": "cron(0 3 ? * 3#6 *)"}), "jobs.alpha.schedule.expression", "1-5"),
+        (_scheduled({"expression": "cron(0 L * * ? *)"}), "jobs.alpha.schedule.expression", "takes no L"),
+        (_scheduled({"expression": "cron(0  3 * * ? *)"}), "jobs.alpha.schedule.expression", "6 fields"),
+        (_scheduled({"expression": "rate(1 minutes)"}), "jobs.alpha.schedule.expression", "rate(1 minute)"),
+        (_scheduled({"expression": "rate(5 hour)"}), "jobs.alpha.schedule.expression", "rate(5 hours)"),
+        (_scheduled({"expression": "rate(0 days)"}), "jobs.alpha.schedule.expression", "at least 1"),
+        (_scheduled({"expression": "rate(2 weeks)"}), "jobs.alpha.schedule.expression", "day(s)"),
+        (_scheduled({"expression": "rate(1.5 hours)"}), "jobs.alpha.schedule.expression", "must be cron("),
+        (_scheduled({"expression": "at(2030-02-30T03:00:00)"}), "jobs.alpha.schedule.expression", "no date"),
+        (_scheduled({"expression": "0 3 * * ?"}), "jobs.alpha.schedule.expression", "must be cron("),
+        (_scheduled({"expression": 5}), "jobs.alpha.schedule.expression", "must be text"),
+        (_scheduled({"timezone": "UTC"}), "jobs.alpha.schedule.expression", "required"),
+        (
+            _scheduled({"expression": "rate(1 day)", "timezone": "Europe/Atlantis"}),
+            "jobs.alpha.schedule.timezone",
+            "IANA",
+        ),
+        (
+            _scheduled({"expression": "rate(1 day)", "timezone": "CEST"}),
+            "jobs.alpha.schedule.timezone",
+            "IANA",
+        ),
+        (
+            _scheduled({"expression": "rate(1 day)", "enabled": "no"}),
+            "jobs.alpha.schedule.enabled",
+            "true or",
+        ),
+        (_scheduled({"expression": "rate(1 day)", "tz": "UTC"}), "jobs.alpha.schedule.tz", "unknown key"),
+        (_scheduled(job={"schedule": "rate(1 day)"}), "jobs.alpha.schedule", "a mapping"),
+        (
+            _scheduled({"expression": "rate(1 day)"}, {"queue": "shared"}, queues=FAIR_SHARE_QUEUE),
+            "jobs.alpha.schedule",
+            "share_identifier",
+        ),
+        (_scheduled(notifications={"statuses": ["RUNNING"]}), "notifications.statuses[0]", "FAILED or"),
+        (_scheduled(notifications={"statuses": []}), "notifications.statuses", "1 or 2"),
+        (_scheduled(notifications={"statuses": ["FAILED", "FAILED"]}), "notifications.statuses", "distinct"),
+        (_scheduled(notifications={"email": ["team"]}), "notifications.email[0]", "an email address"),
+        (_scheduled(notifications={"email": "a@example.com"}), "notifications.email", "a list of text"),
+        (
+            _scheduled(notifications={"https": ["http://x.example.com/"]}),
+            "notifications.https[0]",
+            "https://",
+        ),
+        (
+            _scheduled(notifications={"sqs": ["arn:aws:sqs:us-east-1:123456789012:jobs.fifo"]}),
+            "notifications.sqs[0]",
+            "not a FIFO queue",
+        ),
+        (_scheduled(notifications={"sqs": ["jobs"]}), "notifications.sqs[0]", "an SQS queue ARN"),
+        (
+            _scheduled(notifications={"email": ["a@example.com", "a@example.com"]}),
+            "notifications.email",
+            "each endpoint once",
+        ),
+        (_scheduled(notifications={"slack": ["#team"]}), "notifications.slack", "unknown key"),
+        (_scheduled(notifications=["a@example.com"]), "notifications", "a mapping"),
+        (_scheduled(kms={"notifications": "alias/aws/sns"}), "kms.notifications", "not an alias"),
+    ],
+    ids=[
+        "cron-five-fields",
+        "cron-both-days-given",
+        "cron-both-days-question",
+        "cron-day-of-month-and-weekday",
+        "cron-minute-60",
+        "cron-hour-24",
+        "cron-day-32",
+        "cron-month-13",
+        "cron-weekday-8",
+        "cron-year-1969",
+        "cron-question-in-minutes",
+        "cron-increment-0",
+        "cron-sixth-week",
+        "cron-last-hour",
+        "cron-two-spaces",
+        "rate-1-plural",
+        "rate-5-singular",
+        "rate-0",
+        "rate-weeks",
+        "rate-fraction",
+        "at-no-such-day",
+        "unix-cron",
+        "expression-number",
+        "expression-missing",
+        "timezone-unknown",
+        "timezone-abbreviation",
+        "enabled-text",
+        "schedule-unknown-key",
+        "schedule-text",
+        "schedule-on-fair-share-without-share",
+        "status-running",
+        "statuses-empty",
+        "statuses-twice",
+        "email-no-address",
+        "email-not-a-list",
+        "https-plain-http",
+        "sqs-fifo",
+        "sqs-not-an-arn",
+        "endpoint-twice",
+        "protocol-unknown",
+        "notifications-list",
+        "notifications-key-alias",
+    ],
+)
+def test_a_schedule_or_notification_aws_would_refuse_is_refused_at_render_naming_the_file_and_key(
+    source: dict, field: str, says: str
+) -> None:
+    with pytest.raises(ConfigError) as caught:
+        validate_source("rel-a.yaml", source)
+    message = str(caught.value)
+    assert message.startswith(f"rel-a.yaml: {field}: "), message
+    assert says in message and "\n" not in message, message
+
+
+def test_a_scheduled_job_on_a_fair_share_queue_with_its_share_and_every_notification_render() -> None:
+    data = _scheduled(
+        {"expression": "rate(1 day)"},
+        {"queue": "shared", "share_identifier": "nightly"},
+        queues=FAIR_SHARE_QUEUE,
+        notifications={
+            "statuses": ["FAILED", "SUCCEEDED"],
+            "email": ["batch-team@example.com"],
+            "https": ["https://hooks.example.com:8443/batch?team=data"],
+            "sqs": ["arn:aws:sqs:eu-west-1:111111111111:batch-events"],
+        },
+        kms={"notifications": "arn:aws:kms:us-east-1:123456789012:key/11111111-1111-1111-1111-111111111111"},
+    )
+    assert validate_source("rel-a.yaml", data) == data
+
+
+def test_a_schedule_name_longer_than_eventbridge_takes_is_refused_naming_the_job() -> None:
+    job = "a" * 50
+    data = {
+        "images": {"alpha": {"build": 1}},
+        "jobs": {job: {"image": "alpha", "schedule": {"expression": "rate(1 day)"}}},
+    }
+    with pytest.raises(
+        ConfigError, match=rf"^some-account\.yaml: jobs\.{job}\.schedule: its schedule would be named"
+    ):
+        validate_source("some-account.yaml", data)
+    assert validate_source("dev.yaml", data) == data  # batchform-dev-<50>: 64 characters

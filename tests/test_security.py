@@ -365,6 +365,21 @@ def test_the_scan_reads_the_statements_it_has_to_judge() -> None:
     assert [s.actions for s in on_all] == [("ecr:GetAuthorizationToken",)]
     assert ("sts:AssumeRole",) in [s.actions for s in grants.statements]
     assert [s.action_expression for s in grants.statements if s.actions is None] == ["s.actions"]
+    # The schedules' roles and the notifications' topic and key policies are read too: each action
+    # named, no `*` but the key policy's own (the key itself), which the README justifies.
+    schedules = read_grants(MODULES_DIR / "batch-job-schedules")
+    assert {action for s in schedules.statements for action in s.actions or ()} >= {
+        "batch:SubmitJob",
+        "batch:TagResource",
+        "sqs:SendMessage",
+        "sts:AssumeRole",
+    }
+    assert not [s for s in schedules.statements if s.on_all_resources]
+    notifications = read_grants(MODULES_DIR / "batch-job-notifications")
+    assert ("sns:Publish",) in [s.actions for s in notifications.statements]
+    assert {s.actions for s in notifications.statements if s.on_all_resources} >= {
+        ("kms:Decrypt", "kms:GenerateDataKey")
+    }
     managed = {policy for policy, _ in read_grants(MODULES_DIR / "batch-environment").managed}
     assert managed == {  # Batch itself acts as its service-linked role
         "service-role/AmazonEC2ContainerServiceforEC2Role",

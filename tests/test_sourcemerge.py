@@ -174,3 +174,26 @@ def test_refusals_name_the_file_that_holds_the_value_and_the_key(
 
 def test_the_shared_file_is_no_account(releases) -> None:  # noqa: ANN001
     assert releases.account_names() == ["rel-a"]
+
+
+def test_a_shared_schedule_runs_in_every_account_that_names_the_job_and_one_may_turn_it_off(
+    release_project: Path,
+) -> None:
+    schedule = '    schedule:\n      expression: "cron(0 3 * * ? *)"\n      timezone: Europe/Paris\n'
+    shared = SHARED.replace("    memory: 1024\n", "    memory: 1024\n" + schedule)
+    account = ACCOUNT.replace("  alpha: {build: 7}", "  alpha: {build: 7}\n  beta: {build: 2}")
+    write(release_project, "_shared.yaml", shared)
+    write(release_project, "rel-a.yaml", account + "  report: {}\n")
+    releases = project_releases(release_project)
+    assert releases.load("rel-a")["jobs"]["report"]["schedule"] == {
+        "expression": "cron(0 3 * * ? *)",
+        "timezone": "Europe/Paris",
+    }
+    write(release_project, "rel-a.yaml", account + "  report: {schedule: {enabled: false}}\n")
+    rows = {row.key: row.source for row in releases.explain("rel-a")["report"]}
+    assert releases.load("rel-a")["jobs"]["report"]["schedule"]["enabled"] is False
+    assert (rows["schedule.expression"], rows["schedule.enabled"]) == ("_shared.yaml", "rel-a.yaml")
+    # A shared expression AWS would refuse is refused in the shared file.
+    write(release_project, "_shared.yaml", shared.replace("cron(0 3 * * ? *)", "cron(0 3 * * * *)"))
+    with pytest.raises(ConfigError, match=r"^_shared\.yaml: jobs\.report\.schedule\.expression: "):
+        releases.load("rel-a")

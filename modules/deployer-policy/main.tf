@@ -40,13 +40,13 @@ locals {
         ]
       },
       # The roles are handed to Batch (job definitions, compute environments), ECS (tasks),
-      # EC2 (instances) and Spot Fleet, and to nothing else.
+      # EC2 (instances), Spot Fleet and EventBridge Scheduler (schedules), and to nothing else.
       {
         Sid       = "PassBatchformRoles"
         Effect    = "Allow"
         Action    = ["iam:PassRole"]
         Resource  = ["arn:${local.p}:iam::${local.account}:role/${local.iam_prefix}*"]
-        Condition = { StringEquals = { "iam:PassedToService" = ["batch.amazonaws.com", "ec2.amazonaws.com", "ecs-tasks.amazonaws.com", "spotfleet.amazonaws.com"] } }
+        Condition = { StringEquals = { "iam:PassedToService" = ["batch.amazonaws.com", "ec2.amazonaws.com", "ecs-tasks.amazonaws.com", "scheduler.amazonaws.com", "spotfleet.amazonaws.com"] } }
       },
       {
         Sid    = "DescribeBatch"
@@ -176,6 +176,74 @@ locals {
           "dynamodb:UpdateContinuousBackups", "dynamodb:UpdateTable", "dynamodb:UpdateTimeToLive",
         ]
         Resource = ["${local.tables}*"]
+      },
+      # Schedules (batch-job-schedules): the account's schedules and their dead-letter queue.
+      {
+        Sid      = "ManageSchedules"
+        Effect   = "Allow"
+        Action   = ["scheduler:CreateSchedule", "scheduler:DeleteSchedule", "scheduler:GetSchedule", "scheduler:UpdateSchedule"]
+        Resource = ["arn:${local.p}:scheduler:${local.region}:${local.account}:schedule/default/${local.name}-*"]
+      },
+      {
+        Sid    = "ManageDeadLetterQueue"
+        Effect = "Allow"
+        Action = [
+          "sqs:CreateQueue", "sqs:DeleteQueue", "sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:ListQueueTags",
+          "sqs:SetQueueAttributes", "sqs:TagQueue", "sqs:UntagQueue",
+        ]
+        Resource = ["arn:${local.p}:sqs:${local.region}:${local.account}:${local.name}-*"]
+      },
+      # Notifications (batch-job-notifications): the rule, the topic and its subscriptions, the key.
+      {
+        Sid    = "ManageNotificationRule"
+        Effect = "Allow"
+        Action = [
+          "events:DeleteRule", "events:DescribeRule", "events:ListTagsForResource", "events:ListTargetsByRule",
+          "events:PutRule", "events:PutTargets", "events:RemoveTargets", "events:TagResource", "events:UntagResource",
+        ]
+        Resource = ["arn:${local.p}:events:${local.region}:${local.account}:rule/${local.name}-*"]
+      },
+      {
+        Sid    = "ManageNotificationTopic"
+        Effect = "Allow"
+        Action = [
+          "sns:CreateTopic", "sns:DeleteTopic", "sns:GetSubscriptionAttributes", "sns:GetTopicAttributes",
+          "sns:ListSubscriptionsByTopic", "sns:ListTagsForResource", "sns:SetSubscriptionAttributes",
+          "sns:SetTopicAttributes", "sns:Subscribe", "sns:TagResource", "sns:Unsubscribe", "sns:UntagResource",
+        ]
+        Resource = ["arn:${local.p}:sns:${local.region}:${local.account}:${local.name}-*"]
+      },
+      # A key's id is not known before it is made: keys are created, and then managed, by the
+      # account's tag, which the provider's default tags put on every resource.
+      {
+        Sid       = "CreateNotificationKey"
+        Effect    = "Allow"
+        Action    = ["kms:CreateKey", "kms:TagResource"]
+        Resource  = ["*"]
+        Condition = { StringEquals = { "aws:RequestTag/batchform:account" = var.account_name } }
+      },
+      {
+        Sid    = "ManageNotificationKey"
+        Effect = "Allow"
+        Action = [
+          "kms:CreateAlias", "kms:DeleteAlias", "kms:DescribeKey", "kms:EnableKeyRotation", "kms:GetKeyPolicy",
+          "kms:GetKeyRotationStatus", "kms:ListResourceTags", "kms:PutKeyPolicy", "kms:ScheduleKeyDeletion",
+          "kms:UntagResource",
+        ]
+        Resource  = ["arn:${local.p}:kms:${local.region}:${local.account}:key/*"]
+        Condition = { StringEquals = { "aws:ResourceTag/batchform:account" = var.account_name } }
+      },
+      {
+        Sid      = "NotificationKeyAlias"
+        Effect   = "Allow"
+        Action   = ["kms:CreateAlias", "kms:DeleteAlias"]
+        Resource = ["arn:${local.p}:kms:${local.region}:${local.account}:alias/${local.name}-*"]
+      },
+      {
+        Sid      = "ListKeyAliases"
+        Effect   = "Allow"
+        Action   = ["kms:ListAliases"]
+        Resource = ["*"]
       },
       # submit writes the fan-out items that do not fit in a job's overrides.
       {

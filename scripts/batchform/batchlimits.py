@@ -1,4 +1,5 @@
-"""AWS Batch's limits on what a job is given: its resources, its attempts, its timeout.
+"""AWS Batch's limits on what a job is given: its resources, its attempts, its timeout; and on
+the calls that read jobs back.
 
 One table for every caller that checks them before AWS does: an account's source at render
 (the job definition) and a submit's overrides (the job). Each check returns what is wrong, in
@@ -10,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 MIN_TIMEOUT = 60  # attemptDurationSeconds
+DESCRIBE_BATCH = 100  # DescribeJobs takes at most 100 ids per call
 MIN_ATTEMPTS, MAX_ATTEMPTS = 1, 10  # retryStrategy.attempts
 MAX_EXIT_CONDITIONS = 5  # retryStrategy.evaluateOnExit
 EXIT_ACTIONS = ("RETRY", "EXIT")

@@ -23,6 +23,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from . import retry
 from .accounts import Account
+from .batchlimits import DESCRIBE_BATCH
 from .errors import UserError
 from .logfollow import DRAIN_TRIES, PERMANENT_LOG_ERRORS, LogFollower
 from .poll import FINAL_STATES, Echo, Poller, is_transient
@@ -41,7 +42,6 @@ __all__ = [
     "progress_line",
 ]
 
-DESCRIBE_BATCH = 100  # DescribeJobs takes at most 100 ids per call
 BAR_WIDTH = 10
 SHOWN_FAILED_CHILDREN = 20
 MISSING_POLLS = 3  # a job id DescribeJobs does not know for this many polls in a row is an error

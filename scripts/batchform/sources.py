@@ -13,6 +13,7 @@ from typing import Any
 import yaml
 
 from . import batchlimits as limits
+from . import schedules
 from .errors import ConfigError
 from .hcl import IDENTIFIER, hcl
 from .secretnames import PLAIN_VARIABLE_REFUSAL, REFERENCE_HINT, is_secret_reference, looks_like_secret
@@ -38,6 +39,7 @@ SETTINGS = (
     "kms",
     "data_bucket",
     "tables",
+    "notifications",
     "log_retention_days",
     "force_delete_repositories",
     "tags",
@@ -52,6 +54,7 @@ SETTING_TYPES = {
     "kms": "map",
     "data_bucket": "map",
     "tables": "map",
+    "notifications": "map",
     "log_retention_days": "whole",
     "force_delete_repositories": "flag",
     "tags": "text map",
@@ -80,6 +83,7 @@ JOB_TYPES = {
     "ephemeral_storage": "whole",
     "gpus": "whole",
     "efs_volumes": "map",
+    "schedule": "map",
 }
 # What a job may never be given, and why (the modules have no way to give it either).
 REFUSED_JOB_KEYS = {
@@ -98,6 +102,12 @@ EFS_PATTERNS = {
     "access_point_id": (re.compile(r"fsap-[0-9a-f]{8,40}"), "an EFS access point id, fsap-<hex>"),
     "container_path": (re.compile(r"/[^\s]+"), "an absolute path in the container other than /"),
 }
+# A job's schedule: an EventBridge Scheduler expression in a time zone (UTC unless said), on
+# unless `enabled: false` (an account turning off a schedule its shared declaration has).
+SCHEDULE_TYPES = {"expression": "text", "timezone": "text", "enabled": "flag"}
+# EventBridge Scheduler: a schedule's name is 1-64 letters, digits, `-`, `_` and `.`; the
+# root names a job's `batchform-<account>-<job>`.
+MAX_SCHEDULE_NAME = 64
 IMAGE_KEYS, JOB_KEYS = set(IMAGE_TYPES), set(JOB_TYPES)
 SECRET_VARIABLE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")  # a container environment name; fullmatch
 BUILD_TEXT = re.compile(r"[1-9][0-9]{0,17}")  # used with fullmatch
@@ -190,6 +200,8 @@ def validate_source(name: str, data: Any) -> dict[str, Any]:
             check_whole(f"{where}.scheduling_priority", entry["scheduling_priority"], 1, 9999)
         _check_job_limits(where, entry, queue_compute_type(data, queue))
         _check_job_data(where, entry, data.get("tables") or {})
+        if "schedule" in entry:
+            _check_schedule(name, where, str(job), entry, bool(queues[queue].get("fair_share")))
         _check_secrets(where, entry.get("environment") or {}, entry.get("secrets") or {})
     return data
 
@@ -242,6 +254,33 @@ def _check_job_limits(where: str, job: dict[str, Any], compute_type: str) -> Non
                 f"{where}.evaluate_on_exit[{index}].action: must be {limits.one_of(limits.EXIT_ACTIONS)}, "
                 f"got {condition.get('action')!r}"
             )
+
+
+def _check_schedule(source: str, where: str, job: str, entry: dict[str, Any], fair_share: bool) -> None:
+    """A job's schedule: what EventBridge Scheduler takes, and a share where the queue needs one."""
+    place = f"{where}.schedule"
+    schedule = entry["schedule"]
+    check_known(place, schedule, set(SCHEDULE_TYPES))
+    if "expression" not in schedule:
+        raise ConfigError(f"{place}.expression: required, such as cron(0 3 * * ? *) or rate(1 day)")
+    for key, value in schedule.items():
+        check_type(f"{place}.{key}", value, SCHEDULE_TYPES[key])
+    if problem := schedules.expression_problem(schedule["expression"]):
+        raise ConfigError(f"{place}.expression: {problem}")
+    if problem := schedules.timezone_problem(schedule.get("timezone", schedules.DEFAULT_TIMEZONE)):
+        raise ConfigError(f"{place}.timezone: {problem}")
+    if fair_share and entry.get("share_identifier") is None:
+        raise ConfigError(
+            f"{place}: the job's queue has a fair-share policy, so every job sent there needs a share: "
+            f"give {where.partition(': ')[2]}.share_identifier"
+        )
+    account = source.removesuffix(".yaml")
+    schedule_name = f"batchform-{account}-{job}"
+    if not account.startswith("_") and len(schedule_name) > MAX_SCHEDULE_NAME:
+        raise ConfigError(
+            f"{place}: its schedule would be named {schedule_name}, {len(schedule_name)} characters, "
+            f"more than the {MAX_SCHEDULE_NAME} EventBridge Scheduler takes: give the job a shorter name"
+        )
 
 
 def _check_job_data(where: str, job: dict[str, Any], tables: dict[str, Any]) -> None:

@@ -1,6 +1,6 @@
 """The top-level settings of an account's source, checked key by key: its compute environments
-and queues, keys, data bucket, tables and log retention; and the checks every part of a source
-is made with. Every refusal is one line naming the file and the key.
+and queues, keys, data bucket, tables, notifications and log retention; and the checks every part
+of a source is made with. Every refusal is one line naming the file and the key.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ QUEUE_KEYS = {"fair_share", "compute_environments", "priority", "time_limits"}
 # Names of further compute environments and queues (the first ones are `main` and `default`).
 EXTRA_NAME = re.compile(r"[a-z][a-z0-9_-]{0,49}")  # used with fullmatch
 FAIR_SHARE_KEYS = {"compute_reservation", "share_decay_seconds", "shares"}
-KMS_KEYS = {"ecr", "logs", "data_bucket", "secrets"}
+KMS_KEYS = {"ecr", "logs", "data_bucket", "notifications", "secrets"}
 DATA_BUCKET_KEYS = {"fan_out_expiry_days", "force_destroy"}
 COMPUTE_KEYS = {"type", "max_vcpus", "min_vcpus", "instance_types", "allocation_strategy"}
 TABLE_TYPES = {
@@ -32,6 +32,23 @@ TABLE_TYPES = {
 # A table's key names the table (batchform-<account>-<key>) and its jobs' <KEY>_TABLE variable.
 TABLE_KEY = re.compile(r"[a-z][a-z0-9_-]{0,63}")  # used with fullmatch
 COMPUTE_DEFAULTS = {"type": "FARGATE", "max_vcpus": 16, "min_vcpus": 0}
+# Who is told of a job's state change, and of which: the statuses a final state can have, and a
+# subscriber of each protocol batchform offers, as SNS takes its endpoint. All used with fullmatch.
+NOTIFICATION_STATUSES = ("FAILED", "SUCCEEDED")
+NOTIFICATION_DEFAULT_STATUSES = ["FAILED"]
+NOTIFICATION_ENDPOINTS = {
+    "email": (re.compile(r"[^@\s]{1,64}@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+"), "an email address"),
+    "https": (
+        re.compile(r"https://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[^\s]*)?"),
+        "an https:// URL (SNS posts there, and it must confirm the subscription)",
+    ),
+    # A FIFO queue takes messages only from a FIFO topic, and the topic is a standard one.
+    "sqs": (
+        re.compile(r"arn:aws[a-z-]*:sqs:[a-z]{2}(-gov)?-[a-z]+-[0-9]:[0-9]{12}:[A-Za-z0-9_-]{1,80}"),
+        "an SQS queue ARN (arn:aws:sqs:<region>:<12 digits>:<name>), not a FIFO queue",
+    ),
+}
+MAX_SUBSCRIBERS = 100
 
 
 def check_mapping(where: str, value: Any) -> dict[str, Any]:
@@ -251,7 +268,9 @@ def _check_kms(where: str, kms: dict[str, Any]) -> None:
     """Customer-managed keys by key ARN (an alias gives a perpetual diff)."""
     check_known(where, kms, KMS_KEYS)
     arns = [
-        (f"{where}.{key}", kms[key]) for key in ("ecr", "logs", "data_bucket") if kms.get(key) is not None
+        (f"{where}.{key}", kms[key])
+        for key in ("ecr", "logs", "data_bucket", "notifications")
+        if kms.get(key) is not None
     ]
     secrets = kms.get("secrets") or []
     if not isinstance(secrets, list):
@@ -271,6 +290,33 @@ def _check_data_bucket(where: str, bucket: dict[str, Any]) -> None:
         raise ConfigError(f"{where}.force_destroy: must be true or false, got {bucket['force_destroy']!r}")
 
 
+def _check_notifications(where: str, notifications: dict[str, Any]) -> None:
+    """Which job states are told (FAILED unless said) and to whom: email, https and sqs endpoints."""
+    check_known(where, notifications, {"statuses", *NOTIFICATION_ENDPOINTS})
+    statuses = notifications.get("statuses", NOTIFICATION_DEFAULT_STATUSES)
+    check_type(f"{where}.statuses", statuses, "texts")
+    if not statuses or len(set(statuses)) != len(statuses):
+        raise ConfigError(f"{where}.statuses: 1 or 2 distinct statuses, got {statuses!r}")
+    for index, status in enumerate(statuses):
+        if status not in NOTIFICATION_STATUSES:
+            raise ConfigError(
+                f"{where}.statuses[{index}]: must be {limits.one_of(NOTIFICATION_STATUSES)} (a job's "
+                f"final states), got {status!r}"
+            )
+    count = 0
+    for protocol, (pattern, what) in NOTIFICATION_ENDPOINTS.items():
+        endpoints = notifications.get(protocol) or []
+        check_type(f"{where}.{protocol}", endpoints, "texts")
+        if len(set(endpoints)) != len(endpoints):
+            raise ConfigError(f"{where}.{protocol}: each endpoint once, got {endpoints!r}")
+        for index, endpoint in enumerate(endpoints):
+            if not pattern.fullmatch(endpoint):
+                raise ConfigError(f"{where}.{protocol}[{index}]: must be {what}, got {endpoint!r}")
+        count += len(endpoints)
+    if count > MAX_SUBSCRIBERS:
+        raise ConfigError(f"{where}: at most {MAX_SUBSCRIBERS} subscribers, got {count}")
+
+
 SETTING_CHECKS: dict[str, Callable[[str, Any], None]] = {
     "compute": _check_compute,
     "log_retention_days": _check_log_retention,
@@ -280,4 +326,5 @@ SETTING_CHECKS: dict[str, Callable[[str, Any], None]] = {
     "kms": _check_kms,
     "data_bucket": _check_data_bucket,
     "tables": _check_tables,
+    "notifications": _check_notifications,
 }

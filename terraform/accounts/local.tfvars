@@ -33,6 +33,9 @@ tables = {
     deletion_protection = false
   }
 }
+notifications = {
+  statuses = ["FAILED"]
+}
 force_delete_repositories = true
 
 # ---- Images: the build each job of this account runs (`invoke bump IMAGE BUILD`) ----
@@ -60,6 +63,10 @@ jobs = {
     owner  = "batch-platform"
     vcpus  = 0.25
     memory = 512
+    schedule = {
+      expression = "cron(0 3 * * ? *)"
+      timezone   = "Europe/Paris"
+    }
   }
   fetch-and-run = {
     image           = "fetch-and-run"

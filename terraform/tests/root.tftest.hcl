@@ -29,6 +29,30 @@ mock_provider "aws" {
   mock_resource "aws_batch_scheduling_policy" {
     defaults = { arn = "arn:aws:batch:us-east-1:123456789012:scheduling-policy/batchform-check-default" }
   }
+  mock_resource "aws_batch_job_queue" {
+    defaults = { arn = "arn:aws:batch:us-east-1:123456789012:job-queue/batchform-check-default" }
+  }
+  mock_resource "aws_batch_job_definition" {
+    defaults = {
+      arn        = "arn:aws:batch:us-east-1:123456789012:job-definition/batchform-check-hello:1"
+      arn_prefix = "arn:aws:batch:us-east-1:123456789012:job-definition/batchform-check-hello"
+    }
+  }
+  mock_resource "aws_sqs_queue" {
+    defaults = { arn = "arn:aws:sqs:us-east-1:123456789012:batchform-check-schedules-dead-letter" }
+  }
+  mock_resource "aws_sns_topic" {
+    defaults = { arn = "arn:aws:sns:us-east-1:123456789012:batchform-check-job-events" }
+  }
+  mock_resource "aws_cloudwatch_event_rule" {
+    defaults = { arn = "arn:aws:events:us-east-1:123456789012:rule/batchform-check-job-events" }
+  }
+  mock_resource "aws_kms_key" {
+    defaults = {
+      arn    = "arn:aws:kms:us-east-1:123456789012:key/66666666-6666-6666-6666-666666666666"
+      key_id = "66666666-6666-6666-6666-666666666666"
+    }
+  }
   mock_resource "aws_s3_bucket" {
     defaults = {
       id  = "batchform-check-data-123456789012"
@@ -369,4 +393,137 @@ run "rejects_a_share_on_a_queue_without_fair_share" {
   }
 
   expect_failures = [var.jobs]
+}
+
+# ---- schedules and notifications ----------------------------------------------------------
+
+run "a_scheduled_job_is_submitted_to_its_queue_and_definition_with_the_tags_submit_gives" {
+  command = apply
+
+  variables {
+    jobs = { hello = { image = "hello", vcpus = 0.25, memory = 512, schedule = { expression = "cron(0 3 * * ? *)", timezone = "Europe/Paris" } } }
+  }
+
+  # The token is the one batchform's submit derives for this request (tests/test_jobs_list.py
+  # derives the same from request_token): jobs.list and submit read a scheduled job as their own.
+  assert {
+    condition = jsonencode(output.schedules["hello"].input) == jsonencode({
+      JobName       = "hello-scheduled"
+      JobQueue      = "arn:aws:batch:us-east-1:123456789012:job-queue/batchform-check-default"
+      JobDefinition = "arn:aws:batch:us-east-1:123456789012:job-definition/batchform-check-hello"
+      PropagateTags = true
+      Tags          = { "batchform:schedule" = "batchform-check-hello", "batchform:token" = "eb35208bc00286a51294ad740c54a43b" }
+    })
+    error_message = "A schedule must submit the job to the queue and definition (without revision) the outputs give submit, tagged as submit tags it."
+  }
+
+  assert {
+    condition     = output.schedules["hello"].input.JobQueue == output.jobs["hello"].queue && output.schedules["hello"].input.JobDefinition == output.jobs["hello"].definition
+    error_message = "A schedule and submit must send the job to the same queue and definition."
+  }
+
+  assert {
+    condition     = output.schedules["hello"].name == "batchform-check-hello" && output.schedules["hello"].timezone == "Europe/Paris" && output.schedules["hello"].enabled
+    error_message = "The schedule must be named after the account and the job, in its time zone, enabled."
+  }
+
+  assert {
+    condition     = output.notifications == null && length(module.notifications) == 0
+    error_message = "Without notifications declared, none are made."
+  }
+}
+
+run "a_schedule_on_a_fair_share_queue_sends_the_jobs_share_and_a_paused_one_stays" {
+  command = apply
+
+  variables {
+    queues = { shared = { compute_environments = ["main"], fair_share = { shares = { nightly = 1 } } } }
+    jobs = {
+      hello   = { image = "hello", vcpus = 0.25, memory = 512 }
+      nightly = { image = "hello", vcpus = 0.25, memory = 512, queue = "shared", share_identifier = "nightly", schedule = { expression = "rate(1 day)", enabled = false } }
+    }
+  }
+
+  assert {
+    condition     = keys(output.schedules) == ["nightly"] && output.schedules["nightly"].input.ShareIdentifier == "nightly" && !output.schedules["nightly"].enabled
+    error_message = "Only scheduled jobs get a schedule; a fair-share queue's runs carry the job's share; enabled = false pauses it."
+  }
+
+  assert {
+    condition     = output.schedules["nightly"].input.Tags["batchform:token"] == "d639036314d4fc1c17ff35006788ba8c"
+    error_message = "The token must be submit's for the request with the job's share, as submit sends it by default."
+  }
+}
+
+run "notifications_tell_of_the_accounts_queues_with_a_key_eventbridge_may_use" {
+  command = apply
+
+  variables {
+    queues        = { shared = { compute_environments = ["main"] } }
+    notifications = { statuses = ["FAILED", "SUCCEEDED"], email = ["batch-team@example.com"], sqs = ["arn:aws:sqs:us-east-1:123456789012:batch-events"] }
+  }
+
+  assert {
+    condition = (
+      toset(module.notifications[0].event_pattern.detail.jobQueue) == toset([for queue in module.job_queues : queue.arn]) &&
+      jsonencode(module.notifications[0].event_pattern.detail.status) == jsonencode(["FAILED", "SUCCEEDED"])
+    )
+    error_message = "The rule must match every queue of the account, in the declared statuses."
+  }
+
+  assert {
+    condition     = strcontains(module.notifications[0].input_template, "Logs: invoke jobs.logs <id> --account check") && strcontains(module.notifications[0].input_template, "Account: check (AWS account <aws_account>)")
+    error_message = "The message must name the account and give the jobs.logs command with its --account."
+  }
+
+  assert {
+    condition     = jsonencode(output.notifications.statuses) == jsonencode(["FAILED", "SUCCEEDED"]) && length(module.notifications[0].subscription_arns) == 2 && module.notifications[0].key_policy != null
+    error_message = "Each subscriber must be subscribed, and without kms.notifications a key made."
+  }
+}
+
+run "a_declared_notifications_key_encrypts_the_topic" {
+  command = plan
+
+  variables {
+    kms           = { notifications = "arn:aws:kms:us-east-1:123456789012:key/55555555-5555-5555-5555-555555555555" }
+    notifications = {}
+  }
+
+  assert {
+    condition     = module.notifications[0].kms_key_arn == var.kms.notifications && length(module.notifications[0].key_policy == null ? [] : [1]) == 0
+    error_message = "kms.notifications must encrypt the topic, and no key be made."
+  }
+}
+
+run "rejects_a_schedule_on_a_fair_share_queue_without_a_share" {
+  command = plan
+
+  variables {
+    queue = { fair_share = { shares = { nightly = 1 } } }
+    jobs  = { hello = { image = "hello", vcpus = 0.25, memory = 512, schedule = { expression = "rate(1 day)" } } }
+  }
+
+  expect_failures = [var.jobs]
+}
+
+run "rejects_a_status_that_is_no_final_state" {
+  command = plan
+
+  variables {
+    notifications = { statuses = ["RUNNING"] }
+  }
+
+  expect_failures = [var.notifications]
+}
+
+run "rejects_the_aws_managed_sns_key" {
+  command = plan
+
+  variables {
+    kms           = { notifications = "alias/aws/sns" }
+    notifications = {}
+  }
+
+  expect_failures = [var.kms]
 }

@@ -32,7 +32,7 @@ run "no_action_has_a_wildcard_and_roles_are_passed_only_to_the_services_that_use
 
   assert {
     condition = [for s in jsondecode(output.policy_json).Statement : s.Condition if contains(s.Action, "iam:PassRole")] == [
-      { StringEquals = { "iam:PassedToService" = ["batch.amazonaws.com", "ec2.amazonaws.com", "ecs-tasks.amazonaws.com", "spotfleet.amazonaws.com"] } }
+      { StringEquals = { "iam:PassedToService" = ["batch.amazonaws.com", "ec2.amazonaws.com", "ecs-tasks.amazonaws.com", "scheduler.amazonaws.com", "spotfleet.amazonaws.com"] } }
     ]
     error_message = "iam:PassRole must be conditioned on the services the roles are made for."
   }
@@ -179,5 +179,35 @@ run "the_plan_only_policy_may_decrypt_with_the_account_keys_only_when_given" {
   assert {
     condition     = [for s in jsondecode(output.plan_policy_json).Statement : s.Action if s.Sid == "UseAccountKeysForPlan"] == [["kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKey"]]
     error_message = "With keys, the plan-only policy may decrypt state and resources (and encrypt the lock file)."
+  }
+}
+
+run "schedules_and_notifications_are_managed_by_name_and_their_key_by_the_accounts_tag" {
+  command = plan
+
+  assert {
+    condition = length(setsubtract([
+      "scheduler:CreateSchedule", "scheduler:DeleteSchedule", "sqs:CreateQueue", "events:PutRule", "events:PutTargets",
+      "sns:CreateTopic", "sns:SetTopicAttributes", "sns:Subscribe", "kms:CreateKey", "kms:PutKeyPolicy",
+    ], output.actions)) == 0
+    error_message = "The policy must allow what terraform calls for schedules and notifications."
+  }
+
+  assert {
+    condition = { for s in jsondecode(output.policy_json).Statement : s.Sid => s.Resource if contains(["ManageSchedules", "ManageDeadLetterQueue", "ManageNotificationRule", "ManageNotificationTopic"], s.Sid) } == {
+      ManageSchedules         = ["arn:aws:scheduler:eu-west-1:111111111111:schedule/default/batchform-dev-*"]
+      ManageDeadLetterQueue   = ["arn:aws:sqs:eu-west-1:111111111111:batchform-dev-*"]
+      ManageNotificationRule  = ["arn:aws:events:eu-west-1:111111111111:rule/batchform-dev-*"]
+      ManageNotificationTopic = ["arn:aws:sns:eu-west-1:111111111111:batchform-dev-*"]
+    }
+    error_message = "Schedules, their queue, the rule and the topic must be the account's by name."
+  }
+
+  assert {
+    condition = [for s in jsondecode(output.policy_json).Statement : s.Condition if contains(["CreateNotificationKey", "ManageNotificationKey"], s.Sid)] == [
+      { StringEquals = { "aws:RequestTag/batchform:account" = "dev" } },
+      { StringEquals = { "aws:ResourceTag/batchform:account" = "dev" } },
+    ]
+    error_message = "The notifications' key may be made and managed only with the account's tag."
   }
 }

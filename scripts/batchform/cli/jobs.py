@@ -253,7 +253,7 @@ def jobs_logs(c: Context, job_id: str, account: str | None = None, follow: bool 
 def jobs_list(
     c: Context, account: str | None = None, status: list[str] | None = None, json_: bool = False
 ) -> None:
-    """List the jobs of the account's queue, newest first."""
+    """List the jobs of the account's queues, newest first, with the schedule that started each."""
     from .. import jobs
 
     target = one_account(account)
@@ -261,8 +261,8 @@ def jobs_list(
     if json_:
         echo(json.dumps(found, indent=2))
         return
-    for item in found:
-        echo(f"{item['jobId']}  {item['status']:<10} {item['jobName']}")
+    for line in jobs.listing_lines(found):
+        echo(line)
     if not found:
         echo(f"no jobs in account {target.name}")
 

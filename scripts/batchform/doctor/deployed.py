@@ -10,13 +10,12 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from ..batchlimits import FARGATE_TYPES, memory_problem, vcpus_problem
+from ..batchlimits import DESCRIBE_BATCH, FARGATE_TYPES, memory_problem, vcpus_problem
 from ..registry import Registry
 from .findings import FAIL, OK, WARN, Finding
 from .subject import Subject, error_code
 
 STUCK_AFTER = 300  # seconds in RUNNABLE before a job is reported
-DESCRIBE_BATCH = 100  # DescribeJobs takes at most 100 ids
 
 
 def registry(subject: Subject) -> list[Finding]:

@@ -7,7 +7,7 @@ limits     AWS's limits on a request, all checked before the first AWS call
 fanout     how a request becomes SubmitJob calls: the plan, each call's body, items objects
 journal    what each token's submits recorded, shared by every process
 submitter  sending: paced, retried under the one retry policy, never twice for one token
-listing    the jobs of an account's queues, and stopping one
+listing    the jobs of an account's queues (and the schedules that started them), and stopping one
 
 Following jobs to their end is `follow.JobWatcher`'s.
 """
@@ -25,11 +25,12 @@ from .limits import (
     overrides_chars,
     request_bytes,
 )
-from .listing import list_jobs, stop_job
+from .listing import list_jobs, listing_lines, stop_job
 from .requests import (
     CHUNK_TAG,
     ITEMS_URL_ENV,
     JOB_ID,
+    SCHEDULE_TAG,
     TOKEN_TAG,
     DeployedJob,
     SubmitRequest,
@@ -51,6 +52,7 @@ __all__ = [
     "MAX_DEPENDENCIES",
     "MAX_OVERRIDES_CHARS",
     "MAX_REQUEST_BYTES",
+    "SCHEDULE_TAG",
     "TOKEN_TAG",
     "DeployedJob",
     "Journal",
@@ -65,6 +67,7 @@ __all__ = [
     "items_object",
     "items_url",
     "list_jobs",
+    "listing_lines",
     "overrides_chars",
     "request_bytes",
     "request_token",

@@ -21,6 +21,7 @@ from .requests import (
     ITEMS_URL_ENV,
     JOB_ID,
     OFFSET_ENV,
+    SCHEDULE_TAG,
     TOKEN_TAG,
     DeployedJob,
     SubmitRequest,
@@ -86,7 +87,7 @@ def _check_tags(request: SubmitRequest) -> None:
             raise FieldError(
                 "tags", "{tags} {key}: keys starting with aws: are reserved by AWS", key=shown(key)
             )
-        if key in (TOKEN_TAG, CHUNK_TAG):
+        if key in (TOKEN_TAG, CHUNK_TAG, SCHEDULE_TAG):
             raise FieldError(
                 "tags", "{tags} {key}: set by batchform (choose the token with {token})", key=key
             )

@@ -1,4 +1,5 @@
-"""Jobs already submitted: list those of an account's queues, and stop one whatever its state."""
+"""Jobs already submitted: list those of an account's queues, each with the schedule that started
+it if one did, and stop one whatever its state."""
 
 from __future__ import annotations
 
@@ -6,15 +7,17 @@ from collections.abc import Iterable
 from typing import Any
 
 from ..accounts import Account
+from ..batchlimits import DESCRIBE_BATCH
 from ..deployment import outputs
 from ..errors import FieldError, UserError
-from .requests import LOOKUP_STATUSES
+from .requests import LOOKUP_STATUSES, SCHEDULE_TAG
 
 FINAL_STATES = ("SUCCEEDED", "FAILED")
 
 
 def list_jobs(account: Account, statuses: Iterable[str] | None = None) -> list[dict[str, Any]]:
-    """The jobs of the account's queues in the given statuses (default: all), newest first."""
+    """The jobs of the account's queues in the given statuses (default: all), newest first: their
+    ListJobs summaries, each with `schedule`, the name of the schedule that submitted it or None."""
     wanted = [s.upper() for s in statuses] if statuses else list(LOOKUP_STATUSES)
     for status in wanted:
         if status not in LOOKUP_STATUSES:
@@ -37,6 +40,14 @@ def list_jobs(account: Account, statuses: Iterable[str] | None = None) -> list[d
                     # The emulator ignores the status filter; AWS does not. Filter here for both.
                     if summary.get("status", status) == status:
                         found.setdefault(summary["jobId"], summary)
+    # ListJobs gives no tags: DescribeJobs does, for up to 100 jobs a call.
+    ids = list(found)
+    for start in range(0, len(ids), DESCRIBE_BATCH):
+        for job in batch.describe_jobs(jobs=ids[start : start + DESCRIBE_BATCH])["jobs"]:
+            if job.get("jobId") in found:
+                found[job["jobId"]]["schedule"] = (job.get("tags") or {}).get(SCHEDULE_TAG)
+    for summary in found.values():
+        summary.setdefault("schedule", None)
     return sorted(found.values(), key=lambda s: s.get("createdAt", 0), reverse=True)
 
 
@@ -62,3 +73,16 @@ def stop_job(account: Account, job_id: str, reason: str) -> str:
 def _described(account: Account, job_id: str) -> dict[str, Any] | None:
     jobs = account.client("batch").describe_jobs(jobs=[job_id])["jobs"]
     return next((job for job in jobs if job.get("jobId") == job_id), None)
+
+
+def listing_lines(jobs: list[dict[str, Any]]) -> list[str]:
+    """One line per listed job: id, status and name, then `schedule NAME` for one a schedule
+    started (the names padded so that those stand in a column)."""
+    width = max((len(job["jobName"]) for job in jobs if job.get("schedule")), default=0)
+    lines = []
+    for job in jobs:
+        line = f"{job['jobId']}  {job['status']:<10} {job['jobName']}"
+        if job.get("schedule"):
+            line = f"{line:<{len(line) - len(job['jobName']) + width}}  schedule {job['schedule']}"
+        lines.append(line)
+    return lines

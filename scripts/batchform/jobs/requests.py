@@ -23,6 +23,9 @@ JOB_ID = re.compile(r"[0-9a-fA-F]{8}(?:-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}(?::[0
 
 TOKEN_TAG = "batchform:token"  # noqa: S105 -- a tag key, not a secret
 CHUNK_TAG = "batchform:chunk"
+# The schedule that submitted a job (the batch-job-schedules module's runs carry it, beside the
+# token submit derives for that request).
+SCHEDULE_TAG = "batchform:schedule"
 # In lifecycle order: a job moving on while we look is found in a later status, not missed.
 LOOKUP_STATUSES = ("SUBMITTED", "PENDING", "RUNNABLE", "STARTING", "RUNNING", "SUCCEEDED", "FAILED")
 # How a fan-out child finds its item (the contract in images/README.md).

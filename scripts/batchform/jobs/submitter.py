@@ -30,6 +30,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from .. import retry
 from ..accounts import Account
+from ..batchlimits import DESCRIBE_BATCH
 from ..errors import FieldError, UserError
 from ..ratelimit import TokenBucket
 from ..settings import file_lock, paths
@@ -47,7 +48,6 @@ from .requests import (
     request_token,
 )
 
-DESCRIBE_BATCH = 100  # DescribeJobs takes at most 100 ids per call
 # Submits of one token hold a lock file chosen by a hash of the token, one of this many per
 # account: few enough files to need no cleaning up however many tokens there are, and enough
 # that submits of different tokens seldom wait for one another.

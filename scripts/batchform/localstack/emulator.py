@@ -9,6 +9,9 @@ On top of moto's own server it adds:
   account's token (`batchform.localstack.jobcontainers`);
 * answers as AWS gives them where moto's differ (`batchform.localstack.motofixes`);
 * rules AWS Batch enforces and moto does not (`batchform.localstack.batchrules`);
+* Batch's job state change events, EventBridge's SNS targets, SNS subscriptions that wait for
+  confirmation and EventBridge Scheduler's expressions, as AWS has them
+  (`batchform.localstack.eventrules`);
 * ECR's authorization tokens naming the local registry, with the password its guard asks for
   (`batchform.localstack.registryauth`), and its DescribeImages listing what that registry holds
   (`batchform.localstack.registryimages`);
@@ -36,7 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from ..settings import write_atomic
-from . import batchrules, jobcontainers, motofixes, registryauth, registryimages
+from . import batchrules, eventrules, jobcontainers, motofixes, registryauth, registryimages
 from .registryauth import LocalRegistry
 
 log = logging.getLogger("batchform.localstack.emulator")
@@ -98,6 +101,7 @@ def install_extensions(registry: LocalRegistry | None = None) -> None:
     jobcontainers.install(registry)
     motofixes.install()
     batchrules.install()
+    eventrules.install()
     if registry:
         registryauth.answer_with_the_local_registry(registry)
         registryimages.answer_from_the_local_registry(registry)

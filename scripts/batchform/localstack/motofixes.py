@@ -169,6 +169,8 @@ _CONDITION_OPERATORS = {
     "StringEquals": lambda wanted, actual: actual in wanted,
     "StringNotEquals": lambda wanted, actual: actual not in wanted,
     "StringLike": lambda wanted, actual: any(fnmatch.fnmatchcase(actual, value) for value in wanted),
+    "ArnEquals": lambda wanted, actual: actual in wanted,
+    "ArnLike": lambda wanted, actual: any(fnmatch.fnmatchcase(actual, value) for value in wanted),
 }
 
 
