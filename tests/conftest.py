@@ -219,17 +219,23 @@ def demo_run(local_account) -> tuple[str, str]:  # noqa: ANN001
     return status, "\n".join(printed)
 
 
-@pytest.fixture
-def private_stack(tmp_path: Path) -> Iterator[LocalStack]:
-    """A second, throwaway local stack on free ports, stopped and deleted afterwards."""
+def _private_local_stack(data_dir: Path) -> LocalStack:
+    """A throwaway local stack on free ports, using the docker engine that runs (not started yet)."""
     if not (shutil.which("docker-registry") or shutil.which("registry")):
         missing("the docker-registry binary")
     if not LocalStack.docker_healthy():
         missing("a docker engine")
-    settings = LocalStackSettings.load(
-        data_dir=tmp_path / "stack", emulator_port=free_port(), registry_port=free_port(), start_docker=False
+    return LocalStack(
+        LocalStackSettings.load(
+            data_dir=data_dir, emulator_port=free_port(), registry_port=free_port(), start_docker=False
+        )
     )
-    stack = LocalStack(settings)
+
+
+@pytest.fixture
+def private_stack(tmp_path: Path) -> Iterator[LocalStack]:
+    """A second, throwaway local stack on free ports, stopped and deleted afterwards."""
+    stack = _private_local_stack(tmp_path / "stack")
     yield stack
     stack.down()
 
@@ -240,28 +246,20 @@ def private_emulator_stack(data_dir: Path) -> Iterator[LocalStack]:
     submitted job succeeds at once); stopped and its data deleted afterwards."""
     import requests
 
-    if not (shutil.which("docker-registry") or shutil.which("registry")):
-        missing("the docker-registry binary")
-    if not LocalStack.docker_healthy():
-        missing("a docker engine")
-    settings = LocalStackSettings.load(
-        data_dir=data_dir, emulator_port=free_port(), registry_port=free_port(), start_docker=False
-    )
-    stack = LocalStack(settings)
+    stack = _private_local_stack(data_dir)
     try:
         stack.up()
-        requests.post(
-            f"{settings.emulator_url}/moto-api/config", json={"batch": {"use_docker": False}}, timeout=10
-        ).raise_for_status()
+        config = f"{stack.settings.emulator_url}/moto-api/config"
+        requests.post(config, json={"batch": {"use_docker": False}}, timeout=10).raise_for_status()
         yield stack
     finally:
         stack.down()
 
 
-@pytest.fixture
-def private_emulator(tmp_path: Path) -> Iterator[LocalStack]:
-    """private_emulator_stack, for one test."""
-    with private_emulator_stack(tmp_path / "stack") as stack:
+@pytest.fixture(scope="module")
+def private_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    """private_emulator_stack, for the tests of one file (each makes what it uses under names of its own)."""
+    with private_emulator_stack(tmp_path_factory.mktemp("stack")) as stack:
         yield stack
 
 
