@@ -20,7 +20,9 @@ QUEUE_KEYS = {"fair_share", "compute_environments", "priority", "time_limits"}
 # Names of further compute environments and queues (the first ones are `main` and `default`).
 EXTRA_NAME = re.compile(r"[a-z][a-z0-9_-]{0,49}")  # used with fullmatch
 FAIR_SHARE_KEYS = {"compute_reservation", "share_decay_seconds", "shares"}
-KMS_KEYS = {"ecr", "logs", "data_bucket", "notifications", "secrets"}
+# A key each for these (by key ARN), and `secrets`: the keys of the jobs' secrets, a list.
+KMS_SINGLE_KEYS = ("ecr", "logs", "data_bucket", "notifications")
+KMS_KEYS = {*KMS_SINGLE_KEYS, "secrets"}
 DATA_BUCKET_KEYS = {"fan_out_expiry_days", "force_destroy"}
 COMPUTE_KEYS = {"type", "max_vcpus", "min_vcpus", "instance_types", "allocation_strategy"}
 TABLE_TYPES = {
@@ -267,11 +269,7 @@ def _check_queue(where: str, queue: dict[str, Any]) -> None:
 def _check_kms(where: str, kms: dict[str, Any]) -> None:
     """Customer-managed keys by key ARN (an alias gives a perpetual diff)."""
     check_known(where, kms, KMS_KEYS)
-    arns = [
-        (f"{where}.{key}", kms[key])
-        for key in ("ecr", "logs", "data_bucket", "notifications")
-        if kms.get(key) is not None
-    ]
+    arns = [(f"{where}.{key}", kms[key]) for key in KMS_SINGLE_KEYS if kms.get(key) is not None]
     secrets = kms.get("secrets") or []
     if not isinstance(secrets, list):
         raise ConfigError(f"{where}.secrets: must be a list of KMS key ARNs")
