@@ -1193,6 +1193,23 @@ def test_schedule_expressions_eventbridge_scheduler_takes_render(expression: str
     assert validate_source("rel-a.yaml", data) == data
 
 
+def test_a_scheduled_job_whose_runs_would_carry_over_50_tags_is_refused_and_50_render() -> None:
+    """AWS-FIDELITY: "If the total number of combined tags from the job and job definition is over 50,
+    the job is moved to the FAILED state." A schedule's runs carry its tag and a token beside the job
+    definition's (the job's, the account's, batchform:image, batchform:account, managed-by): no submit
+    is there to refuse them, so render does."""
+    schedule = {"expression": "rate(1 day)"}
+    account_tags = {f"team-{i}": "x" for i in range(4)}
+    fits = {f"tag-{i}": "x" for i in range(50 - 4 - 5)}
+    data = _scheduled(schedule, {"tags": fits}, tags=account_tags)
+    assert validate_source("rel-a.yaml", data) == data
+    over = _scheduled(schedule, {"tags": fits, "owner": "data-team"}, tags=account_tags)
+    with pytest.raises(ConfigError) as refused:
+        validate_source("rel-a.yaml", over)
+    message = str(refused.value)
+    assert "rel-a.yaml: jobs.alpha.schedule:" in message and "51 tags" in message and "\n" not in message
+
+
 @pytest.mark.parametrize(
     ("source", "field", "says"),
     [

@@ -11,6 +11,9 @@ from __future__ import annotations
 from typing import Any
 
 MIN_TIMEOUT = 60  # attemptDurationSeconds
+# Tags of a job; and with propagateTags, the job's and its definition's together ("over 50, the job
+# is moved to the FAILED state").
+MAX_TAGS = 50
 DESCRIBE_BATCH = 100  # DescribeJobs takes at most 100 ids per call
 MIN_ATTEMPTS, MAX_ATTEMPTS = 1, 10  # retryStrategy.attempts
 MAX_EXIT_CONDITIONS = 5  # retryStrategy.evaluateOnExit

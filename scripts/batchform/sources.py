@@ -16,6 +16,7 @@ from . import batchlimits as limits
 from . import schedules
 from .errors import ConfigError
 from .hcl import IDENTIFIER, hcl
+from .jobs.requests import SCHEDULE_TAG, TOKEN_TAG
 from .secretnames import PLAIN_VARIABLE_REFUSAL, REFERENCE_HINT, is_secret_reference, looks_like_secret
 from .sourcesettings import (
     SETTING_CHECKS,
@@ -108,6 +109,11 @@ SCHEDULE_TYPES = {"expression": "text", "timezone": "text", "enabled": "flag"}
 # EventBridge Scheduler: a schedule's name is 1-64 letters, digits, `-`, `_` and `.`; the
 # root names a job's `batchform-<account>-<job>`.
 MAX_SCHEDULE_NAME = 64
+# The tags batchform gives a job definition besides the job's and the account's (terraform/main.tf
+# and providers.tf), and those a schedule's runs carry (the batch-job-schedules module's).
+DEFINITION_TAGS = ("batchform:image", "batchform:account", "managed-by")
+OWNER_TAG = "batchform:owner"
+SCHEDULE_RUN_TAGS = (SCHEDULE_TAG, TOKEN_TAG)
 IMAGE_KEYS, JOB_KEYS = set(IMAGE_TYPES), set(JOB_TYPES)
 SECRET_VARIABLE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")  # a container environment name; fullmatch
 BUILD_TEXT = re.compile(r"[1-9][0-9]{0,17}")  # used with fullmatch
@@ -201,7 +207,9 @@ def validate_source(name: str, data: Any) -> dict[str, Any]:
         _check_job_limits(where, entry, queue_compute_type(data, queue))
         _check_job_data(where, entry, data.get("tables") or {})
         if "schedule" in entry:
-            _check_schedule(name, where, str(job), entry, bool(queues[queue].get("fair_share")))
+            _check_schedule(
+                name, where, str(job), entry, bool(queues[queue].get("fair_share")), data.get("tags") or {}
+            )
         _check_secrets(where, entry.get("environment") or {}, entry.get("secrets") or {})
     return data
 
@@ -256,8 +264,11 @@ def _check_job_limits(where: str, job: dict[str, Any], compute_type: str) -> Non
             )
 
 
-def _check_schedule(source: str, where: str, job: str, entry: dict[str, Any], fair_share: bool) -> None:
-    """A job's schedule: what EventBridge Scheduler takes, and a share where the queue needs one."""
+def _check_schedule(
+    source: str, where: str, job: str, entry: dict[str, Any], fair_share: bool, account_tags: dict[str, Any]
+) -> None:
+    """A job's schedule: what EventBridge Scheduler takes, a share where the queue needs one, and
+    no more tags on its runs than Batch propagates (no submit is there to refuse them)."""
     place = f"{where}.schedule"
     schedule = entry["schedule"]
     check_known(place, schedule, set(SCHEDULE_TYPES))
@@ -273,6 +284,14 @@ def _check_schedule(source: str, where: str, job: str, entry: dict[str, Any], fa
         raise ConfigError(
             f"{place}: the job's queue has a fair-share policy, so every job sent there needs a share: "
             f"give {where.partition(': ')[2]}.share_identifier"
+        )
+    tags = {*(entry.get("tags") or {}), *account_tags, *DEFINITION_TAGS, *SCHEDULE_RUN_TAGS}
+    tags |= {OWNER_TAG} if entry.get("owner") else set()
+    if len(tags) > limits.MAX_TAGS:
+        raise ConfigError(
+            f"{place}: its runs would carry {len(tags)} tags (the job's and the account's tags, and "
+            f"{len(tags) - len({*(entry.get('tags') or {}), *account_tags})} of batchform's), more than the "
+            f"{limits.MAX_TAGS} AWS Batch propagates before failing the job: give the job fewer tags"
         )
     account = source.removesuffix(".yaml")
     schedule_name = f"batchform-{account}-{job}"

@@ -11,7 +11,14 @@ import re
 from dataclasses import replace
 from typing import Any
 
-from ..batchlimits import attempts_problem, gpus_problem, memory_problem, timeout_problem, vcpus_problem
+from ..batchlimits import (
+    MAX_TAGS,
+    attempts_problem,
+    gpus_problem,
+    memory_problem,
+    timeout_problem,
+    vcpus_problem,
+)
 from ..errors import FieldError
 from ..secretnames import PLAIN_VARIABLE_REFUSAL, looks_like_secret
 from .requests import (
@@ -40,7 +47,7 @@ MAX_REQUEST_BYTES = 30 * 1024  # SubmitJob's whole request
 MAX_OVERRIDES_CHARS = 8192
 MIN_ARRAY_SIZE, MAX_ARRAY_SIZE = 2, 10_000
 MAX_DEPENDENCIES = 20
-MAX_TAGS, MAX_TAG_KEY, MAX_TAG_VALUE = 50, 128, 256
+MAX_TAG_KEY, MAX_TAG_VALUE = 128, 256
 # SubmitJob shareIdentifier: "limited to 255 alphanumeric characters"; fair-share policies name
 # their shares with underscores too.
 SHARE_IDENTIFIER = re.compile(r"[A-Za-z0-9_]{1,255}")
