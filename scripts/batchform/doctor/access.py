@@ -46,6 +46,10 @@ DEPLOYER_ACTIONS = {
     "state": ["s3:GetObject", "s3:PutObject"],
     "iam": ["iam:CreateRole", "iam:PassRole"],
     "logs": ["logs:CreateLogGroup", "logs:GetLogEvents"],
+    "schedules": ["scheduler:CreateSchedule", "scheduler:UpdateSchedule"],
+    "dead-letter": ["sqs:CreateQueue"],
+    "rule": ["events:PutRule", "events:PutTargets"],
+    "topic": ["sns:CreateTopic", "sns:Subscribe"],
 }
 
 
@@ -225,6 +229,10 @@ def _resources(subject: Subject, scope: str) -> list[str]:
         "state": [f"arn:{p}:s3:::{a.state_backend['bucket']}/{a.state_backend['key']}"],
         "iam": [f"arn:{p}:iam::{a.account_id}:role/*"],
         "logs": [f"arn:{prefix.format('logs')}:log-group:*"],
+        "schedules": [f"arn:{prefix.format('scheduler')}:schedule/default/batchform-{a.name}-*"],
+        "dead-letter": [f"arn:{prefix.format('sqs')}:batchform-{a.name}-*"],
+        "rule": [f"arn:{prefix.format('events')}:rule/batchform-{a.name}-*"],
+        "topic": [f"arn:{prefix.format('sns')}:batchform-{a.name}-*"],
     }[scope]
 
 
