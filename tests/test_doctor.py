@@ -248,7 +248,7 @@ def test_a_declared_build_missing_from_the_registry_fails_and_a_missing_reposito
     }
     assert found["hello"].status == FAIL
     assert "build 2 is declared but not in dev's registry" in found["hello"].found
-    assert "invoke build push --account dev --image hello" in found["hello"].fix
+    assert "invoke build --image hello --account dev push --image hello --account dev" in found["hello"].fix
 
 
 # ---- jobs stuck in RUNNABLE ---------------------------------------------------------------------

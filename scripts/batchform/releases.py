@@ -27,7 +27,7 @@ import jinja2
 from .accounts import Account, Accounts
 from .errors import ComponentMissing, ConfigError, UserError
 from .hcl import hcl
-from .images import discover
+from .images import build_push_command, discover
 from .registry import Registry
 from .settings import PACKAGE_DIR, Paths, file_lock, paths, write_atomic
 from .sourcemerge import SHARED_SOURCE, Explained, Origins, blame, check_shared, explain, merge
@@ -262,7 +262,7 @@ class Releases:
         if not builds:
             raise UserError(
                 f"no build of {image} in account {account.name}'s registry; "
-                f"push one: invoke build push --image {image} --account {account.name}"
+                f"push one: {build_push_command(image, account.name)}"
             )
         return builds[0]
 
@@ -275,7 +275,7 @@ class Releases:
         fix = (
             f"copy it: invoke promote {image} --from {holders[0]} --to {account.name} --build {build}"
             if holders
-            else f"push it: invoke build push --image {image} --account {account.name}"
+            else f"push it: {build_push_command(image, account.name)}"
         )
         return f"build {build} of {image} is not in account {account.name}'s registry; {fix}"
 

@@ -11,6 +11,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ..batchlimits import DESCRIBE_BATCH, FARGATE_TYPES, memory_problem, vcpus_problem
+from ..images import build_push_command
 from ..registry import Registry
 from .findings import FAIL, OK, WARN, Finding
 from .subject import Subject, error_code
@@ -59,7 +60,7 @@ def registry(subject: Subject) -> list[Finding]:
                     image,
                     FAIL,
                     f"build {build} is declared but not in {account.name}'s registry: no job can pull it",
-                    f"invoke build push --account {account.name} --image {image}, or invoke promote "
+                    f"{build_push_command(image, account.name)}, or invoke promote "
                     f"{image} --build {build} --from <account> --to {account.name}",
                 )
             )
