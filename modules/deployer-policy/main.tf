@@ -263,6 +263,9 @@ locals {
     ],
   )
 
+  # The deployer's statements whose reading actions a plan needs as they are.
+  read_for_plan = ["ManageSchedules", "ManageDeadLetterQueue", "ManageNotificationRule", "ManageNotificationTopic", "ManageNotificationKey", "ListKeyAliases"]
+
   # What `tf.plan` reads, and nothing it would change: the plan-only role of pull requests, whose
   # code is not reviewed yet. Configuration only: no job data (objects, items, log lines) and no
   # image layers. Every action here is one the deployer has too (tests/deployer_policy.tftest.hcl).
@@ -368,6 +371,14 @@ locals {
         ]
         Resource = ["${local.tables}*"]
       },
+    ],
+    # The schedules' and notifications' resources, read where the deployer manages them: its
+    # statements' reading actions, on the same resources and conditions.
+    [
+      for s in local.statements : merge(s, {
+        Sid    = "Read${trimprefix(trimprefix(s.Sid, "Manage"), "List")}"
+        Action = [for action in s.Action : action if can(regex(":(Describe|Get|List)", action))]
+      }) if contains(local.read_for_plan, s.Sid)
     ],
     # Reading the account's encrypted state and resources, and writing the lock file under a state key.
     length(var.kms_key_arns) == 0 ? [] : [

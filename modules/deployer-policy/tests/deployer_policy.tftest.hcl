@@ -211,3 +211,29 @@ run "schedules_and_notifications_are_managed_by_name_and_their_key_by_the_accoun
     error_message = "The notifications' key may be made and managed only with the account's tag."
   }
 }
+
+run "the_plan_only_policy_reads_the_schedules_and_notifications_the_deployer_manages" {
+  command = plan
+
+  assert {
+    condition = length(setsubtract([
+      "scheduler:GetSchedule", "sqs:GetQueueAttributes", "sqs:ListQueueTags", "events:DescribeRule",
+      "events:ListTargetsByRule", "sns:GetTopicAttributes", "sns:GetSubscriptionAttributes",
+      "kms:DescribeKey", "kms:GetKeyPolicy", "kms:ListAliases",
+    ], output.plan_actions)) == 0
+    error_message = "A plan of an account with schedules or notifications reads them: the plan-only policy must allow it."
+  }
+
+  assert {
+    condition = { for s in jsondecode(output.plan_policy_json).Statement : s.Sid => s.Resource if contains(["ReadSchedules", "ReadNotificationTopic"], s.Sid) } == {
+      ReadSchedules         = ["arn:aws:scheduler:eu-west-1:111111111111:schedule/default/batchform-dev-*"]
+      ReadNotificationTopic = ["arn:aws:sns:eu-west-1:111111111111:batchform-dev-*"]
+    }
+    error_message = "The plan-only policy reads them on the resources the deployer manages them on."
+  }
+
+  assert {
+    condition     = [for s in jsondecode(output.plan_policy_json).Statement : s.Condition if s.Sid == "ReadNotificationKey"] == [{ StringEquals = { "aws:ResourceTag/batchform:account" = "dev" } }]
+    error_message = "The notifications' key is read only with the account's tag, as it is managed."
+  }
+}
