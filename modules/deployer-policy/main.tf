@@ -377,7 +377,7 @@ locals {
     [
       for s in local.statements : merge(s, {
         Sid    = "Read${trimprefix(trimprefix(s.Sid, "Manage"), "List")}"
-        Action = [for action in s.Action : action if can(regex(":(Describe|Get|List)", action))]
+        Action = [for action in s.Action : action if can(regex("^[a-z0-9]+:(Describe|Get|List)[A-Za-z]+$", action))]
       }) if contains(local.read_for_plan, s.Sid)
     ],
     # Reading the account's encrypted state and resources, and writing the lock file under a state key.
