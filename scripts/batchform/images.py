@@ -485,12 +485,6 @@ def engine_tag_lock(reference: str) -> Iterator[None]:
 # ---- what the tasks run -----------------------------------------------------------------------
 
 
-def build_push_command(image: str, account: str) -> str:
-    """The command that builds an image numbered for an account's registry and pushes it there:
-    a flag belongs to the task before it, so each task is given the image and the account."""
-    return f"invoke build --image {image} --account {account} push --image {image} --account {account}"
-
-
 def build_images(
     accounts: list[Account], names: Iterable[str] | None, force: bool, echo: Echo
 ) -> list[BuildResult]:

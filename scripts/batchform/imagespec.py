@@ -56,6 +56,12 @@ def base_image_substitutes() -> dict[str, str]:
     return {public: stand_in.image for public, stand_in in standins.load().items()}
 
 
+def build_push_command(image: str, account: str) -> str:
+    """The command that builds an image numbered for an account's registry and pushes it there:
+    a flag belongs to the task before it, so each task is given the image and the account."""
+    return f"invoke build --image {image} --account {account} push --image {image} --account {account}"
+
+
 def discover(names: Iterable[str] | None = None, p: Paths | None = None) -> list[ImageSpec]:
     """The images under images/, or the named ones (an unknown name is an error)."""
     root = (p or paths()).images_dir

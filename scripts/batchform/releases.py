@@ -27,7 +27,8 @@ import jinja2
 from .accounts import Account, Accounts
 from .errors import ComponentMissing, ConfigError, UserError
 from .hcl import hcl
-from .images import build_push_command, discover
+from .images import discover
+from .imagespec import build_push_command
 from .registry import Registry
 from .settings import PACKAGE_DIR, Paths, file_lock, paths, write_atomic
 from .sourcemerge import SHARED_SOURCE, Explained, Origins, blame, check_shared, explain, merge

@@ -11,7 +11,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ..batchlimits import DESCRIBE_BATCH, FARGATE_TYPES, memory_problem, vcpus_problem
-from ..images import build_push_command
+from ..imagespec import build_push_command
 from ..registry import Registry
 from .findings import FAIL, OK, WARN, Finding
 from .subject import Subject, error_code
