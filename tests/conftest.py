@@ -22,6 +22,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -61,6 +62,7 @@ FIXTURE_NEEDS = {
     "demo_run": {"stack", "terraform"},
     "terraform_binary": {"terraform"},
     "checkov": {"checkov"},
+    "browser": {"browser"},
 }
 
 
@@ -143,6 +145,23 @@ def offline_cli(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+@contextlib.contextmanager
+def in_process_aws(monkeypatch: pytest.MonkeyPatch, region: str = "us-east-1") -> Iterator[None]:
+    """In-process moto with test credentials and no endpoint of the user's; a submitted job is
+    never run (moto would start its container with docker): it stays where it was put."""
+    import moto.batch.models
+    from moto import mock_aws
+
+    for var in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_BATCH", "AWS_PROFILE"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", region)
+    monkeypatch.setattr(moto.batch.models.Job, "run", lambda self: None)
+    with mock_aws():
+        yield
+
+
 def missing(what: str) -> None:
     """Skip, or fail in CI, because `what` is not available."""
     if REQUIRE_ALL:
@@ -187,6 +206,65 @@ def checkov() -> Path:
     if binary is None:
         missing("checkov")
     return binary
+
+
+CHROMIUM = "/usr/bin/chromium"  # Debian's (the bootstrap installs it); `playwright install` is never run
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+SCREENSHOTS = REPO / "docs" / "screenshots"  # the README shows these, taken by the browser tests
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    """Headless chromium driven by playwright."""
+    if not os.path.exists(CHROMIUM):
+        missing("chromium (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+@contextlib.contextmanager
+def dashboard(env: dict[str, str] | None = None, *accounts: str) -> Iterator[str]:
+    """`batchform ui` in a process of its own on a free port, polling every second; its URL."""
+    import requests
+
+    port = free_port()
+    command = [sys.executable, "-m", "batchform", "ui", "--port", str(port), "--interval", "1"]
+    for account in accounts:
+        command += ["--account", account]
+    server = subprocess.Popen(
+        command, env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(300):
+            if server.poll() is not None:
+                raise AssertionError(f"the dashboard exited: {server.stdout.read() if server.stdout else ''}")
+            try:
+                if requests.get(f"{url}/jobs", timeout=2).ok:
+                    break
+            except requests.ConnectionError:
+                pass
+            time.sleep(0.1)
+        else:
+            raise AssertionError("the dashboard did not answer within 30 s")
+        yield url
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
 
 
 @pytest.fixture(scope="session")

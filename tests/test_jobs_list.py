@@ -15,13 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-import moto.batch.models
 import pytest
 from batchform import jobs
 from batchform.errors import FieldError
 from batchform.jobs import SCHEDULE_TAG, TOKEN_TAG, SubmitRequest, Submitter, request_token
 from batchform.jobs import listing as listing_module
-from moto import mock_aws
+from conftest import in_process_aws
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # the repository root, where bench/ is
@@ -54,14 +53,7 @@ class StandInAccount:
 def account(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> Iterator[tuple[StandInAccount, jobs.DeployedJob]]:
-    for var in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_BATCH", "AWS_PROFILE"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    # moto would run each job's container with docker; these tests only read what was submitted.
-    monkeypatch.setattr(moto.batch.models.Job, "run", lambda self: None)
-    with mock_aws():
+    with in_process_aws(monkeypatch, REGION):
         iam, batch = boto3.client("iam", region_name=REGION), boto3.client("batch", region_name=REGION)
         queue, _definition = unmanaged_queue(
             iam, batch, "batchform-test-default", "hello", role="batch-service"
@@ -166,3 +158,27 @@ def test_a_schedules_tags_are_submits_for_the_request_it_makes(job: str, share: 
     )
     assert tags and tags.groups() == (SCHEDULE_TAG, TOKEN_TAG)
     assert f'tags = [["{SCHEDULE_TAG}", schedule]]' in root
+
+
+def test_jobs_list_includes_the_jobs_of_a_queue_no_declared_job_goes_to(
+    account: tuple[StandInAccount, jobs.DeployedJob], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`submit --queue shared` sends a job to a queue of the account that its declared jobs do
+    not name; it is listed all the same (terraform's job_queue_arns names every queue)."""
+    stand_in, target = account
+    shared, definition = unmanaged_queue(
+        boto3.client("iam", region_name=REGION),
+        stand_in.batch,
+        "batchform-test-shared",
+        "other",
+        role="other",
+    )
+    deployed = {
+        "jobs": {"hello": {"queue": target.queue}},
+        "job_queue_arns": {"default": target.queue, "shared": shared},
+    }
+    monkeypatch.setattr(listing_module, "outputs", lambda _account: deployed)
+    job_id = stand_in.batch.submit_job(jobName="on-shared", jobQueue=shared, jobDefinition=definition)[
+        "jobId"
+    ]
+    assert [job["jobId"] for job in jobs.list_jobs(stand_in)] == [job_id]

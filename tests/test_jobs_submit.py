@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-import moto.batch.models
 import pytest
 from batchform import jobs, retry
 from batchform.cli import values
@@ -31,7 +30,7 @@ from batchform.errors import FieldError, UserError
 from batchform.jobs import DeployedJob, SubmitRequest, Submitter
 from batchform.jobs.requests import LOOKUP_STATUSES
 from botocore.exceptions import ClientError, ConnectionClosedError
-from moto import mock_aws
+from conftest import in_process_aws
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository root, where bench/ is
 
@@ -148,14 +147,7 @@ def request_env(request: dict[str, Any]) -> dict[str, str]:
 @pytest.fixture
 def aws(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Moto]:
     """An UNMANAGED compute environment, a queue and a job definition `hello` in moto."""
-    for var in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_BATCH", "AWS_PROFILE"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    # moto would run each job's container with docker; these tests only read what was submitted.
-    monkeypatch.setattr(moto.batch.models.Job, "run", lambda self: None)
-    with mock_aws():
+    with in_process_aws(monkeypatch, REGION):
         iam, client = boto3.client("iam", region_name=REGION), boto3.client("batch", region_name=REGION)
         queue, _definition = unmanaged_queue(
             iam, client, "batchform-default", "hello", environment="batchform-test", role="batch-service"

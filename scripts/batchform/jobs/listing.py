@@ -15,9 +15,15 @@ from .requests import LOOKUP_STATUSES, SCHEDULE_TAG
 FINAL_STATES = ("SUCCEEDED", "FAILED")
 
 
-def list_jobs(account: Account, statuses: Iterable[str] | None = None) -> list[dict[str, Any]]:
-    """The jobs of the account's queues in the given statuses (default: all), newest first: their
-    ListJobs summaries, each with `schedule`, the name of the schedule that submitted it or None."""
+def account_queues(account: Account) -> list[str]:
+    """The ARNs of the account's job queues: every queue it deploys, and each its jobs go to."""
+    deployed = outputs(account)
+    declared = {job["queue"] for job in (deployed.get("jobs") or {}).values()}
+    return sorted(declared | set((deployed.get("job_queue_arns") or {}).values()))
+
+
+def check_statuses(statuses: Iterable[str] | None) -> list[str]:
+    """The statuses asked for, upper-cased (default: every one), each one Batch knows."""
     wanted = [s.upper() for s in statuses] if statuses else list(LOOKUP_STATUSES)
     for status in wanted:
         if status not in LOOKUP_STATUSES:
@@ -27,25 +33,48 @@ def list_jobs(account: Account, statuses: Iterable[str] | None = None) -> list[d
                 value=status,
                 known=", ".join(LOOKUP_STATUSES),
             )
-    deployed = outputs(account)
-    queues = sorted({job["queue"] for job in (deployed.get("jobs") or {}).values()}) or [
-        deployed["job_queue_arns"]["default"]
-    ]
-    batch = account.client("batch")
+    return wanted
+
+
+def queue_summaries(
+    batch: Any, queue: str, statuses: Iterable[str], **query: Any
+) -> dict[str, dict[str, Any]]:
+    """Job id => ListJobs summary, for the jobs of `queue` (or of the array job `arrayJobId=` names)
+    in the given statuses, each status listed in turn."""
+    where = {"arrayJobId": query["arrayJobId"]} if "arrayJobId" in query else {"jobQueue": queue}
     found: dict[str, dict[str, Any]] = {}
-    for queue in queues:
-        for status in wanted:
-            for page in batch.get_paginator("list_jobs").paginate(jobQueue=queue, jobStatus=status):
-                for summary in page["jobSummaryList"]:
-                    # The emulator ignores the status filter; AWS does not. Filter here for both.
-                    if summary.get("status", status) == status:
-                        found.setdefault(summary["jobId"], summary)
-    # ListJobs gives no tags: DescribeJobs does, for up to 100 jobs a call.
-    ids = list(found)
+    for status in statuses:
+        for page in batch.get_paginator("list_jobs").paginate(**where, jobStatus=status):
+            for summary in page["jobSummaryList"]:
+                # The emulator ignores the status filter; AWS does not. Filter here for both.
+                if summary.get("status", status) == status:
+                    found.setdefault(summary["jobId"], summary)
+    return found
+
+
+def describe(batch: Any, ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """Job id => DescribeJobs entry, asking for up to 100 jobs a call (DescribeJobs' most)."""
+    ids = list(ids)
+    described: dict[str, dict[str, Any]] = {}
     for start in range(0, len(ids), DESCRIBE_BATCH):
         for job in batch.describe_jobs(jobs=ids[start : start + DESCRIBE_BATCH])["jobs"]:
-            if job.get("jobId") in found:
-                found[job["jobId"]]["schedule"] = (job.get("tags") or {}).get(SCHEDULE_TAG)
+            described[job["jobId"]] = job
+    return described
+
+
+def list_jobs(account: Account, statuses: Iterable[str] | None = None) -> list[dict[str, Any]]:
+    """The jobs of the account's queues in the given statuses (default: all), newest first: their
+    ListJobs summaries, each with `schedule`, the name of the schedule that submitted it or None."""
+    wanted = check_statuses(statuses)
+    batch = account.client("batch")
+    found: dict[str, dict[str, Any]] = {}
+    for queue in account_queues(account):
+        for job_id, summary in queue_summaries(batch, queue, wanted).items():
+            found.setdefault(job_id, summary)
+    # ListJobs gives no tags: DescribeJobs does.
+    for job_id, job in describe(batch, found).items():
+        if job_id in found:
+            found[job_id]["schedule"] = (job.get("tags") or {}).get(SCHEDULE_TAG)
     for summary in found.values():
         summary.setdefault("schedule", None)
     return sorted(found.values(), key=lambda s: s.get("createdAt", 0), reverse=True)
