@@ -251,7 +251,17 @@ def test_bump_and_releases_json_are_one_document_each(
     assert one_document(out) == [{"account": "local", "image": "hello", "old": 41, "new": 42, "diff": diff}]
     assert "rendering" in err
 
-    cells = [ReleaseCell("hello", "local", 42, [41], 42, ["declared ahead of deployed"])]
+    cells = [
+        ReleaseCell(
+            "hello",
+            "local",
+            42,
+            [41],
+            42,
+            ["declared ahead of deployed"],
+            commands=["invoke tf.apply --account local"],
+        )
+    ]
     monkeypatch.setattr(releases.Releases, "matrix", lambda self, names=None: cells)
     out, _ = run_tasks(capsys, "releases", "--json")
     assert one_document(out) == [
@@ -263,6 +273,7 @@ def test_bump_and_releases_json_are_one_document_each(
             "newest": 42,
             "notes": ["declared ahead of deployed"],
             "missing": [],
+            "commands": ["invoke tf.apply --account local"],
             "in_sync": False,
         }
     ]

@@ -97,6 +97,8 @@ class ReleaseCell:
     # Builds the account declares or runs that its registry no longer has (an ECR lifecycle rule
     # or a manual delete): the next job start of such a build fails with CannotPullContainerError.
     missing: list[int] = field(default_factory=list)
+    # What brings the cell in sync, in the order to run it: push, bump, apply.
+    commands: list[str] = field(default_factory=list)
 
     @property
     def in_sync(self) -> bool:
@@ -369,6 +371,7 @@ class Releases:
                 wanted = {*cell.deployed} | ({declared} if declared is not None else set())
                 cell.missing = sorted(wanted - set(builds))
                 cell.notes = _differences(cell, builds)
+                cell.commands = _reconciling(cell)
                 cells.append(cell)
         return cells
 
@@ -399,6 +402,22 @@ def deployed_builds(account: Account) -> dict[str, set[int]]:
             continue
         found.setdefault(repository[len(registry) + 1 :], set()).add(int(tag))
     return found
+
+
+def _reconciling(cell: ReleaseCell) -> list[str]:
+    """The commands that bring a cell in sync: push a declared build the registry lacks, bump to
+    a newer build, apply what is declared but not deployed."""
+    if cell.declared is None:
+        # Deployed but no longer declared: applying removes its job definition.
+        return [f"invoke tf.apply --account {cell.account}"]
+    commands = []
+    if cell.declared in cell.missing:
+        commands.append(build_push_command(cell.image, cell.account))
+    elif cell.newest is not None and cell.newest > cell.declared:
+        commands.append(f"invoke bump {cell.image} --account {cell.account}")
+    if commands or cell.deployed != [cell.declared]:
+        commands.append(f"invoke tf.apply --account {cell.account}")
+    return commands
 
 
 def _differences(cell: ReleaseCell, builds: list[int]) -> list[str]:
