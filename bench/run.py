@@ -22,7 +22,7 @@ from pathlib import Path
 if not __package__:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench import fanout, follow, images, logs, plan, submit
+from bench import fanout, follow, images, logs, plan, submit, ui
 from bench.stack import Echo, PrivateStack, Result, echo_line
 
 Benchmark = Callable[[PrivateStack, bool, Echo], Result]
@@ -34,6 +34,7 @@ BENCHMARKS: dict[str, Benchmark] = {
     "logs": logs.bench,
     "images": images.bench,
     "plan": plan.bench,
+    "ui": ui.bench,
 }
 
 

@@ -154,7 +154,10 @@ def test_the_quick_lane_leaves_out_every_registered_marker_and_ci_prints_the_slo
     python, full = [sys.executable, "-m", "pytest"], testing.pytest_argv()
     quick = testing.pytest_argv(quick=True)
     assert quick[:3] == full[:3] == python
-    assert quick[quick.index("-m", 3) + 1] == "not stack and not terraform and not docker and not checkov"
+    assert (
+        quick[quick.index("-m", 3) + 1]
+        == "not stack and not terraform and not docker and not checkov and not browser"
+    )
     assert "--durations=25" in quick and "--durations=25" in full
     assert "-m" not in full[3:]
     assert full[full.index("-n") + 1 :][:3] == [str(testing.workers()), "--dist", "loadgroup"]

@@ -21,7 +21,7 @@ from batchform.images import ImageBuilder, discover
 from batchform.registry import Registry
 from batchform.settings import Paths
 from batchform.terraform import TerraformRunner, cli_config_file
-from conftest import project_releases, push_manifest_only, release_source
+from conftest import SCREENSHOTS, dashboard, project_releases, push_manifest_only, release_source
 
 pytestmark = [pytest.mark.stack, pytest.mark.docker, pytest.mark.terraform]  # rendering runs terraform fmt
 
@@ -45,13 +45,17 @@ def _push(root: Path, releases, account_names: list[str], image: str, content: s
     return builder.push(builder.build(spec)).build
 
 
-def _cli(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = dict(
+def _project_env(root: Path) -> dict[str, str]:
+    return dict(
         os.environ,
         BATCHFORM_ROOT=str(root),
         BATCHFORM_CONFIG=str(root / "batchform.yaml"),
         BATCHFORM_HOME=str(root / ".batchform"),
     )
+
+
+def _cli(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = _project_env(root)
     return subprocess.run(
         [sys.executable, "-m", "batchform", *args], env=env, capture_output=True, text=True, timeout=300
     )
@@ -170,9 +174,23 @@ def tf_cli_config(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setenv("TF_CLI_CONFIG_FILE", str(rc))
 
 
+def _shown_cell(page, image: str) -> dict[str, str]:  # noqa: ANN001
+    """What the releases view shows in the row of `image` in rel-a."""
+    row = f"#releases tr[data-image='{image}'][data-account='rel-a']"
+    return {
+        "class": page.get_attribute(row, "class") or "",
+        **{
+            key: page.inner_text(f"{row} td.{key}")
+            for key in ("declared", "deployed", "newest", "notes", "commands")
+        },
+    }
+
+
+@pytest.mark.browser
 def test_the_matrix_shows_declared_ahead_of_deployed_until_apply_brings_them_in_sync(
-    local_stack, terraform_binary, release_project, tf_cli_config
+    local_stack, terraform_binary, release_project, tf_cli_config, browser
 ) -> None:
+    """On the command line and in the dashboard's releases view, seen in a real browser."""
     releases = project_releases(release_project)
     first = _push(release_project, releases, ["rel-a"], "alpha", "deployed first")
     beta = _push(release_project, releases, ["rel-a"], "beta", "beta")
@@ -182,30 +200,53 @@ def test_the_matrix_shows_declared_ahead_of_deployed_until_apply_brings_them_in_
     runner = TerraformRunner(
         account, echo=lambda _line: None, p=Paths(release_project, release_project / ".batchform")
     )
+    page = browser.new_page(viewport={"width": 1280, "height": 600})
     try:
         runner.apply()
         cells = {cell.image: cell for cell in releases.matrix()}
         assert cells["alpha"].in_sync and cells["alpha"].deployed == [first]
+        with dashboard(_project_env(release_project), "rel-a") as url:
+            page.goto(f"{url}/releases")
+            assert _shown_cell(page, "alpha")["class"] == "in-sync"
 
-        second = _push(release_project, releases, ["rel-a"], "alpha", "deployed second")
-        releases.bump("alpha", None, ["rel-a"])
-        listed = _cli(release_project, "releases", "--json")
-        assert listed.returncode == 2, listed.stdout  # something differs
-        cells = {cell["image"]: cell for cell in json.loads(listed.stdout)}
-        assert (cells["alpha"]["declared"], cells["alpha"]["deployed"], cells["alpha"]["newest"]) == (
-            second,
-            [first],
-            second,
-        )
-        assert cells["alpha"]["notes"] == ["declared ahead of deployed"]
-        assert cells["beta"]["in_sync"]
+            second = _push(release_project, releases, ["rel-a"], "alpha", "deployed second")
+            releases.bump("alpha", None, ["rel-a"])
+            listed = _cli(release_project, "releases", "--json")
+            assert listed.returncode == 2, listed.stdout  # something differs
+            cells = {cell["image"]: cell for cell in json.loads(listed.stdout)}
+            assert (cells["alpha"]["declared"], cells["alpha"]["deployed"], cells["alpha"]["newest"]) == (
+                second,
+                [first],
+                second,
+            )
+            assert cells["alpha"]["notes"] == ["declared ahead of deployed"]
+            assert cells["alpha"]["commands"] == ["invoke tf.apply --account rel-a"]
+            assert cells["beta"]["in_sync"]
 
-        runner.apply()
-        listed = _cli(release_project, "releases")
-        assert listed.returncode == 0, listed.stdout
-        assert all(cell.in_sync for cell in releases.matrix())
-        assert "in sync" in listed.stdout and "*" not in listed.stdout
+            page.reload()  # the matrix is read at most every 10 s; a reload after that shows the bump
+            page.wait_for_selector("#releases tr.differs[data-image='alpha']", timeout=30_000)
+            shown = _shown_cell(page, "alpha")
+            assert (shown["declared"], shown["deployed"], shown["newest"]) == (
+                str(second),
+                str(first),
+                str(second),
+            )
+            assert shown["notes"] == "declared ahead of deployed"
+            assert "invoke tf.apply --account rel-a" in shown["commands"]
+            assert _shown_cell(page, "beta")["class"] == "in-sync"
+            page.screenshot(path=str(SCREENSHOTS / "releases.png"))
+
+            runner.apply()
+            listed = _cli(release_project, "releases")
+            assert listed.returncode == 0, listed.stdout
+            assert all(cell.in_sync for cell in releases.matrix())
+            assert "in sync" in listed.stdout and "*" not in listed.stdout
+            page.wait_for_selector(
+                "#releases tr.in-sync[data-image='alpha']", timeout=30_000
+            )  # it refreshes itself
+            assert _shown_cell(page, "alpha")["deployed"] == str(second)
     finally:
+        page.close()
         runner.destroy()
         shutil.rmtree(runner.data_dir, ignore_errors=True)
 

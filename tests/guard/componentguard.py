@@ -1,6 +1,6 @@
 """A test reaches a component of the local stack only under that component's marker.
 
-Without it the quick lane (`-m "not stack and not terraform and not docker and not checkov"`)
+Without it the quick lane (`-m "not stack and not terraform and not docker and not checkov and not browser"`)
 would rot: a test that quietly starts needing the emulator would still be selected, and fail
 or skip there. So while a test runs, connecting to the local stack's ports or to the docker
 engine's socket, or starting the terraform, docker or checkov programs, is an error unless
@@ -30,6 +30,7 @@ MARKER_ALLOWS = {
     "docker": {"docker"},
     "terraform": {"terraform"},
     "checkov": {"checkov"},
+    "browser": {"browser"},
 }
 COMPONENTS = frozenset().union(*MARKER_ALLOWS.values())
 
@@ -43,6 +44,7 @@ PROGRAMS = {
     "docker-registry": "stack",
     "registry": "stack",
     "checkov": "checkov",
+    "chromium": "browser",
 }
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1", "0.0.0.0", "::"}  # noqa: S104 - names, not a bind

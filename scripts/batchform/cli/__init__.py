@@ -22,6 +22,7 @@ from .jobs import jobs_cancel, jobs_follow, jobs_list, jobs_logs, submit
 from .local import demo, local_down, local_status, local_up
 from .releases import bump, promote, releases, render
 from .tf import tf_apply, tf_check, tf_destroy, tf_output, tf_plan
+from .ui import ui
 
 # Positional arguments a task may omit: `invoke bump IMAGE [BUILD]`. invoke itself requires
 # every positional; this lets the named ones end the command empty (the task sees "").
@@ -50,7 +51,7 @@ def _allow_optional_positionals() -> None:
 
 def _namespace() -> Collection:
     ns = Collection()
-    for t in (accounts, build, push, render, bump, promote, releases, submit, doctor, demo, bench, test):
+    for t in (accounts, build, push, render, bump, promote, releases, submit, doctor, ui, demo, bench, test):
         ns.add_task(t)
     local = Collection("local")
     local.add_task(local_up, "up")

@@ -17,7 +17,7 @@ from ..errors import UserError
 from ..settings import paths
 
 # Every marker of a component; a test reaching one without its marker fails (tests/conftest.py).
-COMPONENT_MARKERS = ("stack", "terraform", "docker", "checkov")
+COMPONENT_MARKERS = ("stack", "terraform", "docker", "checkov", "browser")
 QUICK = " and ".join(f"not {marker}" for marker in COMPONENT_MARKERS)
 # CI's log shows where the time goes.
 SLOWEST = 25

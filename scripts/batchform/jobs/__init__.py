@@ -25,11 +25,20 @@ from .limits import (
     overrides_chars,
     request_bytes,
 )
-from .listing import list_jobs, listing_lines, stop_job
+from .listing import (
+    account_queues,
+    check_statuses,
+    describe,
+    list_jobs,
+    listing_lines,
+    queue_summaries,
+    stop_job,
+)
 from .requests import (
     CHUNK_TAG,
     ITEMS_URL_ENV,
     JOB_ID,
+    LOOKUP_STATUSES,
     SCHEDULE_TAG,
     TOKEN_TAG,
     DeployedJob,
@@ -47,6 +56,7 @@ __all__ = [
     "ITEMS_URL_ENV",
     "JOB_ID",
     "JOURNAL_COMPACT_BYTES",
+    "LOOKUP_STATUSES",
     "JOURNAL_KEEP_SECONDS",
     "MAX_ARRAY_SIZE",
     "MAX_DEPENDENCIES",
@@ -66,7 +76,11 @@ __all__ = [
     "items_key",
     "items_object",
     "items_url",
+    "account_queues",
+    "check_statuses",
+    "describe",
     "list_jobs",
+    "queue_summaries",
     "listing_lines",
     "overrides_chars",
     "request_bytes",
