@@ -15,7 +15,12 @@ import pytest
 from batchform.localstack.stack import LocalStack
 from conftest import missing
 
-pytestmark = [pytest.mark.stack, pytest.mark.terraform, pytest.mark.docker]
+pytestmark = [
+    pytest.mark.stack,
+    pytest.mark.terraform,
+    pytest.mark.docker,
+    pytest.mark.browser,
+]  # bench/ui.py drives chromium
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCHMARKS = ("submit", "fanout", "follow", "logs", "images", "plan")

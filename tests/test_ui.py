@@ -376,3 +376,19 @@ def test_an_array_parent_shows_its_childrens_progress_and_its_page_lists_failed_
     assert '<progress max="10" value="7">' in listing and "7/10: 3 running, 6 succeeded, 1 failed" in listing
     indexes = re.findall(r'<a href="/jobs/test/[^":]+:(\d+)">', page)
     assert indexes == ["2", "0", "1", "3"]  # the failed child first, then by index
+
+
+def test_the_dashboard_listens_on_loopback_unless_told_otherwise(monkeypatch: pytest.MonkeyPatch) -> None:
+    import batchform.ui
+    import uvicorn
+    from batchform.ui import board as board_module
+
+    served: list[dict[str, Any]] = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **options: served.append(options))
+    monkeypatch.setattr(board_module.Board, "of", classmethod(lambda cls, names, interval: cls([])))
+    said: list[str] = []
+    batchform.ui.serve(None, echo=said.append)
+    assert served[0]["host"] == "127.0.0.1" and served[0]["port"] == 8765
+    assert said[-1] == "dashboard on http://127.0.0.1:8765/ (Ctrl-C stops it)"
+    batchform.ui.serve(None, host="::1", port=9000, echo=said.append)
+    assert served[1]["host"] == "::1" and said[-1].startswith("dashboard on http://[::1]:9000/")
