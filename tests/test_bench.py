@@ -23,7 +23,7 @@ pytestmark = [
 ]  # bench/ui.py drives chromium
 
 ROOT = Path(__file__).resolve().parent.parent
-BENCHMARKS = ("submit", "fanout", "follow", "logs", "images", "plan")
+BENCHMARKS = ("submit", "fanout", "follow", "logs", "images", "plan", "ui")
 RESULT = re.compile(
     r"^(?P<name>[a-z-]+): ours (?P<ours>.+), reference (?P<reference>.+), ratio (?P<ratio>\S+)$"
 )
