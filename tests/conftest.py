@@ -162,6 +162,68 @@ def in_process_aws(monkeypatch: pytest.MonkeyPatch, region: str = "us-east-1") -
         yield
 
 
+@dataclass
+class Terminal:
+    """What a program drew in a pseudo-terminal: every screen it showed, the last, its exit code."""
+
+    code: int
+    frames: list[str]
+    screen: str
+    raw: bytes
+
+
+def in_terminal(
+    argv: list[str],
+    env: dict[str, str] | None = None,
+    columns: int = 140,
+    rows: int = 60,
+    timeout: float = 300,
+) -> Terminal:
+    """Run `argv` on a pseudo-terminal of `columns` x `rows`, its output read by pyte, a terminal
+    emulator: each screen it drew is a frame, as a person would have seen it."""
+    import fcntl
+    import pty
+    import select
+    import struct
+    import termios
+
+    import pyte
+
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
+    shown_env = {**(env or os.environ), "TERM": "xterm-256color", "COLUMNS": str(columns), "LINES": str(rows)}
+    if env is None:
+        shown_env.pop("NO_COLOR", None)  # a terminal of the usual kind unless the caller says
+    proc = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, cwd=REPO, env=shown_env)
+    os.close(slave)
+    screen = pyte.Screen(columns, rows)
+    stream = pyte.ByteStream(screen)
+    frames: list[str] = []
+    raw = bytearray()
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{' '.join(argv)} did not end within {timeout:.0f} s")
+            ready, _, _ = select.select([master], [], [], 0.2)
+            if not ready:
+                continue
+            try:
+                data = os.read(master, 65536)
+            except OSError:  # the program ended: its side of the terminal is closed
+                break
+            if not data:
+                break
+            raw += data
+            stream.feed(data)
+            frames.append("\n".join(line.rstrip() for line in screen.display))
+    finally:
+        os.close(master)
+        if proc.poll() is None and time.monotonic() > deadline:
+            proc.kill()
+    return Terminal(proc.wait(timeout=60), frames, frames[-1] if frames else "", bytes(raw))
+
+
 def missing(what: str) -> None:
     """Skip, or fail in CI, because `what` is not available."""
     if REQUIRE_ALL:
@@ -529,6 +591,16 @@ def release_project(tmp_path: Path) -> Path:
     )
     (root / ".batchform").mkdir()
     return root
+
+
+def project_env(root: Path) -> dict[str, str]:
+    """The environment of a batchform process working in a release_project."""
+    return dict(
+        os.environ,
+        BATCHFORM_ROOT=str(root),
+        BATCHFORM_CONFIG=str(root / "batchform.yaml"),
+        BATCHFORM_HOME=str(root / ".batchform"),
+    )
 
 
 def project_releases(root: Path, echo=None):  # noqa: ANN001, ANN201

@@ -121,7 +121,7 @@ def test_accounts_json_marks_real_accounts_the_first_of_them_and_the_roles_ci_as
 # ---- build and push --------------------------------------------------------------------------------
 
 
-def fake_build(accounts, names, force, echo) -> list[BuildResult]:  # noqa: ANN001
+def fake_build(accounts, names, force, echo, progress=None) -> list[BuildResult]:  # noqa: ANN001
     echo("hello: building build 42")
     return [
         BuildResult("hello", 42, False, "batchform/hello:42", "sha256:content"),
@@ -129,7 +129,7 @@ def fake_build(accounts, names, force, echo) -> list[BuildResult]:  # noqa: ANN0
     ]
 
 
-def fake_push(accounts, names, echo) -> list[BuildResult]:  # noqa: ANN001
+def fake_push(accounts, names, echo, progress=None) -> list[BuildResult]:  # noqa: ANN001
     echo("hello:42 pushed to local (3 layers uploaded)")
     result = BuildResult("hello", 42, False, "batchform/hello:42", "sha256:content", uploaded={"local": 3})
     result.pushed = [

@@ -38,3 +38,18 @@ def test_job_output_lands_in_the_log_group_its_definition_names(local_account, d
     assert group == "/batchform/local/hello"
     assert stream == f"hello/default/{job_id}"
     assert any("greeting log group check" in line for line in logs.lines(local_account, job_id))
+
+
+@pytest.mark.stack
+@pytest.mark.terraform  # the demo applies the local account
+def test_the_demos_apply_is_a_short_summary_with_terraforms_whole_output_one_path_away(demo_run) -> None:  # noqa: ANN001
+    from pathlib import Path
+
+    _status, out = demo_run
+    stage = out.split("== 3/5")[1].split("== 4/5")[0].splitlines()
+    assert len(stage) <= 30, "\n".join(stage)  # one screen
+    assert any(line.strip().startswith("Apply complete! Resources:") for line in stage), stage
+    logged = next(line for line in stage if "full terraform output: " in line).split(
+        "full terraform output: "
+    )[1]
+    assert "Apply complete! Resources:" in Path(logged).read_text()

@@ -346,6 +346,46 @@ def test_array_parent_prints_progress_on_change_and_lists_its_failed_children(
     assert (outcome.array_size, outcome.summary["FAILED"]) == (10, 3)
 
 
+def test_with_progress_an_arrays_changes_go_in_place_and_only_its_end_is_printed(
+    batch: FakeBatch, clock: Clock
+) -> None:
+    """On a terminal: one line per job, replaced at each change; what is printed at the end is
+    what is printed off a terminal (the test above)."""
+    batch.children["p"] = []
+
+    def parent(status: str, **counts: int) -> Callable[[], None]:
+        return lambda: batch.jobs.__setitem__(
+            "p",
+            job("p", status, name="sweep", arrayProperties={"size": 4, "statusSummary": summary(**counts)}),
+        )
+
+    parent("PENDING", submitted=4)()
+    clock.steps = [parent("PENDING", succeeded=1, running=3), parent("SUCCEEDED", succeeded=4)]
+    out: list[str] = []
+    shown: list[tuple[str, str]] = []
+
+    watcher(batch, clock, out, progress=lambda label, line: shown.append((label, line))).wait(["p"])
+
+    assert out == [
+        "sweep (p): SUCCEEDED after 4.0 s",
+        "sweep (p): [##########] 4/4 done (4 succeeded, 0 failed, 0 running, 0 pending)",
+    ]
+    assert shown == [
+        (
+            "sweep (p)",
+            "PENDING after 0 s [..........] 0/4 done (0 succeeded, 0 failed, 0 running, 4 pending)",
+        ),
+        (
+            "sweep (p)",
+            "PENDING after 2 s [##........] 1/4 done (1 succeeded, 0 failed, 3 running, 0 pending)",
+        ),
+        (
+            "sweep (p)",
+            "SUCCEEDED after 4 s [##########] 4/4 done (4 succeeded, 0 failed, 0 running, 0 pending)",
+        ),
+    ]
+
+
 def test_a_succeeded_array_parent_lists_no_children(batch: FakeBatch, clock: Clock) -> None:
     batch.children["p"] = []
     batch.jobs["p"] = job(

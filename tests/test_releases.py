@@ -21,7 +21,7 @@ from batchform.images import ImageBuilder, discover
 from batchform.registry import Registry
 from batchform.settings import Paths
 from batchform.terraform import TerraformRunner, cli_config_file
-from conftest import SCREENSHOTS, dashboard, project_releases, push_manifest_only, release_source
+from conftest import SCREENSHOTS, dashboard, project_env, project_releases, push_manifest_only, release_source
 
 pytestmark = [pytest.mark.stack, pytest.mark.docker, pytest.mark.terraform]  # rendering runs terraform fmt
 
@@ -45,17 +45,8 @@ def _push(root: Path, releases, account_names: list[str], image: str, content: s
     return builder.push(builder.build(spec)).build
 
 
-def _project_env(root: Path) -> dict[str, str]:
-    return dict(
-        os.environ,
-        BATCHFORM_ROOT=str(root),
-        BATCHFORM_CONFIG=str(root / "batchform.yaml"),
-        BATCHFORM_HOME=str(root / ".batchform"),
-    )
-
-
 def _cli(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = _project_env(root)
+    env = project_env(root)
     return subprocess.run(
         [sys.executable, "-m", "batchform", *args], env=env, capture_output=True, text=True, timeout=300
     )
@@ -205,7 +196,7 @@ def test_the_matrix_shows_declared_ahead_of_deployed_until_apply_brings_them_in_
         runner.apply()
         cells = {cell.image: cell for cell in releases.matrix()}
         assert cells["alpha"].in_sync and cells["alpha"].deployed == [first]
-        with dashboard(_project_env(release_project), "rel-a") as url:
+        with dashboard(project_env(release_project), "rel-a") as url:
             page.goto(f"{url}/releases")
             assert _shown_cell(page, "alpha")["class"] == "in-sync"
 

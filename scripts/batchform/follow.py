@@ -146,7 +146,12 @@ class _Track:
 
 
 class JobWatcher(Poller):
-    """Polls Batch jobs until they end, echoing each change on one line."""
+    """Polls Batch jobs until they end, echoing each change on one line.
+
+    With `progress`, a job's changes before its end (its status, an array's children by status)
+    go there instead, as (job label, its line now): for a terminal to show one line per job,
+    updated in place. A job's end, its failed children and a stuck job are echoed either way.
+    """
 
     def __init__(
         self,
@@ -156,9 +161,11 @@ class JobWatcher(Poller):
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
         max_poll: float = 30.0,
+        progress: Callable[[str, str], None] | None = None,
     ):
         super().__init__(sleep, clock)
         self.account, self.echo, self.poll, self.max_poll = account, echo, poll, max_poll
+        self.progress = progress
         self._random = random.Random()  # noqa: S311 - jitter, not secrecy
 
     def stop(self) -> None:
@@ -257,6 +264,7 @@ class JobWatcher(Poller):
         track.job = job
         now = self._clock()
         status = job["status"]
+        ended = status != track.status and status in FINAL_STATES
         if status != track.status:
             track.status = status
             line = f"{track.label}: {status} after {now - started:.1f} s"
@@ -266,7 +274,8 @@ class JobWatcher(Poller):
                     line += f": {reason}"
                 if code is not None:
                     line += f" (exit code {code})"
-            self.echo(line)
+            if self.progress is None or status in FINAL_STATES:
+                self.echo(line)
             track.runnable_since = now if status == "RUNNABLE" else None
         props = job.get("arrayProperties") or {}
         size, summary = props.get("size"), props.get("statusSummary")
@@ -274,7 +283,13 @@ class JobWatcher(Poller):
             key = tuple(sorted(summary.items()))
             if key != track.summary:
                 track.summary = key
-                self.echo(f"{track.label}: {progress_line(size, summary)}")
+                if self.progress is None:
+                    self.echo(f"{track.label}: {progress_line(size, summary)}")
+        if self.progress is not None:
+            array = f" {progress_line(size, summary or {})}" if size else ""
+            if ended and size:  # the children's tally at the end stays, as it does off a terminal
+                self.echo(f"{track.label}:{array}")
+            self.progress(track.label, f"{status} after {now - started:.0f} s{array}")
         if status == "RUNNABLE":
             self._check_runnable(track, job, now, runnable_timeout)
 

@@ -10,16 +10,17 @@ image is recognised and its existing build number reused.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 from . import retry, standins
 from .accounts import Account
-from .errors import ComponentMissing, UserError
+from .engine import docker_client, engine_tag_lock
+from .errors import UserError
+from .imageprogress import ImageProgress
 from .imagespec import (
     LABEL_CREATED,
     LABEL_DIGEST,
@@ -34,20 +35,8 @@ from .imagespec import (
     local_repository,
 )
 from .registry import ManifestContents, Pushed, Registry, utc_now
-from .settings import file_lock, paths
 
 Echo = Callable[[str], None]
-
-
-def docker_client() -> Any:
-    import docker
-
-    try:
-        return docker.from_env(timeout=600)  # asks the engine its API version: none answering raises
-    except Exception as exc:  # noqa: BLE001
-        raise ComponentMissing(
-            f"no docker engine answers ({exc.__class__.__name__}); start one: invoke local.up"
-        ) from None
 
 
 @dataclass
@@ -107,9 +96,12 @@ class _Interrupted(Exception):  # noqa: N818 - reads as what happened
 class ImageBuilder:
     """Build and push images for a set of target accounts."""
 
-    def __init__(self, accounts: list[Account], echo: Echo | None = None):
+    def __init__(
+        self, accounts: list[Account], echo: Echo | None = None, progress: ImageProgress | None = None
+    ):
         self.accounts = accounts
         self.echo = echo or print
+        self.progress = progress or ImageProgress()
         self.docker = docker_client()
         self.registries = {a.name: Registry(a) for a in accounts}
         self._config_labels: dict[tuple[str, str, int], dict[str, str]] = {}
@@ -236,6 +228,7 @@ class ImageBuilder:
         for chunk in stream:
             if "error" in chunk:
                 raise UserError(f"{spec.name}: docker build failed: {chunk['error'].strip()}")
+            self.progress.build_chunk(spec.name, chunk)
             image_id = (chunk.get("aux") or {}).get("ID", image_id)
         if image_id:
             _LOCAL[(spec.name, digest)] = (number, {"Id": image_id, "Labels": labels})
@@ -419,7 +412,7 @@ class ImageBuilder:
 
         def once() -> tuple[int, str]:
             state["tries"] += 1
-            error, pushed, manifest = self._docker_push(registry, repository, result)
+            error, pushed, manifest = self._docker_push(registry, repository, result, account.name)
             state["count"] += pushed
             if error is None:
                 return state["count"], manifest
@@ -442,7 +435,8 @@ class ImageBuilder:
             failure = attempt.outcome.exception()
             if not failure.renewing:
                 where = f"{result.image}:{result.build} push to {account.name}"
-                self.echo(f"{where} interrupted ({failure}); trying again")
+                wait = attempt.next_action.sleep if attempt.next_action else 0
+                self.echo(f"{where} interrupted ({failure}); trying again in {wait:.1f} s")
 
         worth_another = lambda exc: isinstance(exc, _Interrupted)  # noqa: E731
         policy = retry.retrying(worth_another, PUSH_ATTEMPTS, before_sleep=interrupted)
@@ -452,7 +446,7 @@ class ImageBuilder:
             raise UserError(f"{result.image}: push to {account.name} failed: {last}{tries()}") from None
 
     def _docker_push(
-        self, registry: Registry, repository: str, result: BuildResult
+        self, registry: Registry, repository: str, result: BuildResult, account: str
     ) -> tuple[str | None, int, str]:
         """One docker push: (its error or None, layers it uploaded, the digest of the manifest stored)."""
         count, manifest = 0, ""
@@ -465,6 +459,7 @@ class ImageBuilder:
         ):
             if "error" in chunk:
                 return chunk["error"].strip(), count, manifest
+            self.progress.push_chunk(f"{result.image}:{result.build} to {account}", chunk)
             if chunk.get("status") == "Pushed":
                 count += 1
             if stored := (chunk.get("aux") or {}).get("Digest"):
@@ -474,27 +469,25 @@ class ImageBuilder:
         return None, count, manifest
 
 
-@contextlib.contextmanager
-def engine_tag_lock(reference: str) -> Iterator[None]:
-    """Hold a machine-wide lock on one engine tag (a file lock, so other processes wait too)."""
-    name = f"tag-{hashlib.sha256(reference.encode()).hexdigest()[:32]}.lock"
-    with file_lock(paths().home / "locks" / name):
-        yield
-
-
 # ---- what the tasks run -----------------------------------------------------------------------
 
 
 def build_images(
-    accounts: list[Account], names: Iterable[str] | None, force: bool, echo: Echo
+    accounts: list[Account],
+    names: Iterable[str] | None,
+    force: bool,
+    echo: Echo,
+    progress: ImageProgress | None = None,
 ) -> list[BuildResult]:
     """`invoke build`: each named image (default: all) with the next number of the accounts' registries."""
-    builder, specs = ImageBuilder(accounts, echo=echo), discover(names)
+    builder, specs = ImageBuilder(accounts, echo=echo, progress=progress), discover(names)
     builder.prefetch(specs)
     return [builder.build(spec, force=force) for spec in specs]
 
 
-def push_images(accounts: list[Account], names: Iterable[str] | None, echo: Echo) -> list[BuildResult]:
+def push_images(
+    accounts: list[Account], names: Iterable[str] | None, echo: Echo, progress: ImageProgress | None = None
+) -> list[BuildResult]:
     """`invoke push`: the current build of each image to every account's registry."""
-    builder = ImageBuilder(accounts, echo=echo)
+    builder = ImageBuilder(accounts, echo=echo, progress=progress)
     return [builder.push(builder.current(spec)) for spec in discover(names)]

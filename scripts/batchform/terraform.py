@@ -32,6 +32,7 @@ from .accounts import Account
 from .errors import UserError
 from .hcl import hcl
 from .settings import Paths, file_lock, paths, project_config, write_atomic
+from .tfreport import Progress, TerraformReport
 
 Echo = Callable[[str], None]
 
@@ -44,6 +45,7 @@ PLAN_HAS_CHANGES = 2
 # by then, so applying again after a wait completes the replacement.
 QUEUE_STILL_LINKED = "Cannot delete, found existing JobQueue relationship"
 _ENVIRONMENT_DELETED = re.compile(r"deleting Batch Compute Environment \(([^)]+)\)")
+LOGS_KEPT = 20  # terraform logs kept per account, the newest
 QUEUE_LINK_APPLIES = 5  # runs of apply (or destroy) in all, the first included
 QUEUE_LINK_FIRST_WAIT = 15.0  # seconds, doubled before each further apply
 QUEUE_LINK_MAX_WAIT = 120.0
@@ -147,11 +149,19 @@ class TerraformRunner:
         echo: Echo | None = None,
         p: Paths | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        verbose: bool = False,
+        progress: Progress | None = None,
     ):
+        """`echo` gets a summary of each plan, apply or destroy (and every line terraform prints
+        with `verbose`); the whole output is in `log_file` either way. `progress` gets a line
+        each time what an apply works on changes: for a terminal to show in place."""
         self.account = account
         self.paths = p or paths()
         self.echo = echo or print
         self.sleep = sleep
+        self.verbose, self.progress = verbose, progress
+        self.log_file: Path | None = None
+        self.report = TerraformReport()
         self.data_dir = self.paths.terraform_data_dir(account.name)
         self.tf = Terraform(working_dir=str(self.paths.terraform_dir))
 
@@ -224,8 +234,43 @@ class TerraformRunner:
 
     # ---- running ------------------------------------------------------------------------
     def run(self, cmd: str, *args: str, capture: bool = False, **options: Any) -> tuple[int, str]:
-        """Run one terraform command; stream its lines to echo unless capturing."""
+        """Run one terraform command. Unless capturing, its lines go to a log file of their own
+        (`log_file`) and are read by `report`; with `verbose` they are also echoed as they come."""
         argv = self.tf.generate_cmd_string(cmd, *args, **options)
+        if capture:
+            return self._run(argv, lambda _line: None)
+        self.report = TerraformReport(progress=self.progress)
+        self.log_file = self._new_log(cmd)
+        with self.log_file.open("w") as log:
+
+            def take(line: str) -> None:
+                log.write(line + "\n")
+                log.flush()
+                self.report.feed(line)
+                if self.verbose:
+                    self.echo(line)
+
+            return self._run(argv, take)
+
+    def _new_log(self, cmd: str) -> Path:
+        """A log file per run, under the account's data directory; the oldest go beyond LOGS_KEPT."""
+        logs = self.data_dir / "logs"
+        logs.mkdir(parents=True, exist_ok=True)
+        for old in sorted(logs.glob("*.log"))[: -LOGS_KEPT + 1]:
+            old.unlink(missing_ok=True)
+        stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + f"{time.time() % 1:.3f}"[1:]
+        return logs / f"{stamp}-{cmd}.log"
+
+    def _told(self, what: str) -> None:
+        """The summary of a run that has ended, and where its whole output is."""
+        if self.verbose:
+            return
+        for line in self.report.lines(what):
+            self.echo(line)
+        if self.log_file:
+            self.echo(f"full terraform output: {self.log_file}")
+
+    def _run(self, argv: list[str], take: Callable[[str], None]) -> tuple[int, str]:
         proc = subprocess.Popen(  # noqa: S603 - argument list, no shell
             argv,
             cwd=self.paths.terraform_dir,
@@ -239,15 +284,15 @@ class TerraformRunner:
         for line in proc.stdout:
             line = line.rstrip("\n")
             lines.append(line)
-            if not capture:
-                self.echo(line)
+            take(line)
         return proc.wait(), "\n".join(lines)
 
     def _check(self, what: str, code: int, output: str) -> None:
         if code != 0:
             errors = [ln.strip("│ ").strip() for ln in output.splitlines() if "Error:" in ln]
             reason = errors[0] if errors else f"exit code {code}"
-            raise UserError(f"terraform {what} failed for account {self.account.name}: {reason}")
+            where = f" (full output: {self.log_file})" if self.log_file and not self.verbose else ""
+            raise UserError(f"terraform {what} failed for account {self.account.name}: {reason}{where}")
 
     def init(self) -> None:
         """Initialise this account's data directory; cheap when nothing changed."""
@@ -302,6 +347,8 @@ class TerraformRunner:
         )
         if code not in (0, PLAN_HAS_CHANGES):
             self._check("plan", code, out)
+        if not capture:
+            self._told("plan")
         summary = _plan_summary(out)
         return PlanResult(
             self.account.name, code == PLAN_HAS_CHANGES, summary, _plan_text(out) if capture else ""
@@ -390,6 +437,7 @@ class TerraformRunner:
             found = _ENVIRONMENT_DELETED.search(out)
             raise _QueueStillLinked(found.group(1) if found else "(unnamed)")
         self._check(command, code, out)
+        self._told(command)
 
     def outputs(self) -> dict[str, Any]:
         """The root configuration's outputs for this account, as plain values."""

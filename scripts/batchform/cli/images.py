@@ -33,10 +33,12 @@ def build(
     Its report goes to standard error, so that `build push --json` prints push's JSON alone.
     """
     from ..images import build_images, discover
+    from .live import image_progress
 
     targets = select_accounts(account)
     discover(image)  # refuse a bad image name before the docker engine or a registry is asked
-    results = build_images(targets, image, force, err)
+    with image_progress(enabled=False if json_ else None) as progress:
+        results = build_images(targets, image, force, err, progress)
     if json_:
         built = [
             {"image": r.image, "build": r.build, "reused": r.reused, "content_digest": r.digest}
@@ -64,10 +66,12 @@ def push(
     from dataclasses import asdict
 
     from ..images import discover, push_images
+    from .live import image_progress
 
     targets = select_accounts(account)
     discover(image)  # refuse a bad image name before the docker engine or a registry is asked
-    results = push_images(targets, image, err if json_ else echo)
+    with image_progress(enabled=False if json_ else None) as progress:
+        results = push_images(targets, image, err if json_ else echo, progress)
     if json_:
         pushed = [{"image": r.image, "build": r.build, **asdict(p)} for r in results for p in r.pushed]
         echo(json.dumps(pushed, indent=2))

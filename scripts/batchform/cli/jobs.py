@@ -13,15 +13,29 @@ from .common import echo, err, one_account, seconds, user_errors
 DETACH_WINDOW = 3.0  # a second Ctrl-C within this many seconds stops the job instead of detaching
 
 
-def _attend(target: Account, job_ids: list[str], follow_logs: bool, runnable_timeout: float | None) -> dict:
-    """Follow jobs to their end. Ctrl-C once detaches; twice within a few seconds stops the jobs."""
+def _attend(
+    target: Account, job_ids: list[str], follow_logs: bool, runnable_timeout: float | None, live: bool = True
+) -> dict:
+    """Follow jobs to their end. Ctrl-C once detaches; twice within a few seconds stops the jobs.
+
+    On a terminal (unless `live` is off) each job's line, an array's bar of its children by
+    status, is updated in place; its end is printed as it is anywhere else."""
+    from .live import task_lines
+
+    with task_lines(enabled=None if live else False) as show:
+        return _attend_shown(target, job_ids, follow_logs, runnable_timeout, show)
+
+
+def _attend_shown(
+    target: Account, job_ids: list[str], follow_logs: bool, runnable_timeout: float | None, show: Any
+) -> dict:
     import signal
     import time
 
     from .. import jobs
     from ..follow import JobWatcher, LogFollower
 
-    watcher = JobWatcher(target, echo=echo)
+    watcher = JobWatcher(target, echo=echo, progress=show)
     followers = [LogFollower(target, job_id, echo=lambda line: echo(f"  | {line}")) for job_id in job_ids]
     pressed: list[float] = []
     stopped: list[bool] = []
@@ -185,7 +199,7 @@ def submit(
             line = f"{verb} {job} as {r.job_id}{size} in account {target.name}"
             echo(json.dumps(asdict_(r)) if json_ else line)
     if wait or follow:
-        outcomes = _attend(target, [r.job_id for r in results], follow, limit)
+        outcomes = _attend(target, [r.job_id for r in results], follow, limit, live=not json_)
         _report(outcomes, json_, results)
 
 
@@ -218,7 +232,7 @@ def jobs_follow(
     jobs.check_job_id(job_id)
     target = one_account(account)
     limit = seconds("--runnable-timeout", runnable_timeout)
-    _report(_attend(target, [job_id], logs, limit), json_)
+    _report(_attend(target, [job_id], logs, limit, live=not json_), json_)
 
 
 @task(help={"account": "account name or alias", "follow": "keep printing new lines until the job ends"})

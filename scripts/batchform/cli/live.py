@@ -72,14 +72,14 @@ class ImageBars(ImageProgress):
         self.layers: dict[str, dict[str, tuple[int, int]]] = {}  # where => layer => (sent, size)
         self.lock = threading.Lock()
 
-    def _task(self, key: tuple[str, str], description: str) -> Any:
+    def _task(self, key: tuple[str, str], description: str, counts_bytes: bool = True) -> Any:
         if key not in self.tasks:
-            self.tasks[key] = self.progress.add_task(description, total=None)
+            self.tasks[key] = self.progress.add_task(description, total=None, counts_bytes=counts_bytes)
         return self.tasks[key]
 
     def step(self, image: str, number: int, steps: int, text: str) -> None:
         with self.lock:
-            task = self._task((image, "build"), image)
+            task = self._task((image, "build"), image, counts_bytes=False)
             shown = f"{image}: step {number}/{steps} {text[:40]}"
             self.progress.update(task, description=shown, total=steps, completed=number)
 
@@ -111,9 +111,30 @@ def image_progress(enabled: bool | None = None) -> Any:
 
 @contextmanager
 def _image_bars() -> Iterator[ImageBars]:
-    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        ProgressColumn,
+        TextColumn,
+        TransferSpeedColumn,
+    )
+    from rich.table import Column
+    from rich.text import Text
 
-    columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn())
+    class Amount(ProgressColumn):
+        """Bytes sent of the size and the rate for a layer or a total; steps done for a build."""
+
+        def __init__(self) -> None:
+            super().__init__(table_column=Column(no_wrap=True))
+            self.sizes, self.rate = DownloadColumn(), TransferSpeedColumn()
+
+        def render(self, task: Any) -> Any:
+            if not task.fields.get("counts_bytes", True):
+                return Text(f"{task.completed:.0f}/{task.total:.0f} steps" if task.total else "")
+            return Text.assemble(self.sizes.render(task), " ", self.rate.render(task))
+
+    columns = (TextColumn("{task.description}"), BarColumn(), Amount())
     with Progress(
         *columns, console=_console(), transient=True, redirect_stdout=True, redirect_stderr=True
     ) as progress:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from invoke import Context, Exit, task
 
@@ -17,21 +18,30 @@ def _check_rendered(names: list[str] | None) -> None:
         releases.ensure_rendered(target.name)
 
 
+VERBOSE_HELP = (
+    "print all of terraform's output as it comes (default: a summary; the whole output is in a log file)"
+)
+
+
 @task(
     iterable=["account"],
     help={
         "account": ACCOUNT_HELP,
         "json": "print JSON per account: its summary and plan (progress to standard error)",
+        "verbose": VERBOSE_HELP,
     },
 )
 @user_errors
-def tf_plan(c: Context, account: list[str] | None = None, json_: bool = False) -> None:
-    """terraform plan for each account (in parallel for several); exit 2 when any has changes."""
+def tf_plan(c: Context, account: list[str] | None = None, json_: bool = False, verbose: bool = False) -> None:
+    """terraform plan for each account (in parallel for several): per account what it would add,
+    change and destroy, by module; exit 2 when any has changes."""
     from ..terraform import TerraformRunner
 
     _check_rendered(account)
     results = for_accounts(
-        account, lambda a, out: TerraformRunner(a, echo=out).plan(capture=json_), out=err if json_ else echo
+        account,
+        lambda a, out: TerraformRunner(a, echo=out, verbose=verbose).plan(capture=json_),
+        out=err if json_ else echo,
     )
     if json_:
         echo(json.dumps([r.__dict__ for r in results], indent=2))
@@ -42,25 +52,43 @@ def tf_plan(c: Context, account: list[str] | None = None, json_: bool = False) -
         raise Exit(code=2)
 
 
-@task(iterable=["account"], help={"account": ACCOUNT_HELP})
-@user_errors
-def tf_apply(c: Context, account: list[str] | None = None) -> None:
-    """terraform apply for each account, without prompting."""
+def _applying(names: list[str] | None, verbose: bool, command: str) -> None:
+    """apply or destroy each account; on a terminal, a line per account says what terraform is
+    working on and for how long, in place."""
     from ..terraform import TerraformRunner
+    from .live import task_lines
 
+    with task_lines(enabled=None if not verbose else False) as show:
+
+        def run(target: Any, out: Any) -> None:
+            shown = (lambda line: show(f"{command} {target.name}", line)) if show else None
+            runner = TerraformRunner(target, echo=out, verbose=verbose, progress=shown)
+            getattr(runner, command)()
+
+        for_accounts(names, run)
+
+
+@task(iterable=["account"], help={"account": ACCOUNT_HELP, "verbose": VERBOSE_HELP})
+@user_errors
+def tf_apply(c: Context, account: list[str] | None = None, verbose: bool = False) -> None:
+    """terraform apply for each account, without prompting: per account what it added, changed and
+    destroyed, by module (on a terminal, the resource it is working on meanwhile)."""
     _check_rendered(account)
-    for_accounts(account, lambda a, out: TerraformRunner(a, echo=out).apply())
+    _applying(account, verbose, "apply")
 
 
-@task(iterable=["account"], help={"account": ACCOUNT_HELP, "yes": "required: confirms the destroy"})
+@task(
+    iterable=["account"],
+    help={"account": ACCOUNT_HELP, "yes": "required: confirms the destroy", "verbose": VERBOSE_HELP},
+)
 @user_errors
-def tf_destroy(c: Context, account: list[str] | None = None, yes: bool = False) -> None:
+def tf_destroy(
+    c: Context, account: list[str] | None = None, yes: bool = False, verbose: bool = False
+) -> None:
     """terraform destroy for each account (requires --yes)."""
-    from ..terraform import TerraformRunner
-
     if not yes:
         raise Exit("error: tf.destroy deletes every resource of the account; add --yes to confirm", code=2)
-    for_accounts(account, lambda a, out: TerraformRunner(a, echo=out).destroy())
+    _applying(account, verbose, "destroy")
 
 
 @task(iterable=["account"], help={"account": ACCOUNT_HELP})
