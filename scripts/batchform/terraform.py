@@ -268,7 +268,7 @@ class TerraformRunner:
         for line in self.report.lines(what):
             self.echo(line)
         if self.log_file:
-            self.echo(f"full terraform output: {self.log_file}")
+            self.echo(f"full terraform output: {_shown_path(self.log_file)}")
 
     def _run(self, argv: list[str], take: Callable[[str], None]) -> tuple[int, str]:
         proc = subprocess.Popen(  # noqa: S603 - argument list, no shell
@@ -291,7 +291,9 @@ class TerraformRunner:
         if code != 0:
             errors = [ln.strip("│ ").strip() for ln in output.splitlines() if "Error:" in ln]
             reason = errors[0] if errors else f"exit code {code}"
-            where = f" (full output: {self.log_file})" if self.log_file and not self.verbose else ""
+            where = (
+                f" (full output: {_shown_path(self.log_file)})" if self.log_file and not self.verbose else ""
+            )
             raise UserError(f"terraform {what} failed for account {self.account.name}: {reason}{where}")
 
     def init(self) -> None:
@@ -483,6 +485,14 @@ def _init_lock(p: Paths) -> Iterator[None]:
     """A machine-wide lock around `terraform init` (a file lock: other processes wait too)."""
     with file_lock(p.home / "terraform" / "init.lock"):
         yield
+
+
+def _shown_path(path: Path) -> Path:
+    """A path as a person types it: relative to the working directory when it is under it."""
+    try:
+        return path.relative_to(Path.cwd())
+    except ValueError:
+        return path
 
 
 def _write_if_changed(path: Path, text: str) -> None:
