@@ -162,3 +162,34 @@ def test_an_apply_that_fails_for_another_reason_is_not_applied_again(
     with pytest.raises(UserError, match="Error: creating Batch Job Queue: AccessDenied"):
         _runner(tmp_path, [], slept).apply()
     assert slept == []
+
+
+def test_an_apply_prints_a_summary_and_the_log_holding_terraforms_whole_output(
+    stand_in: StandIn, tmp_path: Path
+) -> None:
+    stand_in.fail_applies(1)
+    lines: list[str] = []
+    runner = _runner(tmp_path, lines, [])
+
+    runner.apply()
+
+    assert not any("Error:" in line or "Destroying..." in line for line in lines), lines  # in the log only
+    assert lines[-3].startswith("Apply complete! Resources: 1 destroyed. (")
+    logged = Path(lines[-2].removeprefix("full terraform output: "))
+    assert (
+        logged.parent == runner.data_dir / "logs"
+        and logged.read_text() == "Apply complete! Resources: 1 destroyed.\n"
+    )
+    first = sorted(logged.parent.glob("*-apply.log"))[0]
+    assert "ClientException: Cannot delete, found existing JobQueue relationship" in first.read_text()
+
+
+def test_a_verbose_apply_prints_every_line_terraform_prints(stand_in: StandIn, tmp_path: Path) -> None:
+    stand_in.fail_applies(0)
+    lines: list[str] = []
+    runner = _runner(tmp_path, lines, [])
+    runner.verbose = True
+
+    runner.apply()
+
+    assert lines == ["Apply complete! Resources: 1 destroyed."]

@@ -238,6 +238,7 @@ class TerraformRunner:
         (`log_file`) and are read by `report`; with `verbose` they are also echoed as they come."""
         argv = self.tf.generate_cmd_string(cmd, *args, **options)
         if capture:
+            self.log_file = None  # a failure names the log of the run that failed, or none
             return self._run(argv, lambda _line: None)
         self.report = TerraformReport(progress=self.progress)
         self.log_file = self._new_log(cmd)
