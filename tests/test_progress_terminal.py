@@ -79,7 +79,8 @@ def test_off_a_terminal_build_and_push_print_their_plain_lines_and_no_control_ch
 @pytest.mark.usefixtures("demo_run")
 def test_waiting_on_an_array_shows_one_bar_of_its_children_that_reaches_its_total() -> None:
     argv = [sys.executable, "-m", "batchform", "submit", "hello", "--account", "local"]
-    argv += ["--array-size", "3", "--wait", "--token", uuid.uuid4().hex]
+    # Children that take a while: a job over before its first poll would have nothing to show in place.
+    argv += ["--array-size", "3", "--command", "sh -c 'sleep 5'", "--wait", "--token", uuid.uuid4().hex]
     shown = in_terminal(argv, timeout=300)
 
     assert shown.code == 0, shown.screen
