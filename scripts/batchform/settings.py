@@ -264,3 +264,11 @@ class LocalStackSettings:
         if "data_dir" in clean:
             clean["data_dir"] = Path(clean["data_dir"]).resolve()
         return replace(settings, **clean)
+
+
+def shown_path(path: Path) -> Path:
+    """A path as a person types it: relative to the working directory when it is under it."""
+    try:
+        return path.relative_to(Path.cwd())
+    except ValueError:
+        return path

@@ -31,7 +31,7 @@ from python_terraform import IsFlagged, Terraform
 from .accounts import Account
 from .errors import UserError
 from .hcl import hcl
-from .settings import Paths, file_lock, paths, project_config, write_atomic
+from .settings import Paths, file_lock, paths, project_config, shown_path, write_atomic
 from .tfreport import Progress, TerraformReport
 
 Echo = Callable[[str], None]
@@ -269,7 +269,7 @@ class TerraformRunner:
         for line in self.report.lines(what):
             self.echo(line)
         if self.log_file:
-            self.echo(f"full terraform output: {_shown_path(self.log_file)}")
+            self.echo(f"full terraform output: {shown_path(self.log_file)}")
 
     def _run(self, argv: list[str], take: Callable[[str], None]) -> tuple[int, str]:
         proc = subprocess.Popen(  # noqa: S603 - argument list, no shell
@@ -293,7 +293,7 @@ class TerraformRunner:
             errors = [ln.strip("│ ").strip() for ln in output.splitlines() if "Error:" in ln]
             reason = errors[0] if errors else f"exit code {code}"
             where = (
-                f" (full output: {_shown_path(self.log_file)})" if self.log_file and not self.verbose else ""
+                f" (full output: {shown_path(self.log_file)})" if self.log_file and not self.verbose else ""
             )
             raise UserError(f"terraform {what} failed for account {self.account.name}: {reason}{where}")
 
@@ -486,14 +486,6 @@ def _init_lock(p: Paths) -> Iterator[None]:
     """A machine-wide lock around `terraform init` (a file lock: other processes wait too)."""
     with file_lock(p.home / "terraform" / "init.lock"):
         yield
-
-
-def _shown_path(path: Path) -> Path:
-    """A path as a person types it: relative to the working directory when it is under it."""
-    try:
-        return path.relative_to(Path.cwd())
-    except ValueError:
-        return path
 
 
 def _write_if_changed(path: Path, text: str) -> None:
