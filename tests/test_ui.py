@@ -56,6 +56,15 @@ def board_of(account: StandInAccount) -> Board:
     return Board([account], interval=3.0, matrix=lambda _names: [])  # type: ignore[list-item]
 
 
+def one_job(aws: dict[str, str]) -> tuple[StandInAccount, str, Board]:
+    """An account with one job, hello-1, on a board that has read it."""
+    account = StandInAccount()
+    job_id = submit(account, aws["hello"], "hello", "hello-1")
+    board = board_of(account)
+    board.refresh()
+    return account, job_id, board
+
+
 def test_a_round_describes_at_most_ceil_n_over_100_jobs_and_final_jobs_only_once(aws: dict[str, str]) -> None:
     account = StandInAccount()
     ids = [submit(account, aws["hello"], "hello", f"job-{n}") for n in range(250)]
@@ -175,10 +184,7 @@ def test_every_response_carries_the_strict_security_headers(aws: dict[str, str])
 
 
 def test_pages_have_no_inline_script_or_style_and_load_nothing_from_elsewhere(aws: dict[str, str]) -> None:
-    account = StandInAccount()
-    job_id = submit(account, aws["hello"], "hello", "hello-1")
-    board = board_of(account)
-    board.refresh()
+    account, job_id, board = one_job(aws)
     with TestClient(create_app(board, start=False)) as client:
         for path in ("/jobs", "/queues", "/releases", f"/jobs/test/{job_id}", f"/jobs/test/{job_id}/cancel"):
             page = client.get(path).text
@@ -197,10 +203,7 @@ def test_a_host_header_naming_another_site_is_refused() -> None:
 
 
 def test_cancel_without_the_csrf_token_is_refused_and_stops_nothing(aws: dict[str, str]) -> None:
-    account = StandInAccount()
-    job_id = submit(account, aws["hello"], "hello", "hello-1")
-    board = board_of(account)
-    board.refresh()
+    account, job_id, board = one_job(aws)
     with TestClient(create_app(board, start=False)) as client:
         for form in ({}, {"csrf": "guessed"}):
             response = client.post(f"/jobs/test/{job_id}/cancel", data=form, follow_redirects=False)
@@ -209,10 +212,7 @@ def test_cancel_without_the_csrf_token_is_refused_and_stops_nothing(aws: dict[st
 
 
 def test_cancel_after_the_confirmation_terminates_the_job(aws: dict[str, str]) -> None:
-    account = StandInAccount()
-    job_id = submit(account, aws["hello"], "hello", "hello-1")
-    board = board_of(account)
-    board.refresh()
+    account, job_id, board = one_job(aws)
     with TestClient(create_app(board, start=False)) as client:
         confirmation = client.get(f"/jobs/test/{job_id}/cancel").text
         token = re.search(r'name="csrf" value="([^"]+)"', confirmation).group(1)
@@ -282,10 +282,7 @@ def test_log_lines_stream_with_their_position_and_a_reconnect_gets_only_the_line
     import batchform.follow
 
     monkeypatch.setattr(batchform.follow, "LogFollower", Lines)
-    account = StandInAccount()
-    job_id = submit(account, aws["hello"], "hello", "hello-1")
-    board = board_of(account)
-    board.refresh()
+    account, job_id, board = one_job(aws)
     with TestClient(create_app(board, start=False)) as client:
         first = events(client.get(f"/jobs/test/{job_id}/logs").text)
         again = events(client.get(f"/jobs/test/{job_id}/logs", headers={"last-event-id": "3"}).text)
