@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import re
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -135,6 +136,41 @@ def test_a_throttled_poller_waits_twice_as_long_each_round_then_returns_to_its_i
     poller.batch = real
     assert poller.poll_once() == 3.0
     assert poller.snapshot.error is None
+
+
+def test_a_refresh_asked_for_during_a_round_waits_for_it_so_the_newer_read_is_the_one_kept(
+    aws: dict[str, str],
+) -> None:
+    account, job_id, board = one_job(aws)
+    poller = board.account("test").pollers[aws["hello"]]
+    real, described, release = poller.batch, threading.Event(), threading.Event()
+
+    class Stalling:
+        """The background round reads the job, then stalls before it keeps what it read."""
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(real, name)
+
+        def describe_jobs(self, **query: Any) -> Any:
+            answer = real.describe_jobs(**query)
+            if threading.current_thread().name == "background":
+                described.set()
+                release.wait(10)
+            return answer
+
+    poller.batch = Stalling()
+    background = threading.Thread(target=poller.poll_once, name="background")
+    background.start()
+    assert described.wait(10)
+    set_status(job_id, "FAILED")  # cancelled from the page meanwhile
+    refresh = threading.Thread(target=board.refresh_job, args=("test", job_id))
+    refresh.start()
+    refresh.join(0.5)
+    assert refresh.is_alive(), "the page's refresh ran beside the background round"
+    release.set()
+    background.join(10)
+    refresh.join(10)
+    assert board.job("test", job_id)["status"] == "FAILED"
 
 
 def test_the_jobs_page_filters_by_account_queue_job_status_owner_and_text(aws: dict[str, str]) -> None:

@@ -63,7 +63,9 @@ class QueuePoller(Poller):
         self.batch = account.client("batch", retries=False)  # this loop is the only retry
         self.snapshot = Snapshot()
         self.failures = 0
-        self._lock = threading.Lock()
+        # One round at a time: a refresh asked for by a page (after a cancel) waits for the
+        # background round, so an older read never replaces a newer one.
+        self._round = threading.Lock()
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
@@ -76,6 +78,10 @@ class QueuePoller(Poller):
 
     def poll_once(self) -> float:
         """One round; returns how long to wait before the next."""
+        with self._round:
+            return self._poll()
+
+    def _poll(self) -> float:
         try:
             self._read()
         except (ClientError, BotoCoreError) as exc:
@@ -109,8 +115,7 @@ class QueuePoller(Poller):
             status = job.get("status", "")
             if not seen[job_id] or seen[job_id][-1][0] != status:
                 seen[job_id].append((status, now))
-        with self._lock:
-            self.snapshot = Snapshot(current, seen, now, None)
+        self.snapshot = Snapshot(current, seen, now, None)
 
 
 class Shared:
