@@ -85,6 +85,28 @@ def test_a_round_describes_at_most_ceil_n_over_100_jobs_and_final_jobs_only_once
     assert sum(job["status"] == "SUCCEEDED" for job in board.jobs()) == 230
 
 
+def test_a_round_lists_its_queue_once_for_every_status_where_a_listing_per_status_was_seven(
+    aws: dict[str, str],
+) -> None:
+    """AWS-FIDELITY: "ListJobs with filters ignores jobStatus ... jobs with any status are returned"."""
+    account = StandInAccount()
+    ids = [submit(account, aws["hello"], "hello", f"job-{n}") for n in range(3)]
+    set_status(ids[0], "SUCCEEDED")
+    set_status(ids[1], "RUNNING")
+    listings: list[dict[str, Any]] = []
+    account.batch.meta.events.register(
+        "provide-client-params.batch.ListJobs", lambda params, **_kw: listings.append(params)
+    )
+    board = board_of(account)
+    board.account("test").pollers[aws["hello"]].poll_once()
+    assert len(listings) == 1, listings
+    assert {job["jobId"]: job["status"] for job in board.jobs()} == {
+        ids[0]: "SUCCEEDED",
+        ids[1]: "RUNNING",
+        ids[2]: "SUBMITTED",
+    }
+
+
 def test_many_open_pages_make_no_aws_call_of_their_own(aws: dict[str, str]) -> None:
     account = StandInAccount()
     for n in range(5):

@@ -2,11 +2,11 @@
 
 One `QueuePoller` per account and queue lists and describes that queue's jobs in the background;
 pages read its latest snapshot and make no AWS call of their own, so ten open pages cost what
-one does. A round lists each status of the queue and describes only the jobs that are new or
-not final yet (a final job does not change), so it makes at most ceil(N/100) DescribeJobs calls
-for N jobs. A throttled or failing round is tried again after twice the wait of the one before
-(from twice the poll interval, up to a minute), and the interval comes back with the first
-round that succeeds.
+one does. A round lists the queue's jobs of every status at once (a filtered ListJobs) and
+describes only the jobs that are new or not final yet (a final job does not change), so it
+makes at most ceil(N/100) DescribeJobs calls for N jobs. A throttled or failing round is tried
+again after twice the wait of the one before (from twice the poll interval, up to a minute), and
+the interval comes back with the first round that succeeds.
 
 What is read once in a while (the releases matrix, the queues and compute environments, an
 array's children) goes through `Shared`: one reader at a time, the others served its result
