@@ -40,22 +40,20 @@ def queue_summaries(
     batch: Any, queue: str, statuses: Iterable[str], **query: Any
 ) -> dict[str, dict[str, Any]]:
     """Job id => ListJobs summary, for the jobs of `queue` (or of the array job `arrayJobId=` names)
-    in the given statuses, each status listed in turn."""
+    in the given statuses: every status of a queue in one listing, else each status in turn."""
     where = {"arrayJobId": query["arrayJobId"]} if "arrayJobId" in query else {"jobQueue": queue}
-    statuses = list(statuses)
-    if "jobQueue" in where and set(statuses) >= set(LOOKUP_STATUSES):
+    wanted = set(statuses)
+    if "jobQueue" in where and wanted >= set(LOOKUP_STATUSES):
         # With a filter ListJobs ignores jobStatus and lists every status: one listing where one
         # per status would be seven. (AWS takes no filter beside arrayJobId.)
         queries = [{**where, "filters": [{"name": "AFTER_CREATED_AT", "values": ["0"]}]}]
     else:
-        queries = [{**where, "jobStatus": status} for status in statuses]
+        queries = [{**where, "jobStatus": status} for status in sorted(wanted)]
     found: dict[str, dict[str, Any]] = {}
     for asked in queries:
-        wanted = [asked["jobStatus"]] if "jobStatus" in asked else statuses
         for page in batch.get_paginator("list_jobs").paginate(**asked):
             for summary in page["jobSummaryList"]:
-                # The emulator ignores the status filter; AWS does not. Filter here for both.
-                if summary.get("status", wanted[0]) in wanted:
+                if summary.get("status") in wanted:  # the emulator ignores jobStatus; AWS does not
                     found.setdefault(summary["jobId"], summary)
     return found
 
