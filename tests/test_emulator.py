@@ -673,6 +673,7 @@ def test_list_jobs_without_a_status_lists_running_jobs_and_every_listing_comes_i
     without it "ListJobs returns up to 100 results and a nextToken value if applicable". moto listed
     every job, in one page, so code that forgot a status or the next page passed here."""
     from batchform.follow import JobWatcher
+    from botocore.exceptions import ClientError
 
     batch = stack_account.client("batch")
     with queue_in(stack_account) as queue:
@@ -697,6 +698,22 @@ def test_list_jobs_without_a_status_lists_running_jobs_and_every_listing_comes_i
         assert sorted(listed) == sorted(done)
         named = batch.list_jobs(jobQueue=queue, filters=[{"name": "JOB_NAME", "values": ["done-*"]}])
         assert sorted(s["jobId"] for s in named["jobSummaryList"]) == sorted(done)  # any status, with filters
+
+        # AWS-FIDELITY: with a filter, jobStatus is ignored and every status is listed.
+        def listed_with(name: str, value: str, **query: str) -> list[str]:
+            filters = [{"name": name, "values": [value]}]
+            page = batch.list_jobs(jobQueue=queue, filters=filters, **query)
+            return sorted(s["jobId"] for s in page["jobSummaryList"])
+
+        succeeded = batch.list_jobs(jobQueue=queue, jobStatus="SUCCEEDED")["jobSummaryList"]
+        created = {s["jobId"]: s["createdAt"] for s in succeeded}
+        since = max(created.values())
+        assert listed_with("AFTER_CREATED_AT", "0", jobStatus="SUCCEEDED") == sorted([*done, running])
+        assert listed_with("AFTER_CREATED_AT", str(since)) == [running]
+        before = sorted(job for job, at in created.items() if at < since)
+        assert listed_with("BEFORE_CREATED_AT", str(since)) == before
+        with pytest.raises(ClientError, match="AFTER_CREATED_AT takes one time in milliseconds"):
+            listed_with("AFTER_CREATED_AT", "yesterday")
         batch.terminate_job(jobId=running, reason="test over")
 
 

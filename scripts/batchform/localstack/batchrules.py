@@ -23,7 +23,9 @@ Each test in tests/test_emulator.py quotes the rule:
   environments, EC2 and Fargate ones mixed, and a time limit outside 600-86400 s or other than
   CANCEL of a RUNNABLE job (moto takes them);
 * ListJobs without a status or filters lists only RUNNING jobs, and every listing comes in pages
-  (maxResults, 100 by default, and nextToken);
+  (maxResults, 100 by default, and nextToken); its BEFORE_CREATED_AT and AFTER_CREATED_AT filters
+  keep the jobs created before or after a time in epoch milliseconds, and a value that is no such
+  time is refused (moto kept every job);
 * a job that asks for more than every compute environment of its queue offers (more vCPUs than
   an environment's maxvCpus, or no Fargate size) stays RUNNABLE with AWS's status reason until
   it is cancelled (moto ran it).
@@ -235,6 +237,10 @@ def _enforce_batch_rules() -> None:
 
 
 LIST_JOBS_PAGE = 100  # ListJobs' default maxResults
+CREATED_AT_FILTERS = {
+    "AFTER_CREATED_AT": lambda created, at: created > at,
+    "BEFORE_CREATED_AT": lambda created, at: created < at,
+}
 
 
 def _list_jobs_as_aws_does() -> None:
@@ -249,6 +255,16 @@ def _list_jobs_as_aws_does() -> None:
         summaries = json.loads(original(self))["jobSummaryList"]
         if self._get_param("jobStatus") is None and self._get_param("filters") is None:
             summaries = [summary for summary in summaries if summary["status"] == "RUNNING"]
+        for name, values in (
+            (f.get("name"), f.get("values") or []) for f in self._get_param("filters") or []
+        ):
+            if name in CREATED_AT_FILTERS:
+                if len(values) != 1 or not str(values[0]).isdigit():
+                    raise ClientException(
+                        f"{name} takes one time in milliseconds since the epoch, not {values}"
+                    )
+                keep = CREATED_AT_FILTERS[name]
+                summaries = [s for s in summaries if keep(s.get("createdAt", 0), int(values[0]))]
         size = self._get_param("maxResults") or LIST_JOBS_PAGE
         token = self._get_param("nextToken")
         try:
