@@ -18,6 +18,7 @@ import os
 import random
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -257,6 +258,53 @@ def terraform_binary() -> str:
     if binary is None:
         missing("terraform")
     return binary
+
+
+@pytest.fixture(scope="session")
+def schema_only_provider(terraform_binary: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """TF_REATTACH_PROVIDERS naming one hashicorp/aws provider, started once in debug mode.
+
+    For terraform commands that only read the provider's schema and validate against it (`validate`,
+    `test` with a mocked provider): they otherwise start the plugin afresh for each run block and
+    again for each step, about 2.5 starts a run block at a second of CPU each. Never for commands
+    that configure the provider (plan, apply): a reattached process holds one configuration.
+    """
+    work = tmp_path_factory.mktemp("aws-provider")
+    shutil.copy(REPO / "terraform" / "versions.tf", work / "versions.tf")
+    env = dict(os.environ, TF_DATA_DIR=str(work / ".terraform"), TF_IN_AUTOMATION="1")
+    from batchform.terraform import cli_config_file
+
+    rc = cli_config_file()
+    if rc:
+        env["TF_CLI_CONFIG_FILE"] = str(rc)
+    init = subprocess.run(
+        [terraform_binary, "init", "-backend=false", "-input=false", "-no-color"],
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert init.returncode == 0, init.stdout + init.stderr
+    (plugin,) = (work / ".terraform" / "providers").glob(
+        "registry.terraform.io/hashicorp/aws/*/*/terraform-provider-aws*"
+    )
+    announced = work / "provider.out"
+    with announced.open("w") as out:
+        process = subprocess.Popen([plugin, "-debug"], stdout=out, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while not (found := re.search(r"TF_REATTACH_PROVIDERS='(.+)'", announced.read_text())):
+            assert process.poll() is None and time.monotonic() < deadline, announced.read_text()
+            time.sleep(0.1)
+        yield found.group(1)
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 @pytest.fixture(scope="session")
@@ -791,6 +839,12 @@ ROOT_VARIABLES = {
 }
 
 
+@pytest.fixture(scope="module")
+def schema_env(tf_env: dict[str, str], schema_only_provider: str) -> dict[str, str]:
+    """tf_env for commands that only validate (validate, test with a mocked provider)."""
+    return {**tf_env, "TF_REATTACH_PROVIDERS": schema_only_provider}
+
+
 # What a plan of the root reads from AWS, mocked in `terraform test` as in terraform/tests.
 MOCKED_DATA = {
     "aws_vpc": {"defaults": {"id": "vpc-0d0d0d0d"}},
@@ -834,22 +888,3 @@ def refused_plans(tf_env: dict[str, str], root_copy: Path, cases: dict[str, dict
     for name, text in found.items():
         assert 'run "refused"... fail' in text, f"{name} was not refused: {text}"
     return found
-
-
-def refused_plan(tf_env: dict[str, str], root_copy: Path, var_dir: Path, variables: dict) -> str:
-    """Plan the root with ROOT_VARIABLES overridden by `variables`; the plan must fail. Returns its
-    output on one line (terraform wraps long messages)."""
-    var_file = var_dir / "bad.tfvars.json"
-    var_file.write_text(json.dumps({**ROOT_VARIABLES, **variables}))
-    # Validation runs before any provider call: the plan fails on the variable, not on credentials.
-    result = subprocess.run(
-        ["terraform", "plan", "-input=false", "-no-color", "-refresh=false", f"-var-file={var_file}"],
-        cwd=root_copy,
-        env={**tf_env, "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x"},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    output = " ".join((result.stdout + result.stderr).split())
-    assert result.returncode != 0, output
-    return output

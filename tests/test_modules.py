@@ -10,6 +10,7 @@ Terraform runs are independent, so they are started together on a small thread p
 session starts (only for the tests that were selected) and each test waits for its own result.
 Provider plugins come from the offline mirror when there is one; `.terraform` data directories
 live under pytest's temporary directory and lock files created in the repository are removed.
+validate and test reach one provider process started for the session (`schema_only_provider`).
 """
 
 from __future__ import annotations
@@ -60,9 +61,12 @@ class TerraformRunner:
     validate and test commands run concurrently on a thread pool.
     """
 
-    def __init__(self, binary: str, env: dict[str, str], data_root: Path, workers: int) -> None:
+    def __init__(
+        self, binary: str, env: dict[str, str], data_root: Path, workers: int, reattach: str
+    ) -> None:
         self._binary = binary
         self._env = env
+        self._reattach = reattach
         self._data_root = data_root
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="terraform")
         self._init_lock = threading.Lock()
@@ -75,6 +79,8 @@ class TerraformRunner:
 
     def _run(self, cwd: Path, *args: str) -> TerraformResult:
         env = {**self._env, "TF_DATA_DIR": str(self._data_dir(cwd))}
+        if args[0] != "init":  # init installs the provider as anyone's would; the rest reads its schema
+            env["TF_REATTACH_PROVIDERS"] = self._reattach
         completed = subprocess.run(
             [self._binary, *args],
             cwd=cwd,
@@ -142,6 +148,7 @@ def terraform(
     request: pytest.FixtureRequest,
     tmp_path_factory: pytest.TempPathFactory,
     terraform_binary: str,
+    schema_only_provider: str,
     clean_lock_files: None,
 ) -> Iterator[TerraformRunner]:
     """A runner that has already started every selected validate/test command, slowest first."""
@@ -157,7 +164,11 @@ def terraform(
         env["TF_CLI_CONFIG_FILE"] = str(cli_config)
     workers = max(2, os.cpu_count() or 2)
     runner = TerraformRunner(
-        terraform_binary, env, tmp_path_factory.mktemp("terraform-data"), workers=workers
+        terraform_binary,
+        env,
+        tmp_path_factory.mktemp("terraform-data"),
+        workers=workers,
+        reattach=schema_only_provider,
     )
     for module in _selected(request.session, "test_module_terraform_tests_pass"):
         runner.submit("test", MODULES_DIR / module)

@@ -45,7 +45,7 @@ from batchform.secretnames import is_secret_reference, looks_like_secret
 from batchform.settings import LocalStackSettings, Paths
 from batchform.sources import validate_source
 from batchform.terraform import TerraformRunner, cli_config_file
-from conftest import offline_cli, project_releases, refused_plan
+from conftest import offline_cli, project_releases, refused_plans
 from lark import Token, Tree
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -555,27 +555,44 @@ def _statement_job(*actions: str) -> dict:
     return {"x": {"image": "hello", "policy_statements": [{"actions": list(actions), "resources": ["*"]}]}}
 
 
+# Each case's jobs variable and what its refusal must say.
+JOB_REFUSALS = {
+    "star": (_statement_job("*"), "jobs.<name>.policy_statements actions entry"),
+    "service-star": (_statement_job("s3:*"), "jobs.<name>.policy_statements actions entry"),
+    "partial-star": (
+        _statement_job("s3:GetObject", "s3:Get*"),
+        "jobs.<name>.policy_statements actions entry",
+    ),
+    "question-mark": (_statement_job("s3:?etObject"), "jobs.<name>.policy_statements actions entry"),
+    "plain-value": (
+        {"x": {"image": "hello", "secrets": {"DB_PASSWORD": "hunter2"}}},
+        "jobs.<name>.secrets value",
+    ),
+    "partial-arn": (
+        {"x": {"image": "hello", "secrets": {"DB": SECRET_ARN[: -len("-AbCdEf")]}}},
+        "jobs.<name>.secrets value",
+    ),
+    "s3-arn": (
+        {"x": {"image": "hello", "secrets": {"DB": "arn:aws:s3:::bucket/db"}}},
+        "jobs.<name>.secrets value",
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def job_refusals(schema_env: dict[str, str], root_copy: Path) -> dict[str, str]:
+    """Every case of JOB_REFUSALS planned at once (one terraform run): what each plan said."""
+    return refused_plans(
+        schema_env, root_copy, {name: {"jobs": jobs} for name, (jobs, _) in JOB_REFUSALS.items()}
+    )
+
+
 @pytest.mark.terraform
-@pytest.mark.parametrize(
-    ("jobs_variable", "message"),
-    [
-        (_statement_job("*"), "jobs.<name>.policy_statements actions entry"),
-        (_statement_job("s3:*"), "jobs.<name>.policy_statements actions entry"),
-        (_statement_job("s3:GetObject", "s3:Get*"), "jobs.<name>.policy_statements actions entry"),
-        (_statement_job("s3:?etObject"), "jobs.<name>.policy_statements actions entry"),
-        ({"x": {"image": "hello", "secrets": {"DB_PASSWORD": "hunter2"}}}, "jobs.<name>.secrets value"),
-        (
-            {"x": {"image": "hello", "secrets": {"DB": SECRET_ARN[: -len("-AbCdEf")]}}},
-            "jobs.<name>.secrets value",
-        ),
-        ({"x": {"image": "hello", "secrets": {"DB": "arn:aws:s3:::bucket/db"}}}, "jobs.<name>.secrets value"),
-    ],
-    ids=["star", "service-star", "partial-star", "question-mark", "plain-value", "partial-arn", "s3-arn"],
-)
+@pytest.mark.parametrize("case", JOB_REFUSALS)
 def test_wildcard_job_actions_and_secrets_that_are_not_references_are_refused_at_plan_time(
-    tf_env: dict[str, str], root_copy: Path, tmp_path: Path, jobs_variable: dict, message: str
+    job_refusals: dict[str, str], case: str
 ) -> None:
-    output = refused_plan(tf_env, root_copy, tmp_path, {"jobs": jobs_variable})
+    output, message = job_refusals[case], JOB_REFUSALS[case][1]
     assert "Invalid value for variable" in output and message in output, output
 
 

@@ -25,7 +25,7 @@ from batchform.accounts import Account, Accounts
 from batchform.errors import UserError
 from batchform.settings import Paths
 from batchform.terraform import TerraformRunner
-from conftest import refused_plan
+from conftest import refused_plans
 
 ROLE = "arn:aws:iam::111111111111:role/batchform-deployer"
 WORKLOAD = {
@@ -119,11 +119,10 @@ def test_keys_in_the_environment_reach_terraform_as_they_are_and_a_shared_config
 
 @pytest.mark.terraform
 def test_an_assume_role_arn_that_is_no_role_arn_is_refused_at_plan_time(
-    tf_env: dict[str, str], root_copy: Path, tmp_path: Path
+    schema_env: dict[str, str], root_copy: Path
 ) -> None:
-    output = refused_plan(
-        tf_env, root_copy, tmp_path, {"assume_role_arn": "arn:aws:iam::123456789012:user/me"}
-    )
+    cases = {"user-arn": {"assume_role_arn": "arn:aws:iam::123456789012:user/me"}}
+    output = refused_plans(schema_env, root_copy, cases)["user-arn"]
     assert "assume_role_arn must be an IAM role ARN" in output
 
 

@@ -25,11 +25,11 @@ def test_root_configuration_is_formatted(terraform_binary: str) -> None:
     assert result.returncode == 0, f"not formatted: {result.stdout}"
 
 
-def test_root_configuration_validates(tf_env: dict[str, str], root_copy: Path) -> None:
+def test_root_configuration_validates(schema_env: dict[str, str], root_copy: Path) -> None:
     result = subprocess.run(
         ["terraform", "validate", "-no-color"],
         cwd=root_copy,
-        env=tf_env,
+        env=schema_env,
         capture_output=True,
         text=True,
         timeout=120,
@@ -94,10 +94,10 @@ REFUSALS = [
 
 
 @pytest.fixture(scope="module")
-def refusals(tf_env: dict[str, str], root_copy: Path) -> dict[str, str]:
+def refusals(schema_env: dict[str, str], root_copy: Path) -> dict[str, str]:
     """Every case of REFUSALS planned at once (one terraform run): what each plan said."""
     return refused_plans(
-        tf_env, root_copy, {f"case{i}": variables for i, (variables, _) in enumerate(REFUSALS)}
+        schema_env, root_copy, {f"case{i}": variables for i, (variables, _) in enumerate(REFUSALS)}
     )
 
 
@@ -108,13 +108,13 @@ def test_bad_variables_are_refused_at_plan_time(
     assert message in refusals[f"case{REFUSALS.index((variables, message))}"]
 
 
-def test_the_root_terraform_tests_pass(tf_env: dict[str, str], root_copy: Path) -> None:
+def test_the_root_terraform_tests_pass(schema_env: dict[str, str], root_copy: Path) -> None:
     """terraform/tests: what an account's variables make of its resources (mocked provider)."""
     shutil.copytree(TF_DIR / "tests", root_copy / "tests", dirs_exist_ok=True)
     result = subprocess.run(
         ["terraform", "test", "-no-color"],
         cwd=root_copy,
-        env=tf_env,
+        env=schema_env,
         capture_output=True,
         text=True,
         timeout=600,
