@@ -485,16 +485,16 @@ LOCAL_B_FILES = {"test_terraform_state.py", "test_terraform_credentials.py"}  # 
 # Files whose every test works in emulator accounts and directories of its own: spread freely.
 INDEPENDENT_FILES = {"test_faults.py", "test_interrupted.py", "test_releases.py", "test_security.py"}
 # What takes minutes (most of it waiting: the engine's pauses between push retries, terraform),
-# started first, so that no worker is still busy with one when the others are done.
+# longest first as measured, so that no worker is still busy with one when the others are done.
 LONGEST_FIRST = (
     "test_terraform_lifecycle",
-    "test_schedules_and_notifications",
-    "tests/test_releases.py::test_the_matrix_shows_declared_ahead_of_deployed",
-    "tests/test_security.py::test_terraform_gets_aws_credentials_only_in_its_environment",
-    "local-b",
-    "test_modules",
     "local-account",
+    "tests/test_releases.py::test_the_matrix_shows_declared_ahead_of_deployed",
+    "local-b",
+    "test_schedules_and_notifications",
+    "tests/test_security.py::test_terraform_gets_aws_credentials_only_in_its_environment",
     "test_bench",
+    "test_modules",
 )
 
 
@@ -512,10 +512,37 @@ def parallel_group(item: pytest.Item) -> str | None:
 
 
 def _start_rank(item: pytest.Item, group: str | None) -> int:
+    return _rank(item.nodeid, group)
+
+
+def _rank(nodeid: str, group: str | None) -> int:
     for rank, what in enumerate(LONGEST_FIRST):
-        if what == group or item.nodeid.startswith(what):
+        if what == group or nodeid.startswith(what):
             return rank
     return len(LONGEST_FIRST)
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
+    """loadgroup, handing out what takes minutes one unit at a time (see LongestFirstScheduling)."""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadGroupScheduling
+
+    class LongestFirstScheduling(LoadGroupScheduling):
+        """xdist's loadgroup tops a worker up whenever it has 2 tests or fewer pending, so the first
+        worker took the three one-test units that take minutes, to run one after the other. Here a
+        unit of LONGEST_FIRST goes only to a worker with nothing pending; the queue keeps the
+        collection's order (`--no-loadscope-reorder`), which puts them first."""
+
+        def _reschedule(self, node) -> None:  # noqa: ANN001 - xdist's WorkerController
+            if self.workqueue and not node.shutting_down:
+                scope = next(iter(self.workqueue))
+                long = _rank(scope, scope) < len(LONGEST_FIRST)
+                if long and self._pending_of(self.assigned_work[node]):
+                    return
+            super()._reschedule(node)
+
+    return LongestFirstScheduling(config, log)
 
 
 @pytest.hookimpl(tryfirst=True)  # before xdist reads the groups

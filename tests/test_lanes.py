@@ -175,3 +175,43 @@ def test_the_quick_lane_starts_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
     assert (started, len(ran)) == ([], 1)
     assert testing.run_suite() == 0
     assert (started, len(ran)) == (["up"], 2)
+
+
+class _Worker:
+    """What xdist's scheduler asks of a worker: it records the tests it is sent."""
+
+    def __init__(self, name: str) -> None:
+        self.gateway = type("Gateway", (), {"id": name})()
+        self.shutting_down = False
+        self.sent: list[int] = []
+
+    def send_runtest_some(self, indexes: list[int]) -> None:
+        self.sent += indexes
+
+    def shutdown(self) -> None:
+        self.shutting_down = True
+
+
+def test_units_that_take_minutes_go_one_at_a_time_to_a_worker_with_nothing_pending(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import conftest
+
+    monkeypatch.setattr(conftest, "LONGEST_FIRST", ("t.py::test_long",))
+    long = [f"t.py::test_long_{i}" for i in range(3)]
+    collection = [*long, *(f"t.py::test_short_{i}@quick" for i in range(6))]
+    config = type("Config", (), {})()
+    config.option = type("Option", (), {"loadscopereorder": False})()
+    config.getvalue = {"dist": "loadgroup", "tx": ["2*popen"]}.get
+    scheduler = conftest.pytest_xdist_make_scheduler(config, None)
+    first, second = _Worker("gw0"), _Worker("gw1")
+    for worker in (first, second):
+        scheduler.add_node(worker)
+        scheduler.add_node_collection(worker, collection)
+    scheduler.schedule()
+
+    assert (first.sent, second.sent) == ([0], [1])  # the third waits: both have a long test pending
+    scheduler.mark_test_complete(second, 1)
+    assert second.sent == [1, 2]
+    scheduler.mark_test_complete(first, 0)
+    assert first.sent == [0, 3, 4, 5, 6, 7, 8]  # short ones top up as xdist's own would

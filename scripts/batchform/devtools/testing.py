@@ -33,8 +33,9 @@ def pytest_argv(k: str | None = None, quick: bool = False, parallel: int | None 
     argv = [sys.executable, "-m", "pytest", f"--durations={SLOWEST}"]
     parallel = workers() if parallel is None else parallel
     if parallel:
-        # Tests that share an account or a file's fixtures stay together (tests/conftest.py).
-        argv += ["-n", str(parallel), "--dist", "loadgroup"]
+        # Tests that share an account or a file's fixtures stay together, longest first in the
+        # collection's order (tests/conftest.py), not xdist's order of most tests first.
+        argv += ["-n", str(parallel), "--dist", "loadgroup", "--no-loadscope-reorder"]
     if k:
         argv += ["-k", k]
     if quick:
