@@ -522,6 +522,11 @@ def _rank(nodeid: str, group: str | None) -> int:
     return len(LONGEST_FIRST)
 
 
+def _long(scope: str) -> bool:
+    """Whether an xdist work unit (a group's name, or an ungrouped test's id) is of LONGEST_FIRST."""
+    return _rank(scope, scope) < len(LONGEST_FIRST)
+
+
 def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
     """loadgroup, handing out what takes minutes one unit at a time (see LongestFirstScheduling)."""
     if config.getvalue("dist") != "loadgroup":
@@ -531,15 +536,20 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
     class LongestFirstScheduling(LoadGroupScheduling):
         """xdist's loadgroup tops a worker up whenever it has 2 tests or fewer pending, so the first
         worker took the three one-test units that take minutes, to run one after the other. Here a
-        unit of LONGEST_FIRST goes only to a worker with nothing pending; the queue keeps the
-        collection's order (`--no-loadscope-reorder`), which puts them first."""
+        worker that still has one of LONGEST_FIRST pending is topped up with the first other unit
+        instead (a worker runs a test only once it holds the next one or is told to stop, so it
+        must get something). The queue keeps the collection's order (`--no-loadscope-reorder`),
+        which puts LONGEST_FIRST first."""
 
         def _reschedule(self, node) -> None:  # noqa: ANN001 - xdist's WorkerController
             if self.workqueue and not node.shutting_down:
-                scope = next(iter(self.workqueue))
-                long = _rank(scope, scope) < len(LONGEST_FIRST)
-                if long and self._pending_of(self.assigned_work[node]):
-                    return
+                pending = [
+                    scope for scope, tests in self.assigned_work[node].items() if not all(tests.values())
+                ]
+                if _long(next(iter(self.workqueue))) and any(_long(scope) for scope in pending):
+                    short = next((scope for scope in self.workqueue if not _long(scope)), None)
+                    if short is not None:
+                        self.workqueue.move_to_end(short, last=False)
             super()._reschedule(node)
 
     return LongestFirstScheduling(config, log)

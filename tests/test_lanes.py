@@ -192,14 +192,14 @@ class _Worker:
         self.shutting_down = True
 
 
-def test_units_that_take_minutes_go_one_at_a_time_to_a_worker_with_nothing_pending(
+def test_units_that_take_minutes_go_one_to_a_worker_and_each_worker_always_holds_a_next_test(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     import conftest
 
     monkeypatch.setattr(conftest, "LONGEST_FIRST", ("t.py::test_long",))
     long = [f"t.py::test_long_{i}" for i in range(3)]
-    collection = [*long, *(f"t.py::test_short_{i}@quick" for i in range(6))]
+    collection = [*long, *(f"t.py::test_short_{i}@quick{i}" for i in range(6))]
     config = type("Config", (), {})()
     config.option = type("Option", (), {"loadscopereorder": False})()
     config.getvalue = {"dist": "loadgroup", "tx": ["2*popen"]}.get
@@ -210,8 +210,11 @@ def test_units_that_take_minutes_go_one_at_a_time_to_a_worker_with_nothing_pendi
         scheduler.add_node_collection(worker, collection)
     scheduler.schedule()
 
-    assert (first.sent, second.sent) == ([0], [1])  # the third waits: both have a long test pending
+    # Each holds one long test and, behind it, a short one (it runs a test once it holds the next).
+    assert (first.sent, second.sent) == ([0, 3], [1, 4])
     scheduler.mark_test_complete(second, 1)
-    assert second.sent == [1, 2]
+    assert second.sent == [1, 4, 2]  # the third long one, to the worker that has none left
     scheduler.mark_test_complete(first, 0)
-    assert first.sent == [0, 3, 4, 5, 6, 7, 8]  # short ones top up as xdist's own would
+    assert first.sent == [0, 3, 5]
+    scheduler.mark_test_complete(first, 3)
+    assert first.sent == [0, 3, 5, 6]  # short ones top it up as xdist's own would
