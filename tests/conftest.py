@@ -271,21 +271,7 @@ def schema_only_provider(terraform_binary: str, tmp_path_factory: pytest.TempPat
     """
     work = tmp_path_factory.mktemp("aws-provider")
     shutil.copy(REPO / "terraform" / "versions.tf", work / "versions.tf")
-    env = dict(os.environ, TF_DATA_DIR=str(work / ".terraform"), TF_IN_AUTOMATION="1")
-    from batchform.terraform import cli_config_file
-
-    rc = cli_config_file()
-    if rc:
-        env["TF_CLI_CONFIG_FILE"] = str(rc)
-    init = subprocess.run(
-        [terraform_binary, "init", "-backend=false", "-input=false", "-no-color"],
-        cwd=work,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert init.returncode == 0, init.stdout + init.stderr
+    initialised(terraform_binary, work, work / ".terraform", "-backend=false")
     (plugin,) = (work / ".terraform" / "providers").glob(
         "registry.terraform.io/hashicorp/aws/*/*/terraform-provider-aws*"
     )
@@ -849,15 +835,20 @@ def root_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def tf_env(
     tmp_path_factory: pytest.TempPathFactory, root_copy: Path, terraform_binary: str
 ) -> dict[str, str]:
-    env = dict(os.environ, TF_DATA_DIR=str(tmp_path_factory.mktemp("tfdata")), TF_IN_AUTOMATION="1")
+    return initialised(terraform_binary, root_copy, tmp_path_factory.mktemp("tfdata"))
+
+
+def initialised(terraform_binary: str, cwd: Path, data_dir: Path, *options: str) -> dict[str, str]:
+    """Run `terraform init` in `cwd` with a data directory of its own; the environment it ran in."""
+    env = dict(os.environ, TF_DATA_DIR=str(data_dir), TF_IN_AUTOMATION="1")
     from batchform.terraform import cli_config_file
 
     rc = cli_config_file()
     if rc:
         env["TF_CLI_CONFIG_FILE"] = str(rc)
     init = subprocess.run(
-        [terraform_binary, "init", "-input=false", "-no-color"],
-        cwd=root_copy,
+        [terraform_binary, "init", *options, "-input=false", "-no-color"],
+        cwd=cwd,
         env=env,
         capture_output=True,
         text=True,
