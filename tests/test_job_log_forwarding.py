@@ -4,10 +4,13 @@ when the forwarding breaks off, and none is written twice when it does not."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from types import SimpleNamespace
 from typing import Any
 
+import pytest
+from batchform.localstack import jobcontainers
 from batchform.localstack.jobcontainers import _stream_container_logs
 
 STAMP = "2026-12-02T10:00:00.123456789Z"
@@ -32,21 +35,30 @@ class RecordingLogs:
 class Container:
     """A container whose log stream yields `chunks`, then breaks off if `breaks`."""
 
-    def __init__(self, chunks: list[bytes], breaks: bool):
-        self.chunks, self.breaks = chunks, breaks
+    def __init__(self, chunks: list[bytes], breaks: bool, answers: threading.Event | None = None):
+        self.chunks, self.breaks, self.answers = chunks, breaks, answers
 
     def logs(self, **_options: Any) -> Iterator[bytes]:
+        if self.answers:  # a busy engine: its answer comes only when the test says
+            self.answers.wait(timeout=10)
         yield from self.chunks
         if self.breaks:
             raise ConnectionError("engine went away")
 
 
-def _job_end(chunks: list[bytes], breaks: bool, at_end: list[str]) -> list[str]:
-    """What the stream holds after the container wrote `chunks` and moto's write of `at_end`."""
+def _job_end(chunks: list[bytes], breaks: bool, at_end: list[str], late: bool = False) -> list[str]:
+    """What the stream holds after the container wrote `chunks` and moto's write of `at_end`;
+    `late`: the engine answers the forwarding only after the job's end stopped waiting for it."""
     backend = RecordingLogs()
     job = SimpleNamespace(_log_backend=backend, _log_group="/aws/batch/job", _stream_name="s", job_id="j")
-    _stream_container_logs(job, Container(chunks, breaks))
+    answers = threading.Event() if late else None
+    _stream_container_logs(job, Container(chunks, breaks, answers))
+    forwarding = job._log_backend._forwarder
     job._log_backend.put_log_events("/aws/batch/job", "s", [{"timestamp": 1, "message": m} for m in at_end])
+    if answers:
+        answers.set()
+    forwarding.join(timeout=10)
+    assert not forwarding.is_alive()
     return backend.written
 
 
@@ -62,3 +74,20 @@ def test_lines_a_broken_forwarding_missed_are_written_at_the_job_end_once() -> N
 
 def test_a_forwarding_broken_before_any_line_leaves_every_line_to_the_job_end() -> None:
     assert _job_end([], breaks=True, at_end=["only"]) == ["only"]
+
+
+@pytest.fixture
+def impatient_job_end(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(jobcontainers, "FORWARDING_WAIT", 0.05)
+
+
+@pytest.mark.usefixtures("impatient_job_end")
+def test_a_forwarding_still_waiting_on_the_engine_at_the_job_end_loses_no_line_when_it_then_fails() -> None:
+    chunks = [f"{STAMP} one\n".encode()]
+    assert _job_end(chunks, breaks=True, at_end=["one", "two"], late=True) == ["one", "two"]
+
+
+@pytest.mark.usefixtures("impatient_job_end")
+def test_a_forwarding_the_engine_answers_after_the_job_end_wrote_its_lines_sends_none_again() -> None:
+    chunks = [f"{STAMP} one\n{STAMP} two\n".encode()]
+    assert _job_end(chunks, breaks=False, at_end=["one", "two"], late=True) == ["one", "two"]

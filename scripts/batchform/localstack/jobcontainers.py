@@ -30,6 +30,8 @@ from .registryauth import TOKEN_USER, LocalRegistry
 
 log = logging.getLogger("batchform.localstack.jobcontainers")
 
+FORWARDING_WAIT = 30.0  # seconds the job's end waits for its forwarding before writing in its place
+
 _registry: LocalRegistry | None = None
 
 
@@ -173,6 +175,8 @@ class _LogForwarder(threading.Thread):
         self._job_id = job_id
         self.sent: collections.Counter[str] = collections.Counter()  # messages: moto stamps them its own way
         self.complete = False  # every line the container wrote was sent
+        self.closed = False  # the job's end wrote the rest: nothing more may be sent
+        self.lock = threading.Lock()  # one writer at a time: this thread, or the job's end
 
     def _send(self, lines: list[bytes]) -> None:
         events = []
@@ -180,9 +184,10 @@ class _LogForwarder(threading.Thread):
             stamp, _, message = raw.decode(errors="replace").partition(" ")
             if message.strip():
                 events.append({"timestamp": _docker_time_ms(stamp), "message": message.strip()})
-        if events:
-            self._backend.put_log_events(self._group, self._stream, events)
-            self.sent.update(event["message"] for event in events)
+        with self.lock:
+            if events and not self.closed:
+                self._backend.put_log_events(self._group, self._stream, events)
+                self.sent.update(event["message"] for event in events)
 
     def run(self) -> None:
         try:
@@ -200,7 +205,9 @@ class _LogForwarder(threading.Thread):
 
 class _ForwardedLogs:
     """The logs backend, except that the bulk write of a forwarded stream waits for the forwarding
-    and then writes only the lines it did not send (none, unless the forwarding broke off)."""
+    and then writes only the lines it did not send (none, unless the forwarding broke off). A
+    forwarding still waiting on the engine then is closed first, so that what it would have sent
+    later is written now, once, and not lost if its wait ends in an error."""
 
     def __init__(self, backend: Any, stream: str, forwarder: _LogForwarder):
         self._backend, self._stream, self._forwarder = backend, stream, forwarder
@@ -211,16 +218,19 @@ class _ForwardedLogs:
     def put_log_events(self, group: str, stream: str, events: list[dict[str, Any]]) -> Any:
         if stream != self._stream:
             return self._backend.put_log_events(group, stream, events)
-        self._forwarder.join(timeout=30)
-        if self._forwarder.complete or self._forwarder.is_alive():
-            return None
-        sent, missing = collections.Counter(self._forwarder.sent), []
-        for event in events:
-            if sent[event["message"]]:
-                sent[event["message"]] -= 1
-            else:
-                missing.append(event)
-        return self._backend.put_log_events(group, stream, missing) if missing else None
+        forwarder = self._forwarder
+        forwarder.join(timeout=FORWARDING_WAIT)
+        with forwarder.lock:
+            forwarder.closed = True
+            if forwarder.complete:
+                return None
+            sent, missing = collections.Counter(forwarder.sent), []
+            for event in events:
+                if sent[event["message"]]:
+                    sent[event["message"]] -= 1
+                else:
+                    missing.append(event)
+            return self._backend.put_log_events(group, stream, missing) if missing else None
 
 
 class _JobDockerClient:
