@@ -163,6 +163,9 @@ def in_process_aws(monkeypatch: pytest.MonkeyPatch, region: str = "us-east-1") -
         yield
 
 
+REDRAW = re.compile(rb"(?=\r\x1b\[)")  # a live display goes back to its first line to draw anew
+
+
 @dataclass
 class Terminal:
     """What a program drew in a pseudo-terminal: every screen it showed, the last, its exit code."""
@@ -216,8 +219,11 @@ def in_terminal(
             if not data:
                 break
             raw += data
-            stream.feed(data)
-            frames.append("\n".join(line.rstrip() for line in screen.display))
+            # A frame before each redraw too: one read may hold a screen and the erasing of it
+            # (rich's last refresh and its clearing at the end, on a loaded machine).
+            for drawn in REDRAW.split(bytes(data)):
+                stream.feed(drawn)
+                frames.append("\n".join(line.rstrip() for line in screen.display))
     finally:
         os.close(master)
         if proc.poll() is None and time.monotonic() > deadline:

@@ -79,3 +79,12 @@ def test_no_color_draws_in_place_without_a_color() -> None:
     plain = in_terminal([sys.executable, "-c", PROGRAM], env={**os.environ, "NO_COLOR": "1"}, timeout=60)
     assert plain.code == 0 and not COLOR.search(plain.raw)
     assert any("50.0/50.0 MB" in frame for frame in plain.frames)  # drawn all the same
+
+
+def test_a_screen_drawn_and_erased_in_one_write_is_still_a_frame_of_the_terminal() -> None:
+    # rich's last refresh and its clearing can reach the terminal together on a loaded machine.
+    drawn_then_erased = r"import sys; sys.stdout.write('\r\x1b[2Kbig:1 to dev 50/50 MB\r\n\r\x1b[1A\x1b[2K')"
+    shown = in_terminal([sys.executable, "-c", drawn_then_erased], timeout=60)
+    assert shown.code == 0
+    assert "big:1 to dev" not in shown.screen
+    assert any(frame.startswith("big:1 to dev 50/50 MB") for frame in shown.frames), shown.frames
