@@ -24,8 +24,9 @@ SLOWEST = 25
 
 
 def workers() -> int:
-    """Parallel pytest workers: one more than the cores, as most tests wait on the stack, not compute."""
-    return (os.cpu_count() or 1) + 1
+    """Parallel pytest workers: two per core, as most tests wait on the stack (terraform's waits,
+    job containers, the registry), not compute: on 2 cores, 4 workers ran the suite in 639 s, 3 in 810 s."""
+    return 2 * (os.cpu_count() or 1)
 
 
 def pytest_argv(k: str | None = None, quick: bool = False, parallel: int | None = None) -> list[str]:
