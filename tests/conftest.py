@@ -646,10 +646,13 @@ def release_source(images: dict[str, int], comment: str = "") -> str:
 
 
 @pytest.fixture
-def release_project(tmp_path: Path) -> Path:
+def release_project(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Path]:
     """A project root of its own: batchform.yaml with accounts rel-a and rel-b (private emulator
     accounts), the real root configuration and modules (linked), images alpha and beta (tiny,
-    FROM scratch), and an empty terraform/accounts/ for the test's sources."""
+    FROM scratch), and an empty terraform/accounts/ for the test's sources.
+
+    With the local stack, the emulator forgets both accounts afterwards, whatever the test
+    applied there: no `terraform destroy` needed (a minute at least, for the job queue alone)."""
     root = tmp_path / "project"
     (root / "terraform" / "accounts").mkdir(parents=True)
     repo = Path(__file__).resolve().parent.parent
@@ -663,11 +666,14 @@ def release_project(tmp_path: Path) -> Path:
         (context / "build.txt").write_text(f"{image} 1\n")
     import yaml
 
-    (root / "batchform.yaml").write_text(
-        yaml.safe_dump({"default_account": "rel-a", "accounts": release_accounts()})
-    )
+    accounts = release_accounts()
+    (root / "batchform.yaml").write_text(yaml.safe_dump({"default_account": "rel-a", "accounts": accounts}))
     (root / ".batchform").mkdir()
-    return root
+    yield root
+    if "local_stack" in request.fixturenames:
+        stack = request.getfixturevalue("local_stack")
+        for account in accounts.values():
+            stack.drop_account(account["account_id"])
 
 
 def project_env(root: Path) -> dict[str, str]:

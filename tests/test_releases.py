@@ -238,7 +238,6 @@ def test_the_matrix_shows_declared_ahead_of_deployed_until_apply_brings_them_in_
             assert _shown_cell(page, "alpha")["deployed"] == str(second)
     finally:
         page.close()
-        runner.destroy()
         shutil.rmtree(runner.data_dir, ignore_errors=True)
 
 

@@ -994,7 +994,6 @@ def test_terraform_gets_aws_credentials_only_in_its_environment_and_jobs_read_ex
         assert [s["Sid"] for s in policy["Statement"] if "*" in s["Resource"]] == ["EcrAuthorizationToken"]
         assert not any(WILDCARD.search(action) for s in policy["Statement"] for action in s["Action"])
     finally:
-        runner.destroy()
         shutil.rmtree(runner.data_dir, ignore_errors=True)
 
 

@@ -18,6 +18,9 @@ On top of moto's own server it adds:
 * a log line for every request that fails on the emulator's side (an answer of 500 or more, an
   exception, a client gone before its answer), each starting with REQUEST_FAILED, so a failed
   test run can show what went wrong behind a client's retries (`LocalStack.request_failures`);
+* a route that forgets one account (`DELETE /batchform/accounts/<id>`) in every service, the
+  others untouched: a throwaway account a test made goes without a `terraform destroy`, whose
+  provider waits a minute on a job queue alone;
 * an optional state snapshot: on SIGTERM each service's state is pickled to --state-file and
   loaded again at the next start, which is how `local.down --keep` keeps the emulator's data.
   A service whose state cannot be pickled (for example one holding a running thread) is
@@ -32,6 +35,7 @@ import json
 import logging
 import os
 import pickle  # noqa: S403 - the snapshot is written and read only by this local process
+import re
 import signal
 import sys
 import threading
@@ -45,6 +49,8 @@ from .registryauth import LocalRegistry
 log = logging.getLogger("batchform.localstack.emulator")
 
 HEALTH_PATH = "/batchform/health"
+ACCOUNTS_PATH = "/batchform/accounts/"
+ACCOUNT_ID = re.compile(r"^[0-9]{12}$")
 SERVICE_NAME = "batchform-emulator"
 REQUEST_FAILED = "request failed:"
 
@@ -95,6 +101,36 @@ def load_state(path: Path) -> None:
     log.warning("state of %d services restored from %s", len(snapshot), path)
 
 
+def drop_account(account_id: str) -> list[str]:
+    """Forget all that `account_id` holds in every service, as if it had never been used; returns
+    the services that held something. moto's own reset is all accounts at once, and S3's closes
+    the objects of every account, so this releases only what the account's own backends hold."""
+    from moto.batch.models import BatchBackend
+    from moto.core.base_backend import BackendDict, backend_lock
+    from moto.s3.models import S3Backend, s3_backends
+
+    dropped = []
+    with backend_lock:
+        for backends in list(BackendDict._instances):  # noqa: SLF001
+            if account_id not in dict.keys(backends):  # a look-up of BackendDict would make one
+                continue
+            for backend in dict.values(dict.__getitem__(backends, account_id)):
+                if isinstance(backend, BatchBackend):
+                    for job in backend._jobs.values():  # noqa: SLF001 - its threads end as moto's reset ends them
+                        job.stop = True
+                if isinstance(backend, S3Backend):
+                    for bucket in backend.buckets.values():
+                        for key in bucket.keys.values():
+                            if hasattr(key, "dispose"):
+                                key.dispose()
+                        for part in bucket.multiparts.values():
+                            part.dispose()
+                        s3_backends.bucket_accounts.pop(bucket.name, None)
+            del backends[account_id]
+            dropped.append(backends.service_name)
+    return sorted(dropped)
+
+
 def install_extensions(registry: LocalRegistry | None = None) -> None:
     """Every extension; with `registry`, ECR's tokens are that registry's, its DescribeImages lists
     what that registry holds, and job images are pulled from it with the tokens."""
@@ -120,9 +156,17 @@ def make_app() -> Any:
     health = json.dumps({"service": SERVICE_NAME, "pid": os.getpid()}).encode()
 
     def app(environ: dict[str, Any], start_response: Any) -> Any:
-        if environ.get("PATH_INFO") == HEALTH_PATH:
+        path = environ.get("PATH_INFO", "")
+        if path == HEALTH_PATH:
             start_response("200 OK", [("Content-Type", "application/json")])
             return [health]
+        if path.startswith(ACCOUNTS_PATH) and environ.get("REQUEST_METHOD") == "DELETE":
+            account_id = path[len(ACCOUNTS_PATH) :]
+            if not ACCOUNT_ID.match(account_id):
+                start_response("400 Bad Request", [("Content-Type", "application/json")])
+                return [json.dumps({"error": f"not an account id: {account_id!r} (12 digits)"}).encode()]
+            start_response("200 OK", [("Content-Type", "application/json")])
+            return [json.dumps({"account": account_id, "services": drop_account(account_id)}).encode()]
 
         def answer(status: str, headers: Any, *exc_info: Any) -> Any:
             if status[:1] == "5":

@@ -39,7 +39,7 @@ import requests
 from ..errors import ComponentMissing, UserError
 from ..settings import LocalStackSettings, read_state, write_atomic
 from . import baseimages, registryauth, tagguard
-from .emulator import HEALTH_PATH, REQUEST_FAILED, SERVICE_NAME
+from .emulator import ACCOUNTS_PATH, HEALTH_PATH, REQUEST_FAILED, SERVICE_NAME
 
 START_TIMEOUT = 60.0
 STOP_TIMEOUT = 15.0
@@ -402,6 +402,13 @@ class LocalStack:
         except FileNotFoundError:
             return []
         return [line for line in text.splitlines() if REQUEST_FAILED in line][-limit:]
+
+    def drop_account(self, account_id: str) -> list[str]:
+        """Have the emulator forget `account_id` in every service (other accounts untouched);
+        returns the services that held something of it."""
+        answer = requests.delete(f"{self.settings.emulator_url}{ACCOUNTS_PATH}{account_id}", timeout=60)
+        answer.raise_for_status()
+        return answer.json()["services"]
 
     def is_up(self) -> bool:
         return all(c.running for c in self.status())
