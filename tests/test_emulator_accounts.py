@@ -42,6 +42,7 @@ def two_accounts(monkeypatch: pytest.MonkeyPatch):  # noqa: ANN201
         sessions = {account_id: _session(account_id) for account_id in (DROPPED, KEPT)}
         for account_id, session in sessions.items():
             _fill(session, account_id)
+        boto3.client("s3", region_name="us-east-1").create_bucket(Bucket="of-the-default-account")
         yield sessions
 
 
@@ -51,7 +52,9 @@ def test_dropping_an_account_empties_it_in_every_service_and_leaves_the_others_w
     assert answer.status_code == 200
     assert {"s3", "iam", "sqs"} <= set(json.loads(answer.data)["services"])
     dropped, kept = two_accounts[DROPPED], two_accounts[KEPT]
+    # Its keys still name it: a late request lands in the empty account, not in moto's default one.
     assert dropped.client("s3").list_buckets()["Buckets"] == []
+    assert dropped.client("sts").get_caller_identity()["Account"] == DROPPED
     assert dropped.client("sqs").list_queues().get("QueueUrls", []) == []
     assert f"role-{DROPPED}" not in [r["RoleName"] for r in dropped.client("iam").list_roles()["Roles"]]
     # The other account's objects can still be read: moto's S3 reset closes every account's.
@@ -85,5 +88,7 @@ def test_the_local_stack_forgets_a_throwaway_account_and_keeps_its_neighbour(
 
     assert "s3" in local_stack.drop_account(dropped.account_id)
 
+    # With the keys it had before, which still name it: not the local account, moto's default.
+    assert dropped.client("sts").get_caller_identity()["Account"] == dropped.account_id
     assert dropped.client("s3").list_buckets()["Buckets"] == []
     assert kept.client("s3").get_object(Bucket=f"data-{kept.account_id}", Key="k")["Body"].read() == b"rel-b"

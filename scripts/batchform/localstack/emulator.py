@@ -104,17 +104,21 @@ def load_state(path: Path) -> None:
 def drop_account(account_id: str) -> list[str]:
     """Forget all that `account_id` holds in every service, as if it had never been used; returns
     the services that held something. moto's own reset is all accounts at once, and S3's closes
-    the objects of every account, so this releases only what the account's own backends hold."""
+    the objects of every account, so this releases only what the account's own backends hold.
+
+    Its access keys (its sessions' too) are kept: moto tells an account by its key, and takes an
+    unknown key for its default account, so a late request with them lands in the empty account."""
     from moto.batch.models import BatchBackend
     from moto.core.base_backend import BackendDict, backend_lock
+    from moto.iam.models import IAMBackend, iam_backends
     from moto.s3.models import S3Backend, s3_backends
 
-    dropped = []
+    dropped, keys = [], {}
     with backend_lock:
         for backends in list(BackendDict._instances):  # noqa: SLF001
             if account_id not in dict.keys(backends):  # a look-up of BackendDict would make one
                 continue
-            for backend in dict.values(dict.__getitem__(backends, account_id)):
+            for where, backend in dict.items(dict.__getitem__(backends, account_id)):
                 if isinstance(backend, BatchBackend):
                     for job in backend._jobs.values():  # noqa: SLF001 - its threads end as moto's reset ends them
                         job.stop = True
@@ -126,8 +130,12 @@ def drop_account(account_id: str) -> list[str]:
                         for part in bucket.multiparts.values():
                             part.dispose()
                         s3_backends.bucket_accounts.pop(bucket.name, None)
+                if isinstance(backend, IAMBackend):
+                    keys[where] = backend.access_keys  # where: IAM's partition
             del backends[account_id]
             dropped.append(backends.service_name)
+        for partition, access_keys in keys.items():
+            iam_backends[account_id][partition].access_keys.update(access_keys)
     return sorted(dropped)
 
 
