@@ -797,16 +797,28 @@ class ProcessWatch(threading.Thread):
         self.rounds = 0
         self._stop_event = threading.Event()
 
+    @staticmethod
+    def _read(path: bytes) -> bytes:
+        """A /proc file whole, with plain system calls: a round reads hundreds of them, 50 times a second."""
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            chunks = []
+            while chunk := os.read(fd, 1 << 16):
+                chunks.append(chunk)
+            return b"".join(chunks)
+        finally:
+            os.close(fd)
+
     def run(self) -> None:
         while not self._stop_event.is_set():
-            for pid in os.listdir("/proc"):
+            for pid in os.listdir(b"/proc"):
                 if not pid.isdigit():
                     continue
                 try:
-                    cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+                    cmdline = self._read(b"/proc/%s/cmdline" % pid)
                     self.arguments.add(cmdline)
                     if self.environ_of and cmdline and self.environ_of(cmdline.split(b"\0")):
-                        raw = Path(f"/proc/{pid}/environ").read_bytes()
+                        raw = self._read(b"/proc/%s/environ" % pid)
                         pairs = (item.partition(b"=") for item in raw.split(b"\0") if item)
                         self.environments.append({key: value for key, _, value in pairs})
                 except OSError:
