@@ -1,7 +1,8 @@
 """Tests of the reusable Terraform modules under modules/.
 
 - every file is `terraform fmt` clean;
-- every module and every example initialises offline and validates;
+- every module and every example initialises offline and validates (a module through its
+  `terraform test` run, whose run blocks plan, and so validate, all of it);
 - every module's `terraform test` suite (mocked AWS provider, no credentials) passes;
 - every README's Inputs/Outputs tables are what batchform.devtools.moduledocs generates (no drift),
   and moduledocs itself detects and repairs drift.
@@ -170,11 +171,10 @@ def terraform(
         workers=workers,
         reattach=schema_only_provider,
     )
-    for module in _selected(request.session, "test_module_terraform_tests_pass"):
+    tested = _selected(request.session, "test_module_terraform_tests_pass")
+    for module in dict.fromkeys(tested + _selected(request.session, "test_module_validates")):
         runner.submit("test", MODULES_DIR / module)
-    for target in _selected(request.session, "test_module_validates") + _selected(
-        request.session, "test_example_validates"
-    ):
+    for target in _selected(request.session, "test_example_validates"):
         runner.submit("validate", MODULES_DIR / target)
     yield runner
     runner.close()
@@ -200,8 +200,35 @@ def test_modules_are_terraform_fmt_clean(terraform_binary: str) -> None:
 @pytest.mark.terraform
 @pytest.mark.parametrize("target", MODULES)
 def test_module_validates(terraform: TerraformRunner, target: str) -> None:
-    result = terraform.result("validate", MODULES_DIR / target)
+    # Each run block of `terraform test` plans the whole module, validating it, and one that does
+    # not validate fails the run (the test below shows it): the module's test run is its validate,
+    # one schema load instead of two.
+    result = terraform.result("test", MODULES_DIR / target)
     assert result.returncode == 0, result.report()
+
+
+@pytest.mark.terraform
+def test_terraform_test_stops_on_a_module_that_does_not_validate(
+    terraform_binary: str, schema_only_provider: str, tmp_path: Path
+) -> None:
+    module = tmp_path / "log-groups"
+    shutil.copytree(MODULES_DIR / "log-groups", module, ignore=shutil.ignore_patterns(".terraform*"))
+    with (module / "outputs.tf").open("a") as outputs:
+        outputs.write('\noutput "broken" {\n  value = aws_nothing.here.id\n}\n')
+    env = {**os.environ, "CHECKPOINT_DISABLE": "1", "TF_DATA_DIR": str(tmp_path / "data")}
+    if (cli_config := cli_config_file()) is not None:
+        env["TF_CLI_CONFIG_FILE"] = str(cli_config)
+    command = {"cwd": module, "capture_output": True, "text": True, "timeout": COMMAND_TIMEOUT_SECONDS}
+    init = subprocess.run([terraform_binary, "init", "-backend=false", "-no-color"], env=env, **command)
+    assert init.returncode == 0, init.stdout + init.stderr
+    tested = subprocess.run(
+        [terraform_binary, "test", "-no-color"],
+        env={**env, "TF_REATTACH_PROVIDERS": schema_only_provider},
+        **command,
+    )
+    assert tested.returncode == 1
+    assert "Reference to undeclared resource" in tested.stderr + tested.stdout
+    assert "0 passed, 1 failed" in tested.stdout
 
 
 @pytest.mark.terraform
