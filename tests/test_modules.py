@@ -76,7 +76,10 @@ class TerraformRunner:
         self._futures_lock = threading.Lock()
 
     def _data_dir(self, cwd: Path) -> Path:
-        return self._data_root / str(cwd.relative_to(MODULES_DIR)).replace(os.sep, "__")
+        where = (
+            cwd.relative_to(MODULES_DIR) if cwd.is_relative_to(MODULES_DIR) else cwd.relative_to(cwd.anchor)
+        )
+        return self._data_root / str(where).replace(os.sep, "__")
 
     def _run(self, cwd: Path, *args: str) -> TerraformResult:
         env = {**self._env, "TF_DATA_DIR": str(self._data_dir(cwd))}
@@ -209,26 +212,16 @@ def test_module_validates(terraform: TerraformRunner, target: str) -> None:
 
 @pytest.mark.terraform
 def test_terraform_test_stops_on_a_module_that_does_not_validate(
-    terraform_binary: str, schema_only_provider: str, tmp_path: Path
+    terraform: TerraformRunner, tmp_path: Path
 ) -> None:
     module = tmp_path / "log-groups"
     shutil.copytree(MODULES_DIR / "log-groups", module, ignore=shutil.ignore_patterns(".terraform*"))
     with (module / "outputs.tf").open("a") as outputs:
         outputs.write('\noutput "broken" {\n  value = aws_nothing.here.id\n}\n')
-    env = {**os.environ, "CHECKPOINT_DISABLE": "1", "TF_DATA_DIR": str(tmp_path / "data")}
-    if (cli_config := cli_config_file()) is not None:
-        env["TF_CLI_CONFIG_FILE"] = str(cli_config)
-    command = {"cwd": module, "capture_output": True, "text": True, "timeout": COMMAND_TIMEOUT_SECONDS}
-    init = subprocess.run([terraform_binary, "init", "-backend=false", "-no-color"], env=env, **command)
-    assert init.returncode == 0, init.stdout + init.stderr
-    tested = subprocess.run(
-        [terraform_binary, "test", "-no-color"],
-        env={**env, "TF_REATTACH_PROVIDERS": schema_only_provider},
-        **command,
-    )
-    assert tested.returncode == 1
-    assert "Reference to undeclared resource" in tested.stderr + tested.stdout
-    assert "0 passed, 1 failed" in tested.stdout
+    tested = terraform.result("test", module)
+    assert tested.returncode == 1, tested.report()
+    assert "Reference to undeclared resource" in tested.output
+    assert "0 passed, 1 failed" in tested.output
 
 
 @pytest.mark.terraform
