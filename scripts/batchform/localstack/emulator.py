@@ -50,7 +50,7 @@ log = logging.getLogger("batchform.localstack.emulator")
 
 HEALTH_PATH = "/batchform/health"
 ACCOUNTS_PATH = "/batchform/accounts/"
-ACCOUNT_ID = re.compile(r"^[0-9]{12}$")
+ACCOUNT_ID = re.compile(r"[0-9]{12}")
 SERVICE_NAME = "batchform-emulator"
 REQUEST_FAILED = "request failed:"
 
@@ -170,7 +170,7 @@ def make_app() -> Any:
             return [health]
         if path.startswith(ACCOUNTS_PATH) and environ.get("REQUEST_METHOD") == "DELETE":
             account_id = path[len(ACCOUNTS_PATH) :]
-            if not ACCOUNT_ID.match(account_id):
+            if not ACCOUNT_ID.fullmatch(account_id):
                 start_response("400 Bad Request", [("Content-Type", "application/json")])
                 return [json.dumps({"error": f"not an account id: {account_id!r} (12 digits)"}).encode()]
             start_response("200 OK", [("Content-Type", "application/json")])
