@@ -53,6 +53,15 @@ def test_python_dash_m_runs_the_same_tasks() -> None:
     assert "local.status" in out and "tf.apply" in out
 
 
+def test_the_command_line_starts_without_the_local_stack_until_a_task_drives_it() -> None:
+    # Every command a script or a test runs pays for what the command line imports at start.
+    probe = "import sys, batchform.cli; print(*sorted(m for m in sys.modules if 'localstack' in m))"
+    command = [sys.executable, "-c", probe]
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == []
+
+
 @pytest.mark.stack
 def test_local_status_reports_each_component_with_its_address(local_stack) -> None:  # noqa: ANN001
     result = run("local.status")

@@ -3,13 +3,25 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from invoke import Context, Exit, task
 
 from .. import errors
-from ..localstack.stack import LocalStack
 from ..settings import LocalStackSettings
 from .common import echo, user_errors
+
+if TYPE_CHECKING:
+    from ..localstack.stack import LocalStack
+
+
+def _stack(settings: LocalStackSettings, echo: Callable[[str], None] | None = None) -> LocalStack:
+    """The local stack's machinery, imported only by the tasks that drive it: every other
+    command (and every command run by a script or a test) starts without it."""
+    from ..localstack.stack import LocalStack
+
+    return LocalStack(settings, echo)
 
 
 def _port(flag: str, value: str | int | None) -> int | None:
@@ -42,7 +54,7 @@ def local_up(
         registry_port=_port("--registry-port", registry_port),
         data_dir=data_dir,
     )
-    for component in LocalStack(settings, echo=echo).up():
+    for component in _stack(settings, echo=echo).up():
         echo(component.line())
 
 
@@ -50,7 +62,7 @@ def local_up(
 @user_errors
 def local_status(c: Context, json_: bool = False) -> None:
     """Report each local stack component with its address; exit 1 when one is down."""
-    components = LocalStack(LocalStackSettings.load()).status()
+    components = _stack(LocalStackSettings.load()).status()
     if json_:
         echo(json.dumps([c.__dict__ for c in components], indent=2))
     else:
@@ -64,7 +76,7 @@ def local_status(c: Context, json_: bool = False) -> None:
 @user_errors
 def local_down(c: Context, keep: bool = False) -> None:
     """Stop the local stack; without --keep its data is deleted."""
-    LocalStack(LocalStackSettings.load(), echo=echo).down(keep=keep)
+    _stack(LocalStackSettings.load(), echo=echo).down(keep=keep)
 
 
 @task
