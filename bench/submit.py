@@ -43,7 +43,7 @@ from bench.stack import (
 )
 
 FULL_JOBS, QUICK_JOBS = 1000, 50
-FULL_CLI_JOBS, QUICK_CLI_JOBS = 1000, 10
+FULL_CLI_JOBS, QUICK_CLI_JOBS = 1000, 3
 FAST_RATE = 1000.0
 DATA_BUCKET = "batchform-bench-submit-data"
 JOURNAL_BACKLOG = 6000  # records of earlier submissions (a busy day) for the "warm journal" case
