@@ -319,7 +319,19 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-SCREENSHOTS = REPO / "docs" / "screenshots"  # the README shows these, taken by the browser tests
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def screenshot(page, name: str, **options: object) -> None:  # noqa: ANN001 - a playwright Page
+    """Take the page's screenshot `name`; write it only where BATCHFORM_SCREENSHOTS names a directory.
+
+    The README shows docs/screenshots/, which `BATCHFORM_SCREENSHOTS=docs/screenshots ./batchform
+    test` refreshes; any other run takes the picture and keeps it in memory, so a run leaves the
+    clone as it found it."""
+    directory = os.environ.get("BATCHFORM_SCREENSHOTS")
+    path = str(REPO / directory / name) if directory else None
+    taken = page.screenshot(path=path, **options)
+    assert taken.startswith(PNG_SIGNATURE), f"{name}: not a PNG"
 
 
 @pytest.fixture(scope="session")

@@ -21,7 +21,7 @@ from batchform.images import ImageBuilder, discover
 from batchform.registry import Registry
 from batchform.settings import Paths
 from batchform.terraform import TerraformRunner, cli_config_file
-from conftest import SCREENSHOTS, dashboard, project_env, project_releases, push_manifest_only, release_source
+from conftest import dashboard, project_env, project_releases, push_manifest_only, release_source, screenshot
 
 pytestmark = [pytest.mark.stack, pytest.mark.docker, pytest.mark.terraform]  # rendering runs terraform fmt
 
@@ -225,7 +225,7 @@ def test_the_matrix_shows_declared_ahead_of_deployed_until_apply_brings_them_in_
             assert shown["notes"] == "declared ahead of deployed"
             assert "invoke tf.apply --account rel-a" in shown["commands"]
             assert _shown_cell(page, "beta")["class"] == "in-sync"
-            page.screenshot(path=str(SCREENSHOTS / "releases.png"))
+            screenshot(page, "releases.png")
 
             runner.apply()
             listed = _cli(release_project, "releases")

@@ -2,7 +2,8 @@
 
 A job submitted from the command line appears on the jobs page; its log lines arrive on its
 page while it runs, each once; cancel, after its confirmation, stops it. Each view's
-screenshot is written to docs/screenshots/, which the README shows. The releases view after a
+screenshot is taken (written to docs/screenshots/, which the README shows, when
+BATCHFORM_SCREENSHOTS says so). The releases view after a
 bump and an apply is tests/test_releases.py's matrix test.
 """
 
@@ -17,7 +18,7 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-from conftest import REPO, SCREENSHOTS, dashboard
+from conftest import REPO, dashboard, screenshot
 
 pytestmark = [pytest.mark.stack, pytest.mark.terraform, pytest.mark.browser]
 
@@ -103,11 +104,11 @@ def test_a_job_submitted_from_the_cli_appears_and_its_log_lines_arrive_while_it_
     seen = ticks(page)
     assert seen == list(range(1, len(seen) + 1))  # in order, none lost, none twice
     page.wait_for_selector("#status.status-running", timeout=30_000)
-    page.screenshot(path=str(SCREENSHOTS / "job.png"))
+    screenshot(page, "job.png")
 
     page.goto(f"{server}/jobs")
     page.wait_for_selector(row)
-    page.screenshot(path=str(SCREENSHOTS / "jobs.png"))
+    screenshot(page, "jobs.png")
 
 
 def test_cancel_after_its_confirmation_stops_a_running_job(
@@ -142,4 +143,4 @@ def test_the_queues_view_shows_each_queue_with_its_job_counts(page, server: str,
     )
     succeeded = page.inner_text(f"{section} tr[data-queue$='-default'] td.count-succeeded")
     assert int(succeeded) >= 1  # the demo's job
-    page.screenshot(path=str(SCREENSHOTS / "queues.png"), full_page=True)
+    screenshot(page, "queues.png", full_page=True)
