@@ -22,16 +22,15 @@ import os
 import re
 import threading
 from dataclasses import dataclass, field
-from functools import cached_property
-from typing import Any
-
-import boto3
-from botocore.config import Config as BotoConfig
-from botocore.credentials import RefreshableCredentials
-from botocore.session import get_session
+from functools import cache, cached_property
+from typing import TYPE_CHECKING, Any
 
 from .errors import ConfigError, UserError
 from .settings import EMULATOR_ACCOUNT_ID, LocalStackSettings, check_keys, project_config
+
+if TYPE_CHECKING:
+    import boto3
+    from botocore.config import Config as BotoConfig
 
 ACCOUNT_NAME = re.compile(r"^[a-z][a-z0-9-]{0,30}$")
 ACCOUNT_ID = re.compile(r"^[0-9]{12}$")
@@ -69,17 +68,28 @@ EMULATOR_CREDENTIALS = {
     "aws_secret_access_key": "batchform-local-stack-dummy-key",
 }
 
-# Retries with client-side rate adaptation: throttling and 5xx are retried with backoff,
-# so a busy account slows batchform down instead of failing it.
-BOTO_CONFIG = BotoConfig(
-    retries={"mode": "adaptive", "max_attempts": 10},
-    user_agent_extra="batchform",
-    max_pool_connections=32,
-)
 
-# For callers that retry themselves, and must decide what a failed call means first: botocore
-# repeating a SubmitJob whose answer was lost would start the job twice.
-BOTO_CONFIG_ONE_ATTEMPT = BOTO_CONFIG.merge(BotoConfig(retries={"mode": "standard", "total_max_attempts": 1}))
+@cache
+def boto_config(retries: bool = True) -> BotoConfig:
+    """The clients' botocore configuration (built on first use: botocore takes 0.14 s to import,
+    which a command that calls no AWS API, a refusal or a listing of accounts, need not pay).
+
+    retries=True: client-side rate adaptation; throttling and 5xx are retried with backoff, so a
+    busy account slows batchform down instead of failing it. retries=False: one attempt, for
+    callers that retry themselves and must decide what a failed call means first (botocore
+    repeating a SubmitJob whose answer was lost would start the job twice).
+    """
+    from botocore.config import Config
+
+    config = Config(
+        retries={"mode": "adaptive", "max_attempts": 10},
+        user_agent_extra="batchform",
+        max_pool_connections=32,
+    )
+    if retries:
+        return config
+    return config.merge(Config(retries={"mode": "standard", "total_max_attempts": 1}))
+
 
 BUILTIN_LOCAL: dict[str, Any] = {
     "account_id": EMULATOR_ACCOUNT_ID,
@@ -155,6 +165,8 @@ class Account:
     @cached_property
     def base_session(self) -> boto3.Session:
         """The credentials the account starts from, before any role: profile, environment or emulator."""
+        import boto3
+
         base_kwargs: dict[str, Any] = {"region_name": self.region}
         if self.profile:
             base_kwargs["profile_name"] = self.profile
@@ -165,10 +177,14 @@ class Account:
     @cached_property
     def session(self) -> boto3.Session:
         """A boto3 session for this account: the base credentials, then the role if any."""
+        import boto3
+        from botocore.credentials import RefreshableCredentials
+        from botocore.session import get_session
+
         base = self.base_session
         if not self.role_arn:
             return base
-        sts = base.client("sts", endpoint_url=self.endpoints.aws, config=BOTO_CONFIG)
+        sts = base.client("sts", endpoint_url=self.endpoints.aws, config=boto_config())
         role_arn = self.role_arn
 
         def assume() -> dict[str, str]:
@@ -199,7 +215,7 @@ class Account:
                 self._clients[key] = self.session.client(
                     service,
                     endpoint_url=self.endpoints.aws,
-                    config=BOTO_CONFIG if retries else BOTO_CONFIG_ONE_ATTEMPT,
+                    config=boto_config(retries),
                 )
             return self._clients[key]
 

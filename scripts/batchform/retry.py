@@ -1,6 +1,6 @@
 """The one retry policy: which failures are worth another try, how long to wait, how many tries.
 
-AWS calls are retried by botocore itself, in its standard mode (`accounts.BOTO_CONFIG`). Code of
+AWS calls are retried by botocore itself, in its standard mode (`accounts.boto_config()`). Code of
 ours repeats a call only where botocore cannot decide: SubmitJob (a look-up by token comes before
 any re-send), polling loops (which must stay interruptible) and the registry's and the docker
 engine's HTTP calls. Those clients make one attempt each, so no loop of ours runs over botocore's,
