@@ -1,12 +1,13 @@
 """The one retry policy: which failures are worth another try, how long to wait, how many tries.
 
-AWS calls are retried by botocore itself, in its standard mode (`accounts.boto_config()`). Code of
-ours repeats a call only where botocore cannot decide: SubmitJob (a look-up by token comes before
-any re-send), polling loops (which must stay interruptible) and the registry's and the docker
-engine's HTTP calls. Those clients make one attempt each, so no loop of ours runs over botocore's,
-and they judge a failure with botocore's own checkers (its 14 throttling codes, its transient
-statuses and connection errors) and wait as botocore's standard mode does: exponential backoff
-with full jitter, capped, for a bounded number of tries.
+AWS calls are retried by botocore itself, in its adaptive mode: the standard mode's retries and a
+client-side rate limiter (`accounts.boto_config()`). Code of ours repeats a call only where botocore
+cannot decide: SubmitJob (a look-up by token comes before any re-send), polling loops (which must
+stay interruptible) and the registry's and the docker engine's HTTP calls. Those clients make one
+attempt each, so no loop of ours runs over botocore's, and they judge a failure with botocore's own
+checkers (its 14 throttling codes, its transient statuses and connection errors) and wait as
+botocore's standard mode does: exponential backoff with full jitter, capped, for a bounded number of
+tries.
 """
 
 from __future__ import annotations

@@ -16,12 +16,12 @@ if TYPE_CHECKING:
     from ..localstack.stack import LocalStack
 
 
-def _stack(settings: LocalStackSettings, echo: Callable[[str], None] | None = None) -> LocalStack:
+def _stack(settings: LocalStackSettings, out: Callable[[str], None] | None = None) -> LocalStack:
     """The local stack's machinery, imported only by the tasks that drive it: every other
     command (and every command run by a script or a test) starts without it."""
     from ..localstack.stack import LocalStack
 
-    return LocalStack(settings, echo)
+    return LocalStack(settings, out)
 
 
 def _port(flag: str, value: str | int | None) -> int | None:
@@ -54,7 +54,7 @@ def local_up(
         registry_port=_port("--registry-port", registry_port),
         data_dir=data_dir,
     )
-    for component in _stack(settings, echo=echo).up():
+    for component in _stack(settings, out=echo).up():
         echo(component.line())
 
 
@@ -76,7 +76,7 @@ def local_status(c: Context, json_: bool = False) -> None:
 @user_errors
 def local_down(c: Context, keep: bool = False) -> None:
     """Stop the local stack; without --keep its data is deleted."""
-    _stack(LocalStackSettings.load(), echo=echo).down(keep=keep)
+    _stack(LocalStackSettings.load(), out=echo).down(keep=keep)
 
 
 @task
